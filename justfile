@@ -1,0 +1,60 @@
+# Chatter task runner.  `pip install rust-just` provides `just`.
+#   just serve   install everything into ./.venv and ui/node_modules, build the UI, serve
+#   just test    install everything (incl. chromium via apt) and run every test
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := justfile_directory() / ".venv"
+py := venv / "bin" / "python"
+
+# Start the server on 127.0.0.1:8080 with ./chatter.db and the built UI.
+serve *ARGS: setup build-ui
+    {{py}} -m chatter serve {{ARGS}}
+
+# Run every test: Python (unit, protocol, end-to-end), UI unit tests, browser e2e.
+test: setup setup-system build-ui
+    {{py}} -m pytest -q -p no:cacheprovider
+    cd ui && npm run --silent test
+    cd ui && npm run --silent e2e
+
+# Python virtual environment with pinned dependencies (re-installs when pyproject.toml changes).
+setup-py:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -x "{{py}}" ]; then
+      PY=$(command -v python3.11 || command -v python3)
+      "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), "Chatter needs Python 3.11, found " + sys.version' 
+      "$PY" -m venv "{{venv}}"
+      "{{py}}" -m pip install -q --upgrade pip
+    fi
+    if [ ! -f "{{venv}}/.installed" ] || [ pyproject.toml -nt "{{venv}}/.installed" ]; then
+      "{{py}}" -m pip install -q -e ".[test]"
+      touch "{{venv}}/.installed"
+    fi
+
+# UI dependencies from the lockfile.
+setup-ui:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd ui
+    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+      npm ci --no-audit --no-fund --loglevel=error
+    fi
+
+setup: setup-py setup-ui
+
+# System packages the tests need (chromium for the browser tests).
+setup-system:
+    bash scripts/install-system-deps.sh
+
+# Build the UI into ui/dist (served by `chatter serve`).
+build-ui: setup-ui
+    cd ui && npm run --silent build
+
+# Python tests only.
+test-py *ARGS: setup-py
+    {{py}} -m pytest -q -p no:cacheprovider {{ARGS}}
+
+# Lint and type-check.
+lint: setup-py
+    {{py}} -m ruff check chatter tests
+    {{py}} -m mypy chatter
