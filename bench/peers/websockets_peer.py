@@ -17,6 +17,7 @@ import sys
 from datetime import UTC, datetime
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
 
 rooms: dict[str, set[ServerConnection]] = {}
 seq = 0
@@ -63,6 +64,8 @@ async def handler(ws: ServerConnection) -> None:
                 await ws.send('{"type":"pong"}')
             else:
                 await ws.send(dumps({"type": "error", "code": "INVALID_INPUT", "message": "unknown type", "ref": kind}))
+    except ConnectionClosed:
+        pass  # the load generator closes without a close frame at the end of a run
     finally:
         for r in joined:
             rooms.get(r, set()).discard(ws)
