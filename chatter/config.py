@@ -1,0 +1,321 @@
+"""Configuration: one SETTINGS table, a frozen Config tree, load_config().
+
+Precedence, lowest first: the defaults in SETTINGS < ``config.yml`` <
+``CHATTER_<SECTION>_<KEY>`` environment variables < CLI flags.  Every limit
+(queue sizes, timeouts, sizes, TTLs) is a named setting with a unit and a help
+line; ``config.example.yml`` and ``example.env`` are generated from SETTINGS
+(``chatter print-config --example`` / ``--env``) and a test fails if the
+committed files drift.
+
+Each part of the program receives only its own section (``cfg.store``,
+``cfg.realtime``...), never the whole tree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chatter.errors import ConfigError
+
+# The secret shipped in config.example.yml / example.env: refused outside dev mode.
+EXAMPLE_SECRET = "change-me-to-32-or-more-random-bytes"
+MIN_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    section: str
+    key: str
+    type: type
+    default: Any
+    unit: str
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    @property
+    def env(self) -> str:
+        return f"CHATTER_{self.section}_{self.key}".upper()
+
+
+S = Setting
+SETTINGS: tuple[Setting, ...] = (
+    # server: the HTTP/WebSocket listener and process lifecycle
+    S("server", "host", str, "127.0.0.1", "address", "Interface to listen on (0.0.0.0 in a container)."),
+    S("server", "port", int, 8080, "port", "TCP port to listen on (0 = pick a free one).", 0, 65535),
+    S("server", "dev", bool, True, "bool",
+      "Dev mode: plain-HTTP cookies without Secure and a generated secret kept in the database. "
+      "Turn off in production."),
+    S("server", "backlog", int, 4096, "connections", "Listen backlog (hypercorn's default 100 stalls connection storms).", 16, 65535),
+    S("server", "tcp_user_timeout", float, 30.0, "seconds",
+      "TCP_USER_TIMEOUT on accepted sockets: a peer that stops acknowledging data is dropped after this.", 1, 600),
+    S("server", "shutdown_grace", float, 10.0, "seconds", "On SIGTERM/SIGINT: time to close sockets and drain before exiting.", 0.5, 600),
+    S("server", "allowed_origins", list, [], "list of origins",
+      "Extra origins (scheme://host:port) allowed for cookie-authenticated requests and sockets; same-origin is always allowed."),
+    S("server", "ui_dir", str, "", "path", "Directory of the built UI; empty = the bundled one (ui/dist in a checkout)."),
+    S("server", "log_level", str, "info", "level", "Logging level.", choices=("debug", "info", "warning", "error")),
+    S("server", "max_body", int, 64 * 1024, "bytes", "Largest REST request body accepted (413 above).", 1024, 16 * 1024 * 1024),
+    # store: the SQLite file
+    S("store", "path", str, "chatter.db", "path", "SQLite database file (created on first start)."),
+    S("store", "busy_timeout", float, 5.0, "seconds", "SQLite busy timeout for readers and the writer.", 0.1, 600),
+    S("store", "batch_max", int, 256, "writes", "Most queued writes committed in one transaction (group commit).", 1, 10000),
+    S("store", "write_queue", int, 4096, "writes", "Writes waiting for the writer before callers wait too (backpressure).", 1, 1000000),
+    S("store", "readers", int, 4, "connections", "Read connections (each on its own worker thread).", 1, 64),
+    # auth: accounts and sessions
+    S("auth", "secret", str, "", "string",
+      f"JWT signing key, at least {MIN_SECRET_BYTES} bytes. Required outside dev mode (or use secret_file)."),
+    S("auth", "secret_file", str, "", "path",
+      "File holding the JWT key; created with a random key (mode 0600) if missing. Used when secret is empty."),
+    S("auth", "token_ttl", float, 7 * 24 * 3600.0, "seconds", "Lifetime of a login token and its cookie.", 60, 365 * 24 * 3600),
+    S("auth", "bcrypt_rounds", int, 12, "log2 rounds", "bcrypt cost (tests and benchmarks use 4).", 4, 16),
+    S("auth", "bcrypt_threads", int, 2, "threads", "Concurrent bcrypt computations (each takes a worker thread).", 1, 64),
+    S("auth", "login_per_account_per_minute", int, 10, "attempts", "Failed logins per username per minute before 429.", 1, 1000000),
+    S("auth", "login_per_ip_per_minute", int, 30, "attempts", "Login attempts per client address per minute before 429.", 1, 1000000),
+    S("auth", "register_per_ip_per_minute", int, 20, "attempts", "Registrations per client address per minute before 429.", 1, 1000000),
+    S("auth", "cookie_name", str, "chatter_session", "name", "Name of the session cookie."),
+    # realtime: actors and sockets
+    S("realtime", "outbox_frames", int, 512, "frames",
+      "Frames queued per socket; when full its durable events are dropped and it is served from the database.", 8, 100000),
+    S("realtime", "control_frames", int, 256, "frames",
+      "Acks/errors/pongs queued per socket beyond which the socket is closed as too slow (4008).", 8, 100000),
+    S("realtime", "coalesce_max", int, 256, "events", "Most queued events sent to one socket as one array frame.", 1, 10000),
+    S("realtime", "catchup_page", int, 500, "events", "Events read from the database per catch-up page.", 10, 10000),
+    S("realtime", "stall_timeout", float, 45.0, "seconds",
+      "A socket whose writer makes no progress for this long while frames wait is closed with 4008.", 1, 3600),
+    S("realtime", "typing_ttl", float, 6.0, "seconds", "Typing expires this long after the last active:true.", 0.5, 600),
+    S("realtime", "presence_grace", float, 10.0, "seconds", "A user goes offline this long after their last socket closes.", 0, 3600),
+    S("realtime", "room_idle", float, 300.0, "seconds", "A room actor with no activity for this long is stopped.", 1, 86400),
+    S("realtime", "room_restarts", int, 5, "restarts", "Crashes a room actor may have per minute before the room is failed.", 0, 1000),
+    S("realtime", "inbox", int, 1024, "commands", "Capacity of each actor's inbox.", 1, 1000000),
+    S("realtime", "dispatch_queue", int, 1024, "batches", "Committed batches waiting for fan-out before the writer waits.", 1, 1000000),
+    S("realtime", "sends_per_second", int, 20, "sends", "send events per socket per second (protocol: 20).", 1, 100000),
+    S("realtime", "errors_per_minute", int, 20, "errors", "Invalid frames per socket per minute before close 1008.", 1, 100000),
+    S("realtime", "max_frame", int, 64 * 1024, "bytes", "Largest socket frame accepted (close 1009 above).", 1024, 16 * 1024 * 1024),
+    S("realtime", "handle_timeout", float, 10.0, "seconds", "Longest a caller waits for an actor's reply.", 0.1, 600),
+)
+del S
+
+SECTIONS = ("server", "store", "auth", "realtime")
+
+
+def _section_class(name: str) -> type:
+    fields_ = [(s.key, s.type, field(default=None)) for s in SETTINGS if s.section == name]
+    return dataclasses.make_dataclass(
+        f"{name.capitalize()}Config", fields_, frozen=True, slots=True, kw_only=True
+    )
+
+
+ServerConfig = _section_class("server")
+StoreConfig = _section_class("store")
+AuthConfig = _section_class("auth")
+RealtimeConfig = _section_class("realtime")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: Any
+    store: Any
+    auth: Any
+    realtime: Any
+    source: str = "defaults"
+
+
+_CLASSES = {"server": ServerConfig, "store": StoreConfig, "auth": AuthConfig, "realtime": RealtimeConfig}
+_BY_DOTTED = {s.dotted: s for s in SETTINGS}
+
+
+def _coerce(s: Setting, raw: Any, origin: str) -> Any:
+    """Turn a raw value (YAML scalar or env/CLI string) into the setting's type."""
+    where = f"{origin}: {s.dotted}"
+    if s.type is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(raw, str) and raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where} must be true or false, got {raw!r}")
+    if s.type is list:
+        if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+            return list(raw)
+        if isinstance(raw, str):
+            return [x.strip() for x in raw.split(",") if x.strip()]
+        raise ConfigError(f"{where} must be a list of strings, got {raw!r}")
+    if s.type in (int, float):
+        if isinstance(raw, bool):
+            raise ConfigError(f"{where} must be a number ({s.unit}), got {raw!r}")
+        try:
+            value = s.type(raw.strip() if isinstance(raw, str) else raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be {'an integer' if s.type is int else 'a number'} "
+                              f"({s.unit}), got {raw!r}") from None
+        if s.type is float and value != value:  # NaN
+            raise ConfigError(f"{where} must be a number, got NaN")
+        if s.minimum is not None and value < s.minimum:
+            raise ConfigError(f"{where} must be at least {s.minimum:g} {s.unit}, got {value!r}")
+        if s.maximum is not None and value > s.maximum:
+            raise ConfigError(f"{where} must be at most {s.maximum:g} {s.unit}, got {value!r}")
+        return value
+    if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+        raise ConfigError(f"{where} must be a string, got {raw!r}")
+    value = str(raw)
+    if s.choices and value not in s.choices:
+        raise ConfigError(f"{where} must be one of {', '.join(s.choices)}, got {value!r}")
+    return value
+
+
+def _from_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of sections")
+    values: dict[str, Any] = {}
+    for section, body in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{path}: unknown section {section!r} (known: {', '.join(SECTIONS)})")
+        if body is None:
+            continue
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: section {section!r} must be a mapping")
+        for key, raw in body.items():
+            dotted = f"{section}.{key}"
+            if dotted not in _BY_DOTTED:
+                raise ConfigError(f"{path}: unknown setting {dotted!r}")
+            values[dotted] = _coerce(_BY_DOTTED[dotted], raw, str(path))
+    return values
+
+
+def load_config(
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the Config from defaults, a YAML file, the environment and overrides.
+
+    ``config_file=None`` looks for ``./config.yml`` (or ``CHATTER_CONFIG``) and
+    uses defaults if it is absent; an explicitly named file must exist.
+    ``overrides`` maps dotted names to raw values (CLI flags).
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {s.dotted: s.default for s in SETTINGS}
+    source = "defaults"
+    explicit = config_file is not None or "CHATTER_CONFIG" in env
+    path = Path(config_file if config_file is not None else env.get("CHATTER_CONFIG", "config.yml"))
+    if path.exists() or explicit:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        values.update(_from_yaml(path))
+        source = str(path)
+    known_env = {s.env: s for s in SETTINGS}
+    for name, raw in env.items():
+        if name in known_env:
+            values[known_env[name].dotted] = _coerce(known_env[name], raw, f"environment {name}")
+        elif name.startswith("CHATTER_") and name != "CHATTER_CONFIG":
+            raise ConfigError(f"unknown environment variable {name} (see example.env)")
+    for dotted, raw in (overrides or {}).items():
+        if dotted not in _BY_DOTTED:
+            raise ConfigError(f"unknown setting {dotted!r} (see config.example.yml)")
+        values[dotted] = _coerce(_BY_DOTTED[dotted], raw, "command line")
+    sections = {
+        name: _CLASSES[name](**{s.key: values[s.dotted] for s in SETTINGS if s.section == name})
+        for name in SECTIONS
+    }
+    return Config(**sections, source=source)
+
+
+def check_secret(secret: str, *, dev: bool) -> str | None:
+    """Why ``secret`` may not be used, or None.  Dev mode accepts anything."""
+    if dev:
+        return None
+    if not secret:
+        return "auth.secret (CHATTER_AUTH_SECRET) or auth.secret_file is required outside dev mode"
+    if secret == EXAMPLE_SECRET:
+        return "auth.secret is the example value from config.example.yml; generate your own"
+    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        return f"auth.secret is shorter than {MIN_SECRET_BYTES} bytes; generate a longer one"
+    return None
+
+
+def _yaml_scalar(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def example_yaml() -> str:
+    """The text of config.example.yml, generated from SETTINGS."""
+    lines = [
+        "# Chatter configuration: every setting with its default.",
+        "# Generated by `chatter print-config --example`; do not edit by hand.",
+        "# Precedence: defaults < this file (config.yml) < CHATTER_* environment < CLI flags.",
+    ]
+    for section in SECTIONS:
+        lines += ["", f"{section}:"]
+        for s in SETTINGS:
+            if s.section != section:
+                continue
+            lines.append(f"  # {s.help} [{s.unit}]")
+            default = EXAMPLE_SECRET if s.dotted == "auth.secret" else s.default
+            lines.append(f"  {s.key}: {_yaml_scalar(default)}")
+    return "\n".join(lines) + "\n"
+
+
+def example_env() -> str:
+    """The text of example.env, generated from SETTINGS."""
+    lines = [
+        "# Chatter environment variables: every setting, with its default.",
+        "# Generated by `chatter print-config --env`; do not edit by hand.",
+        "# CHATTER_CONFIG names the YAML file (default ./config.yml).",
+        "# CHATTER_CONFIG=config.yml",
+    ]
+    for s in SETTINGS:
+        default = EXAMPLE_SECRET if s.dotted == "auth.secret" else s.default
+        if isinstance(default, bool):
+            text = "true" if default else "false"
+        elif isinstance(default, list):
+            text = ",".join(default)
+        else:
+            text = str(default)
+        lines.append(f"# {s.help} [{s.unit}]")
+        lines.append(f"{s.env}={text}")
+    lines += [
+        "",
+        "# UI development server (npm run dev in ui/): where /api and /ws are proxied.",
+        "VITE_API_ORIGIN=http://127.0.0.1:8080",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def as_dict(cfg: Config, *, redact: bool = True) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for section in SECTIONS:
+        obj = getattr(cfg, section)
+        out[section] = {}
+        for s in SETTINGS:
+            if s.section == section:
+                v = getattr(obj, s.key)
+                if redact and s.dotted == "auth.secret" and v:
+                    v = "<redacted>"
+                out[section][s.key] = v
+    return out

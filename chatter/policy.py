@@ -1,0 +1,166 @@
+"""Pure policy: input validation and the room permission rules.
+
+No I/O and no clock: every function takes what it decides on.  REST and the
+socket validate through these, and the store enforces the permission checks
+inside the transaction that performs the write.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chatter.errors import Forbidden, Invalid
+from chatter.store.models import Username
+
+USERNAME_RE = re.compile(r"[a-z0-9_]{3,32}")
+MAX_NAME = 64
+MAX_ROOM_NAME = 100
+MAX_BODY = 4000
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+MAX_CLIENT_MSG_ID = 64
+MAX_CREATE_MEMBERS = 1000
+HISTORY_DEFAULT = 50
+HISTORY_MAX = 200
+
+
+def username(raw: Any, field: str = "username") -> Username:
+    if not isinstance(raw, str):
+        raise Invalid(f"{field} must be a string")
+    value = raw.lower()
+    if not USERNAME_RE.fullmatch(value):
+        raise Invalid(f"{field} must be 3-32 characters of a-z, 0-9 and _")
+    return Username(value)
+
+
+def _text(raw: Any, field: str, maximum: int) -> str:
+    if not isinstance(raw, str):
+        raise Invalid(f"{field} must be a string")
+    value = raw.strip()
+    if not value:
+        raise Invalid(f"{field} must not be empty")
+    if len(value) > maximum:
+        raise Invalid(f"{field} must be at most {maximum} characters")
+    if any(ord(c) < 32 and c not in "\t" for c in value):
+        raise Invalid(f"{field} must not contain control characters")
+    return value
+
+
+def display_name(raw: Any) -> str:
+    return _text(raw, "name", MAX_NAME)
+
+
+def room_name(raw: Any) -> str:
+    return _text(raw, "name", MAX_ROOM_NAME)
+
+
+def password(raw: Any, field: str = "password") -> str:
+    if not isinstance(raw, str):
+        raise Invalid(f"{field} must be a string")
+    if len(raw) < MIN_PASSWORD:
+        raise Invalid(f"{field} must be at least {MIN_PASSWORD} characters")
+    if len(raw) > MAX_PASSWORD:
+        raise Invalid(f"{field} must be at most {MAX_PASSWORD} characters")
+    return raw
+
+
+def body(raw: Any) -> str:
+    """A message body: trailing whitespace trimmed, then 1..4000 characters."""
+    if not isinstance(raw, str):
+        raise Invalid("body must be a string")
+    value = raw.rstrip()
+    if not value.strip():
+        raise Invalid("body must not be empty")
+    if len(value) > MAX_BODY:
+        raise Invalid(f"body must be at most {MAX_BODY} characters")
+    return value
+
+
+def client_msg_id(raw: Any) -> str:
+    if not isinstance(raw, str) or not 1 <= len(raw) <= MAX_CLIENT_MSG_ID:
+        raise Invalid(f"client_msg_id must be a string of 1-{MAX_CLIENT_MSG_ID} characters")
+    return raw
+
+
+def room_id(raw: Any) -> str:
+    if not isinstance(raw, str) or not 1 <= len(raw) <= 64:
+        raise Invalid("room must be a room id string")
+    return raw
+
+
+def positive_int(raw: Any, field: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw < 2**63:
+        raise Invalid(f"{field} must be a positive integer")
+    return raw
+
+
+def seq_cursor(raw: Any, field: str = "since") -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 2**63:
+        raise Invalid(f"{field} must be a non-negative integer")
+    return raw
+
+
+def role(raw: Any, allowed: tuple[str, ...]) -> str:
+    if raw not in allowed:
+        raise Invalid(f"role must be one of {', '.join(allowed)}")
+    return str(raw)
+
+
+def query_int(raw: str | None, field: str, *, default: int | None, minimum: int, maximum: int) -> int | None:
+    """A query-string integer (``?limit=``), range-checked."""
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 19:
+        raise Invalid(f"{field} must be an integer")
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise Invalid(f"{field} must be between {minimum} and {maximum}")
+    return value
+
+
+# -- permissions ------------------------------------------------------------
+
+
+def _no_dm(kind: str, what: str) -> None:
+    if kind == "dm":
+        raise Forbidden(f"direct messages cannot be {what}")
+
+
+def check_rename(role_: str, kind: str) -> None:
+    _no_dm(kind, "renamed")
+    if role_ not in ("owner", "admin"):
+        raise Forbidden("only the owner or an admin can rename the room")
+
+
+def check_delete(role_: str, kind: str) -> None:
+    _no_dm(kind, "deleted")
+    if role_ != "owner":
+        raise Forbidden("only the owner can delete the room")
+
+
+def check_add(actor_role: str, new_role: str, kind: str) -> None:
+    _no_dm(kind, "given more members")
+    if actor_role not in ("owner", "admin"):
+        raise Forbidden("only the owner or an admin can add members")
+    if new_role == "admin" and actor_role != "owner":
+        raise Forbidden("only the owner can make someone an admin")
+
+
+def check_set_role(actor_role: str, kind: str) -> None:
+    _no_dm(kind, "given roles")
+    if actor_role != "owner":
+        raise Forbidden("only the owner can change roles")
+
+
+def check_remove(actor_role: str, target_role: str, *, is_self: bool, kind: str) -> None:
+    _no_dm(kind, "left")
+    if target_role == "owner":
+        raise Forbidden("the owner cannot leave or be removed; transfer ownership or delete the room")
+    if is_self:
+        return
+    if actor_role == "owner":
+        return
+    if actor_role == "admin" and target_role == "member":
+        return
+    raise Forbidden("you cannot remove this member")

@@ -1,0 +1,172 @@
+"""The Store Protocol and the domain methods both stores share.
+
+A store is opened as an async context manager.  Writers go through one
+serial writer, so ``seq`` order is commit order; after each commit the
+batch's events (each tagged with the ``origin`` its caller passed, e.g. the
+socket that sent a message) go, in seq order, to the one subscriber of
+``subscribe()``: the actor system's dispatcher.  When nobody subscribed
+(CLI tools), events are only stored.
+
+Both implementations run the same SQL from ``queries.py``; they differ in
+how it is executed (worker threads + group commit on a file, or inline on
+an in-memory database for deterministic tests under trio's mock clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import trio
+
+from chatter.store import queries as q
+from chatter.store.models import (
+    EventPage,
+    EventRow,
+    MemberRow,
+    MessageRow,
+    PostResult,
+    RoomId,
+    RoomRow,
+    Seq,
+    UserRow,
+    Username,
+)
+
+T = TypeVar("T")
+Committed = list[tuple[EventRow, object]]  # (event, origin) in seq order
+
+
+def utc_now() -> str:
+    """RFC 3339 UTC with millisecond precision, as PROTOCOL.md requires."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class Store(Protocol):
+    epoch: str
+
+    def subscribe(self, capacity: int) -> trio.MemoryReceiveChannel[Committed]: ...
+    async def head(self) -> Seq: ...
+    async def get_meta(self, key: str) -> str | None: ...
+    async def set_meta(self, key: str, value: str) -> None: ...
+    async def create_user(self, username: Username, name: str, password_hash: str) -> UserRow: ...
+    async def get_user(self, username: str) -> UserRow | None: ...
+    async def search_users(self, prefix: str, limit: int) -> list[UserRow]: ...
+    async def rename_user(self, username: Username, name: str) -> UserRow: ...
+    async def set_password(self, username: Username, password_hash: str) -> UserRow: ...
+    async def bump_token_version(self, username: Username) -> int: ...
+    async def set_last_seen(self, username: Username, when: str) -> None: ...
+    async def contacts(self, username: Username) -> frozenset[Username]: ...
+    async def create_group(self, owner: Username, name: str, members: list[Username]) -> RoomRow: ...
+    async def open_dm(self, me: Username, other: Username) -> tuple[RoomRow, bool]: ...
+    async def get_room(self, room: str, viewer: Username) -> RoomRow: ...
+    async def list_rooms(self, viewer: Username) -> list[RoomRow]: ...
+    async def rename_room(self, actor: Username, room: str, name: str) -> RoomRow: ...
+    async def delete_room(self, actor: Username, room: str) -> None: ...
+    async def add_member(self, actor: Username, room: str, username: Username, role: str) -> MemberRow: ...
+    async def set_role(self, actor: Username, room: str, username: Username, role: str) -> MemberRow: ...
+    async def remove_member(self, actor: Username, room: str, username: Username) -> None: ...
+    async def history(self, viewer: Username, room: str, before: int | None, limit: int
+                      ) -> tuple[list[MessageRow], bool]: ...
+    async def post_message(self, sender: Username, room: str, client_msg_id: str, body: str,
+                           origin: object = None) -> PostResult: ...
+    async def mark_read(self, username: Username, room: str, up_to: int) -> int: ...
+    async def events_for_user(self, username: Username, since: int, limit: int) -> EventPage: ...
+    async def members_at(self, room: RoomId, seq: int) -> frozenset[Username]: ...
+    async def role_of(self, room: str, username: Username) -> str | None: ...
+
+
+class StoreBase:
+    """Domain methods over two primitives that subclasses provide."""
+
+    epoch: str
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError
+
+    async def _write(self, fn: Callable[..., tuple[T, list[EventRow]]], *args: Any, origin: object = None) -> T:
+        raise NotImplementedError
+
+    async def head(self) -> Seq:
+        return await self._read(q.head)
+
+    async def get_meta(self, key: str) -> str | None:
+        return await self._read(q.get_meta, key)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        def fn(db: Any) -> tuple[None, list[EventRow]]:
+            q.set_meta(db, key, value)
+            return None, []
+        await self._write(fn)
+
+    async def create_user(self, username: Username, name: str, password_hash: str) -> UserRow:
+        return await self._write(q.create_user, username, name, password_hash, utc_now())
+
+    async def get_user(self, username: str) -> UserRow | None:
+        return await self._read(q.get_user, username)
+
+    async def search_users(self, prefix: str, limit: int) -> list[UserRow]:
+        return await self._read(q.search_users, prefix, limit)
+
+    async def rename_user(self, username: Username, name: str) -> UserRow:
+        return await self._write(q.rename_user, username, name)
+
+    async def set_password(self, username: Username, password_hash: str) -> UserRow:
+        return await self._write(q.set_password, username, password_hash)
+
+    async def bump_token_version(self, username: Username) -> int:
+        return await self._write(q.bump_token_version, username)
+
+    async def set_last_seen(self, username: Username, when: str) -> None:
+        await self._write(q.set_last_seen, username, when)
+
+    async def contacts(self, username: Username) -> frozenset[Username]:
+        return await self._read(q.contacts, username)
+
+    async def create_group(self, owner: Username, name: str, members: list[Username]) -> RoomRow:
+        return await self._write(q.create_group, owner, name, members, utc_now())
+
+    async def open_dm(self, me: Username, other: Username) -> tuple[RoomRow, bool]:
+        return await self._write(q.open_dm, me, other, utc_now())
+
+    async def get_room(self, room: str, viewer: Username) -> RoomRow:
+        return await self._read(q.get_room, room, viewer)
+
+    async def list_rooms(self, viewer: Username) -> list[RoomRow]:
+        return await self._read(q.list_rooms, viewer)
+
+    async def rename_room(self, actor: Username, room: str, name: str) -> RoomRow:
+        return await self._write(q.rename_room, actor, room, name)
+
+    async def delete_room(self, actor: Username, room: str) -> None:
+        await self._write(q.delete_room, actor, room)
+
+    async def add_member(self, actor: Username, room: str, username: Username, role: str) -> MemberRow:
+        return await self._write(q.add_member, actor, room, username, role)
+
+    async def set_role(self, actor: Username, room: str, username: Username, role: str) -> MemberRow:
+        return await self._write(q.set_role, actor, room, username, role)
+
+    async def remove_member(self, actor: Username, room: str, username: Username) -> None:
+        await self._write(q.remove_member, actor, room, username)
+
+    async def history(self, viewer: Username, room: str, before: int | None, limit: int
+                      ) -> tuple[list[MessageRow], bool]:
+        return await self._read(q.history, viewer, room, before, limit)
+
+    async def post_message(self, sender: Username, room: str, client_msg_id: str, body: str,
+                           origin: object = None) -> PostResult:
+        return await self._write(q.post_message, sender, room, client_msg_id, body, utc_now(), origin=origin)
+
+    async def mark_read(self, username: Username, room: str, up_to: int) -> int:
+        return await self._write(q.mark_read, username, room, up_to)
+
+    async def events_for_user(self, username: Username, since: int, limit: int) -> EventPage:
+        return await self._read(q.events_for_user, username, since, limit)
+
+    async def members_at(self, room: RoomId, seq: int) -> frozenset[Username]:
+        return await self._read(q.members_at, room, seq)
+
+    async def role_of(self, room: str, username: Username) -> str | None:
+        return await self._read(q.role_of, room, username)

@@ -1,0 +1,468 @@
+"""The only SQL in Chatter: plain sync functions ``fn(db, ...)``.
+
+Writers return ``(result, events)``; the caller runs them inside one
+transaction (see ``sqlite.py``'s group commit), so a multi-step write either
+happens whole or not at all.  Values are always bound parameters.
+
+Permission rules come from ``chatter.policy`` (pure functions); these
+functions enforce them against the rows they read inside the transaction, so
+a check and the write it guards can never race.
+"""
+
+from __future__ import annotations
+
+import heapq
+import secrets
+import sqlite3
+from typing import Any
+
+import orjson
+
+from chatter import policy
+from chatter.errors import Conflict, Forbidden, Invalid, NotFound
+from chatter.store.models import (
+    EventPage,
+    EventRow,
+    MemberRow,
+    MessageId,
+    MessageRow,
+    PostResult,
+    RoomId,
+    RoomRow,
+    Seq,
+    UserRow,
+    Username,
+)
+from chatter.store.schema import MIGRATIONS
+
+Events = list[EventRow]
+
+
+# -- schema -----------------------------------------------------------------
+
+
+def configure(db: sqlite3.Connection, *, busy_timeout: float, wal: bool) -> None:
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    db.execute("PRAGMA foreign_keys = ON")
+    if wal:
+        db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)")
+    row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: sqlite3.Connection, now: str) -> int:
+    """Apply pending migrations in one transaction each; return the version."""
+    version = schema_version(db)
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this program ({len(MIGRATIONS)}); upgrade Chatter"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            if number == 1:
+                db.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),))
+            db.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (number, now))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+def get_meta(db: sqlite3.Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
+    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+               (key, value))
+
+
+def head(db: sqlite3.Connection) -> Seq:
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return Seq(int(row[0]) if row else 0)
+
+
+# -- events -----------------------------------------------------------------
+
+
+def _emit(db: sqlite3.Connection, room: RoomId, type_: str, data: dict[str, Any]) -> EventRow:
+    cur = db.execute("INSERT INTO events (room, type, data) VALUES (?, ?, ?)",
+                     (room, type_, orjson.dumps(data).decode()))
+    return EventRow(seq=Seq(int(cur.lastrowid or 0)), room=room, type=type_, data=data)
+
+
+def events_for_user(db: sqlite3.Connection, username: Username, since: int, limit: int) -> EventPage:
+    """Durable events visible to ``username`` with ``seq > since``, oldest first.
+
+    One indexed range scan per membership span, merged by seq: each page
+    costs O(spans x limit) rows however large the gap is.
+    """
+    now_head = head(db)
+    spans = db.execute(
+        "SELECT room, joined_seq, left_seq FROM member_spans "
+        "WHERE username = ? AND (left_seq IS NULL OR left_seq > ?)",
+        (username, since),
+    ).fetchall()
+    streams = []
+    for room, joined, left in spans:
+        lo = max(since, joined - 1)
+        hi = left if left is not None else now_head
+        rows = db.execute(
+            "SELECT seq, room, type, data FROM events WHERE room = ? AND seq > ? AND seq <= ? "
+            "ORDER BY seq LIMIT ?",
+            (room, lo, hi, limit + 1),
+        ).fetchall()
+        streams.append(rows)
+    merged = list(heapq.merge(*streams))
+    page = merged[:limit]
+    events = tuple(EventRow(seq=Seq(s), room=RoomId(r), type=t, data=orjson.loads(d)) for s, r, t, d in page)
+    return EventPage(events=events, head=now_head, has_more=len(merged) > limit)
+
+
+def members_at(db: sqlite3.Connection, room: RoomId, seq: int) -> frozenset[Username]:
+    """Who receives events of ``room`` right after event ``seq`` was applied."""
+    rows = db.execute(
+        "SELECT username FROM member_spans WHERE room = ? AND joined_seq <= ? AND (left_seq IS NULL OR left_seq > ?)",
+        (room, seq, seq),
+    ).fetchall()
+    return frozenset(Username(r[0]) for r in rows)
+
+
+def _open_span(db: sqlite3.Connection, room: RoomId, username: Username, seq: Seq) -> None:
+    db.execute("INSERT INTO member_spans (username, room, joined_seq) VALUES (?, ?, ?)", (username, room, seq))
+
+
+def _close_span(db: sqlite3.Connection, room: RoomId, username: Username, seq: Seq) -> None:
+    db.execute("UPDATE member_spans SET left_seq = ? WHERE username = ? AND room = ? AND left_seq IS NULL",
+               (seq, username, room))
+
+
+# -- users ------------------------------------------------------------------
+
+_USER_COLS = "username, name, password_hash, token_version, created_at, last_seen"
+
+
+def _user(row: tuple[Any, ...]) -> UserRow:
+    return UserRow(username=Username(row[0]), name=row[1], password_hash=row[2], token_version=row[3],
+                   created_at=row[4], last_seen=row[5])
+
+
+def get_user(db: sqlite3.Connection, username: str) -> UserRow | None:
+    row = db.execute(f"SELECT {_USER_COLS} FROM users WHERE username = ?", (username,)).fetchone()  # noqa: S608
+    return None if row is None else _user(row)
+
+
+def require_user(db: sqlite3.Connection, username: str) -> UserRow:
+    user = get_user(db, username)
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    return user
+
+
+def create_user(db: sqlite3.Connection, username: Username, name: str, password_hash: str, now: str
+                ) -> tuple[UserRow, Events]:
+    try:
+        db.execute("INSERT INTO users (username, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                   (username, name, password_hash, now))
+    except sqlite3.IntegrityError:
+        raise Conflict(f"username {username!r} is taken") from None
+    return require_user(db, username), []
+
+
+def search_users(db: sqlite3.Connection, q: str, limit: int) -> list[UserRow]:
+    """Users whose username or display name starts with ``q`` (case-insensitive)."""
+    pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = db.execute(
+        f"SELECT {_USER_COLS} FROM users WHERE username LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' "  # noqa: S608
+        "ORDER BY username LIMIT ?",
+        (pattern, pattern, limit),
+    ).fetchall()
+    return [_user(r) for r in rows]
+
+
+def rename_user(db: sqlite3.Connection, username: Username, name: str) -> tuple[UserRow, Events]:
+    db.execute("UPDATE users SET name = ? WHERE username = ?", (name, username))
+    return require_user(db, username), []
+
+
+def set_password(db: sqlite3.Connection, username: Username, password_hash: str) -> tuple[UserRow, Events]:
+    db.execute("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE username = ?",
+               (password_hash, username))
+    return require_user(db, username), []
+
+
+def bump_token_version(db: sqlite3.Connection, username: Username) -> tuple[int, Events]:
+    db.execute("UPDATE users SET token_version = token_version + 1 WHERE username = ?", (username,))
+    return require_user(db, username).token_version, []
+
+
+def set_last_seen(db: sqlite3.Connection, username: Username, when: str) -> tuple[None, Events]:
+    db.execute("UPDATE users SET last_seen = ? WHERE username = ?", (when, username))
+    return None, []
+
+
+def contacts(db: sqlite3.Connection, username: Username) -> frozenset[Username]:
+    """Everyone who shares at least one room with ``username`` (not themself)."""
+    rows = db.execute(
+        "SELECT DISTINCT o.username FROM members m JOIN members o ON o.room = m.room "
+        "WHERE m.username = ? AND o.username != ?",
+        (username, username),
+    ).fetchall()
+    return frozenset(Username(r[0]) for r in rows)
+
+
+# -- rooms ------------------------------------------------------------------
+
+
+def role_of(db: sqlite3.Connection, room: str, username: str) -> str | None:
+    row = db.execute(
+        "SELECT m.role FROM members m JOIN rooms r ON r.id = m.room WHERE m.room = ? AND m.username = ? AND r.deleted = 0",
+        (room, username),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def require_member(db: sqlite3.Connection, room: str, username: str) -> str:
+    """The member's role; NotFound if the room is absent *or* they are not in it."""
+    role = role_of(db, room, username)
+    if role is None:
+        raise NotFound("room not found")
+    return role
+
+
+def _kind(db: sqlite3.Connection, room: str) -> str:
+    return str(db.execute("SELECT kind FROM rooms WHERE id = ?", (room,)).fetchone()[0])
+
+
+_MSG_COLS = "id, seq, room, sender, body, client_msg_id, created_at"
+
+
+def _message(row: tuple[Any, ...]) -> MessageRow:
+    return MessageRow(id=MessageId(row[0]), seq=Seq(row[1]), room=RoomId(row[2]), sender=Username(row[3]),
+                      body=row[4], client_msg_id=row[5], created_at=row[6])
+
+
+def _members(db: sqlite3.Connection, room: str) -> tuple[MemberRow, ...]:
+    rows = db.execute(
+        "SELECT m.username, u.name, m.role, m.read_up_to FROM members m JOIN users u ON u.username = m.username "
+        "WHERE m.room = ? ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.username",
+        (room,),
+    ).fetchall()
+    return tuple(MemberRow(username=Username(r[0]), name=r[1], role=r[2], read_up_to=r[3]) for r in rows)
+
+
+def get_room(db: sqlite3.Connection, room: str, viewer: Username) -> RoomRow:
+    require_member(db, room, viewer)
+    row = db.execute("SELECT id, kind, name, created_at, last_message FROM rooms WHERE id = ?", (room,)).fetchone()
+    rid, kind, name, created_at, last_id = row
+    members = _members(db, rid)
+    if kind == "dm":
+        others = [m.name for m in members if m.username != viewer]
+        name = others[0] if others else name
+    last = None
+    if last_id is not None:
+        mrow = db.execute(f"SELECT {_MSG_COLS} FROM messages WHERE id = ?", (last_id,)).fetchone()  # noqa: S608
+        last = _message(mrow) if mrow else None
+    me = next(m for m in members if m.username == viewer)
+    unread = db.execute(
+        "SELECT COUNT(*) FROM messages WHERE room = ? AND id > ? AND sender != ?", (rid, me.read_up_to, viewer)
+    ).fetchone()[0]
+    return RoomRow(id=RoomId(rid), kind=kind, name=name, created_at=created_at, members=members,
+                   last_message=last, unread=int(unread))
+
+
+def list_rooms(db: sqlite3.Connection, viewer: Username) -> list[RoomRow]:
+    rows = db.execute(
+        "SELECT r.id FROM members m JOIN rooms r ON r.id = m.room WHERE m.username = ? AND r.deleted = 0 "
+        "ORDER BY r.activity_seq DESC",
+        (viewer,),
+    ).fetchall()
+    return [get_room(db, r[0], viewer) for r in rows]
+
+
+def _new_room_id(db: sqlite3.Connection) -> RoomId:
+    while True:
+        rid = "r_" + secrets.token_urlsafe(9)
+        if db.execute("SELECT 1 FROM rooms WHERE id = ?", (rid,)).fetchone() is None:
+            return RoomId(rid)
+
+
+def _add(db: sqlite3.Connection, room: RoomId, room_name: str, kind: str, user: UserRow, role: str) -> EventRow:
+    ev = _emit(db, room, "member_added", {"room": room, "username": user.username, "role": role,
+                                          "name": user.name, "room_name": room_name, "kind": kind})
+    db.execute("INSERT INTO members (room, username, role) VALUES (?, ?, ?)", (room, user.username, role))
+    _open_span(db, room, user.username, ev.seq)
+    return ev
+
+
+def create_group(db: sqlite3.Connection, owner: Username, name: str, members: list[Username], now: str
+                 ) -> tuple[RoomRow, Events]:
+    users = [require_user(db, owner)]
+    for username in dict.fromkeys(members):
+        if username != owner:
+            users.append(require_user(db, username))
+    rid = _new_room_id(db)
+    db.execute("INSERT INTO rooms (id, kind, name, created_at, activity_seq) VALUES (?, 'group', ?, ?, ?)",
+               (rid, name, now, head(db) + 1))
+    events = [_add(db, rid, name, "group", u, "owner" if i == 0 else "member") for i, u in enumerate(users)]
+    return get_room(db, rid, owner), events
+
+
+def open_dm(db: sqlite3.Connection, me: Username, other: Username, now: str
+            ) -> tuple[tuple[RoomRow, bool], Events]:
+    if me == other:
+        raise Invalid("you cannot open a direct message with yourself")
+    other_user = require_user(db, other)
+    key = ":".join(sorted((me, other)))
+    row = db.execute("SELECT id FROM rooms WHERE dm_key = ? AND deleted = 0", (key,)).fetchone()
+    if row is not None:
+        return (get_room(db, row[0], me), False), []
+    rid = _new_room_id(db)
+    db.execute("INSERT INTO rooms (id, kind, name, dm_key, created_at, activity_seq) VALUES (?, 'dm', '', ?, ?, ?)",
+               (rid, key, now, head(db) + 1))
+    events = [_add(db, rid, "", "dm", require_user(db, me), "member"), _add(db, rid, "", "dm", other_user, "member")]
+    return (get_room(db, rid, me), True), events
+
+
+def rename_room(db: sqlite3.Connection, actor: Username, room: str, name: str) -> tuple[RoomRow, Events]:
+    role = require_member(db, room, actor)
+    policy.check_rename(role, _kind(db, room))
+    db.execute("UPDATE rooms SET name = ? WHERE id = ?", (name, room))
+    r = get_room(db, room, actor)
+    ev = _emit(db, r.id, "room_updated", {"room": r.id, "id": r.id, "kind": r.kind, "name": name,
+                                          "created_at": r.created_at})
+    return r, [ev]
+
+
+def delete_room(db: sqlite3.Connection, actor: Username, room: str) -> tuple[None, Events]:
+    role = require_member(db, room, actor)
+    policy.check_delete(role, _kind(db, room))
+    rid = RoomId(room)
+    ev = _emit(db, rid, "room_deleted", {"room": rid})
+    db.execute("UPDATE member_spans SET left_seq = ? WHERE room = ? AND left_seq IS NULL", (ev.seq, rid))
+    db.execute("DELETE FROM members WHERE room = ?", (rid,))
+    db.execute("UPDATE rooms SET deleted = 1, last_message = NULL, dm_key = NULL WHERE id = ?", (rid,))
+    db.execute("DELETE FROM messages WHERE room = ?", (rid,))
+    # Deleting means deleting: only the room_deleted event stays, so that
+    # members who were offline still learn the room is gone when they resume.
+    db.execute("DELETE FROM events WHERE room = ? AND seq < ?", (rid, ev.seq))
+    return None, [ev]
+
+
+def _member(db: sqlite3.Connection, room: str, username: str) -> MemberRow:
+    for m in _members(db, room):
+        if m.username == username:
+            return m
+    raise NotFound(f"{username!r} is not a member of this room")
+
+
+def add_member(db: sqlite3.Connection, actor: Username, room: str, username: Username, role: str
+               ) -> tuple[MemberRow, Events]:
+    actor_role = require_member(db, room, actor)
+    kind = _kind(db, room)
+    policy.check_add(actor_role, role, kind)
+    user = require_user(db, username)
+    if role_of(db, room, username) is not None:
+        raise Conflict(f"{username!r} is already a member")
+    name = str(db.execute("SELECT name FROM rooms WHERE id = ?", (room,)).fetchone()[0])
+    ev = _add(db, RoomId(room), name, kind, user, role)
+    return _member(db, room, username), [ev]
+
+
+def set_role(db: sqlite3.Connection, actor: Username, room: str, username: Username, role: str
+             ) -> tuple[MemberRow, Events]:
+    actor_role = require_member(db, room, actor)
+    policy.check_set_role(actor_role, _kind(db, room))
+    target_role = role_of(db, room, username)
+    if target_role is None:
+        raise NotFound(f"{username!r} is not a member of this room")
+    if username == actor:
+        raise Forbidden("the owner cannot change their own role; make another member the owner instead")
+    rid = RoomId(room)
+    events = []
+    if role == "owner":  # transfer: the previous owner stays on as admin
+        db.execute("UPDATE members SET role = 'admin' WHERE room = ? AND username = ?", (room, actor))
+        events.append(_emit(db, rid, "member_updated", {"room": rid, "username": actor, "role": "admin"}))
+    if target_role != role:
+        db.execute("UPDATE members SET role = ? WHERE room = ? AND username = ?", (role, room, username))
+        events.append(_emit(db, rid, "member_updated", {"room": rid, "username": username, "role": role}))
+    return _member(db, room, username), events
+
+
+def remove_member(db: sqlite3.Connection, actor: Username, room: str, username: Username) -> tuple[None, Events]:
+    actor_role = require_member(db, room, actor)
+    target_role = role_of(db, room, username)
+    if target_role is None:
+        raise NotFound(f"{username!r} is not a member of this room")
+    policy.check_remove(actor_role, target_role, is_self=(actor == username), kind=_kind(db, room))
+    rid = RoomId(room)
+    ev = _emit(db, rid, "member_removed", {"room": rid, "username": username})
+    db.execute("DELETE FROM members WHERE room = ? AND username = ?", (room, username))
+    _close_span(db, rid, username, ev.seq)
+    return None, [ev]
+
+
+# -- messages ---------------------------------------------------------------
+
+
+def history(db: sqlite3.Connection, viewer: Username, room: str, before: int | None, limit: int
+            ) -> tuple[list[MessageRow], bool]:
+    require_member(db, room, viewer)
+    rows = db.execute(
+        f"SELECT {_MSG_COLS} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?",  # noqa: S608
+        (room, before if before is not None else 2**63 - 1, limit + 1),
+    ).fetchall()
+    has_more = len(rows) > limit
+    return [_message(r) for r in reversed(rows[:limit])], has_more
+
+
+def post_message(db: sqlite3.Connection, sender: Username, room: str, client_msg_id: str, body: str, now: str
+                 ) -> tuple[PostResult, Events]:
+    """Store a message once per (sender, client_msg_id); a repeat returns the original."""
+    row = db.execute(f"SELECT {_MSG_COLS} FROM messages WHERE sender = ? AND client_msg_id = ?",  # noqa: S608
+                     (sender, client_msg_id)).fetchone()
+    if row is not None:
+        original = _message(row)
+        if original.room != room or original.body != body:
+            raise Conflict("client_msg_id was already used for a different message")
+        require_member(db, room, sender)
+        return PostResult(message=original, created=False), []
+    require_member(db, room, sender)
+    rid = RoomId(room)
+    ev = _emit(db, rid, "message", {})
+    cur = db.execute(
+        "INSERT INTO messages (seq, room, sender, body, client_msg_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (ev.seq, room, sender, body, client_msg_id, now),
+    )
+    msg = MessageRow(id=MessageId(int(cur.lastrowid or 0)), seq=ev.seq, room=rid, sender=sender, body=body,
+                     client_msg_id=client_msg_id, created_at=now)
+    data = msg.wire()
+    del data["seq"]
+    db.execute("UPDATE events SET data = ? WHERE seq = ?", (orjson.dumps(data).decode(), ev.seq))
+    db.execute("UPDATE rooms SET activity_seq = ?, last_message = ? WHERE id = ?", (ev.seq, msg.id, room))
+    return PostResult(message=msg, created=True), [EventRow(seq=ev.seq, room=rid, type="message", data=data)]
+
+
+def mark_read(db: sqlite3.Connection, username: Username, room: str, up_to: int) -> tuple[int, Events]:
+    """Move the read cursor forward (never back), clamped to the newest message."""
+    require_member(db, room, username)
+    last = db.execute("SELECT last_message FROM rooms WHERE id = ?", (room,)).fetchone()[0] or 0
+    target = min(up_to, int(last))
+    current = int(db.execute("SELECT read_up_to FROM members WHERE room = ? AND username = ?",
+                             (room, username)).fetchone()[0])
+    if target <= current:
+        return current, []
+    db.execute("UPDATE members SET read_up_to = ? WHERE room = ? AND username = ?", (target, room, username))
+    rid = RoomId(room)
+    return target, [_emit(db, rid, "read", {"room": rid, "user": username, "up_to": target})]

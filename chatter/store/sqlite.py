@@ -1,0 +1,209 @@
+"""SqliteStore: one SQLite file, one writer with group commit, pooled readers.
+
+Invariants:
+- Exactly one writer connection, used by one batch at a time, so ``seq``
+  (the events table's AUTOINCREMENT key) increases in commit order.
+- Everything queued when the writer becomes free is committed in one
+  transaction (``batch_max`` at most).  Each write runs under its own
+  SAVEPOINT, so one failing write (a ``ChatError``) rolls back alone.
+  Callers are woken only after COMMIT returned: an ack means durable.
+- Committed events reach the subscriber before the callers are woken, so
+  the dispatcher sees every batch in commit order.
+- Readers are separate WAL connections, each used by one thread at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import trio
+
+from chatter.errors import ChatError, Unavailable
+from chatter.store import queries as q
+from chatter.store.base import Committed, StoreBase, utc_now
+from chatter.store.models import EventRow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(slots=True, eq=False)
+class _Write:
+    fn: Callable[..., tuple[Any, list[EventRow]]]
+    args: tuple[Any, ...]
+    origin: object
+    done: trio.Event = field(default_factory=trio.Event)
+    result: Any = None
+    events: list[EventRow] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+def connect(path: str | Path, *, busy_timeout: float, wal: bool = True) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    q.configure(db, busy_timeout=busy_timeout, wal=wal)
+    return db
+
+
+class SqliteStore(StoreBase):
+    def __init__(self, cfg: Any) -> None:
+        self._cfg = cfg
+        self._path = Path(cfg.path)
+        self._writer: sqlite3.Connection | None = None
+        self._readers: list[sqlite3.Connection] = []
+        self._reader_sem = trio.Semaphore(cfg.readers)
+        self._write_limiter = trio.CapacityLimiter(1)
+        self._read_limiter = trio.CapacityLimiter(cfg.readers)
+        self._queue_send, self._queue_recv = trio.open_memory_channel[_Write](cfg.write_queue)
+        self._committed_send: trio.MemorySendChannel[Committed] | None = None
+        self.batches = 0  # metrics: transactions committed
+        self.writes = 0  # metrics: writes committed
+
+    # -- lifecycle ------------------------------------------------------
+
+    def _open_sync(self) -> None:
+        if self._path.parent and not self._path.parent.exists():
+            raise Unavailable(f"directory {self._path.parent} does not exist")
+        self._writer = connect(self._path, busy_timeout=self._cfg.busy_timeout)
+        q.migrate(self._writer, utc_now())
+        self.epoch = q.get_meta(self._writer, "epoch") or ""
+        self._readers = [connect(self._path, busy_timeout=self._cfg.busy_timeout, wal=False)
+                         for _ in range(self._cfg.readers)]
+
+    def _close_sync(self) -> None:
+        for db in self._readers:
+            db.close()
+        if self._writer is not None:
+            # Fold the WAL back into the main file so a copied .db is whole.
+            try:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                log.warning("WAL checkpoint at close failed", exc_info=True)
+            self._writer.close()
+
+    def subscribe(self, capacity: int) -> trio.MemoryReceiveChannel[Committed]:
+        if self._committed_send is not None:
+            raise RuntimeError("the store has one subscriber")
+        send, recv = trio.open_memory_channel[Committed](capacity)
+        self._committed_send = send
+        return recv
+
+    # -- reads ----------------------------------------------------------
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        async with self._reader_sem:
+            db = self._readers.pop()
+            try:
+                return await trio.to_thread.run_sync(self._run_read, db, fn, args, limiter=self._read_limiter)
+            finally:
+                self._readers.append(db)
+
+    @staticmethod
+    def _run_read(db: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        # One read transaction per call: a multi-query read sees one snapshot.
+        db.execute("BEGIN")
+        try:
+            return fn(db, *args)
+        finally:
+            db.execute("COMMIT")
+
+    # -- writes ---------------------------------------------------------
+
+    async def _write(self, fn: Callable[..., tuple[T, list[EventRow]]], *args: Any, origin: object = None) -> T:
+        op = _Write(fn=fn, args=args, origin=origin)
+        try:
+            await self._queue_send.send(op)
+        except trio.ClosedResourceError:
+            raise Unavailable("the server is shutting down") from None
+        await op.done.wait()
+        if op.error is not None:
+            raise op.error
+        return op.result  # type: ignore[no-any-return]
+
+    async def _writer_loop(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        async for first in self._queue_recv:
+            batch = [first]
+            while len(batch) < self._cfg.batch_max:
+                try:
+                    batch.append(self._queue_recv.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            await trio.to_thread.run_sync(self._commit_batch, batch, limiter=self._write_limiter)
+            self.batches += 1
+            self.writes += len(batch)
+            committed = [(ev, op.origin) for op in batch if op.error is None for ev in op.events]
+            if committed and self._committed_send is not None:
+                try:
+                    await self._committed_send.send(committed)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._committed_send = None  # the dispatcher has stopped: events stay stored
+            for op in batch:
+                op.done.set()
+        if self._committed_send is not None:
+            self._committed_send.close()
+
+    def _commit_batch(self, batch: list[_Write]) -> None:
+        db = self._writer
+        assert db is not None
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            for op in batch:
+                op.error = Unavailable(f"database unavailable: {e}")
+            return
+        for op in batch:
+            db.execute("SAVEPOINT w")
+            try:
+                op.result, op.events = op.fn(db, *op.args)
+            except Exception as e:  # noqa: BLE001 - handed to the caller, who re-raises it
+                db.execute("ROLLBACK TO w")
+                op.error = e
+                op.events = []
+                if not isinstance(e, ChatError):
+                    log.error("write %s failed", getattr(op.fn, "__name__", op.fn), exc_info=e)
+            db.execute("RELEASE w")
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as e:
+            log.error("commit failed: %s", e)
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            for op in batch:
+                op.error = Unavailable("database write failed; retry")
+                op.events = []
+
+
+@asynccontextmanager
+async def open_sqlite_store(cfg: Any) -> AsyncIterator[SqliteStore]:
+    """Open (creating and migrating) the database; the writer runs inside."""
+    store = SqliteStore(cfg)
+    await trio.to_thread.run_sync(store._open_sync)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store._writer_loop)
+            try:
+                yield store
+            finally:
+                # Let queued writes finish; the writer then ends by itself.
+                store._queue_send.close()
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(store._close_sync)
+
+
+def migrate_file(path: str, busy_timeout: float = 5.0) -> tuple[int, str]:
+    """Create or upgrade the database file; return (schema version, epoch)."""
+    db = connect(path, busy_timeout=busy_timeout)
+    try:
+        version = q.migrate(db, utc_now())
+        return version, q.get_meta(db, "epoch") or ""
+    finally:
+        db.close()
