@@ -15,9 +15,11 @@ import os
 import signal
 import sys
 from datetime import UTC, datetime
+from http import HTTPStatus
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 rooms: dict[str, set[ServerConnection]] = {}
 seq = 0
@@ -71,11 +73,18 @@ async def handler(ws: ServerConnection) -> None:
             rooms.get(r, set()).discard(ws)
 
 
+def health(conn: ServerConnection, request: Request) -> Response | None:
+    """Answer plain GET /healthz (the bench driver's readiness probe); upgrade anything else."""
+    if request.path == "/healthz":
+        return conn.respond(HTTPStatus.OK, '{"status":"ok"}')
+    return None
+
+
 async def main(port: int) -> None:
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
-    async with serve(handler, "127.0.0.1", port, compression=None, max_size=64 * 1024,
+    async with serve(handler, "127.0.0.1", port, compression=None, process_request=health, max_size=64 * 1024,
                      ping_interval=None, backlog=4096):
         print(f"websockets peer listening on 127.0.0.1:{port}", flush=True)
         try:
