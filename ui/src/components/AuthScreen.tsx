@@ -1,0 +1,77 @@
+import { useId, useState, type FormEvent } from 'react';
+import { useChat } from './context';
+import { useStore } from '../store/store';
+import { describeError } from '../api/http';
+import { USERNAME_RE } from '../wire/types';
+
+export function AuthScreen() {
+  const chat = useChat();
+  const notice = useStore(chat.session, (s) => s.notice);
+  const [mode, setMode] = useState<'login' | 'signup'>('login');
+  const [username, setUsername] = useState('');
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const id = useId();
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    const u = username.trim().toLowerCase();
+    if (mode === 'signup') {
+      if (!USERNAME_RE.test(u)) return setError('Usernames are 3–32 characters: lowercase letters, digits and _.');
+      if (!name.trim()) return setError('Please enter your display name.');
+      if ([...password].length < 8) return setError('Passwords need at least 8 characters.');
+    }
+    setBusy(true);
+    try {
+      if (mode === 'signup') await chat.signup(u, name, password);
+      else await chat.login(u, password);
+    } catch (err) {
+      setError(describeError(err, mode));
+      setBusy(false);
+    }
+  }
+
+  const switchTo = (m: 'login' | 'signup') => {
+    setMode(m);
+    setError(null);
+  };
+
+  return (
+    <main className="auth">
+      <div className="auth-card">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true" />
+          <h1>Chatter</h1>
+        </div>
+        <p className="auth-sub">{mode === 'login' ? 'Welcome back. Log in to continue.' : 'Create your account.'}</p>
+        <div className="seg" role="tablist" aria-label="Account">
+          <button role="tab" type="button" aria-selected={mode === 'login'} className={mode === 'login' ? 'on' : ''} onClick={() => switchTo('login')}>Log in</button>
+          <button role="tab" type="button" aria-selected={mode === 'signup'} className={mode === 'signup' ? 'on' : ''} onClick={() => switchTo('signup')}>Sign up</button>
+        </div>
+        {notice && !error && <p className="banner-inline info" role="status">{notice}</p>}
+        <form onSubmit={submit} noValidate aria-describedby={error ? `${id}-err` : undefined}>
+          <label htmlFor={`${id}-u`}>Username</label>
+          <input id={`${id}-u`} name="username" autoComplete="username" autoCapitalize="none" spellCheck={false}
+            value={username} onChange={(e) => setUsername(e.target.value)} required autoFocus />
+          {mode === 'signup' && (
+            <>
+              <label htmlFor={`${id}-n`}>Display name</label>
+              <input id={`${id}-n`} name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} />
+            </>
+          )}
+          <label htmlFor={`${id}-p`}>Password</label>
+          <input id={`${id}-p`} name="password" type="password" autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
+            value={password} onChange={(e) => setPassword(e.target.value)} required minLength={mode === 'signup' ? 8 : undefined} />
+          {mode === 'signup' && <p className="hint">At least 8 characters.</p>}
+          {error && <p className="form-error" id={`${id}-err`} role="alert">{error}</p>}
+          <button className="btn primary wide" type="submit" disabled={busy}>
+            {busy ? 'Please wait…' : mode === 'login' ? 'Log in' : 'Create account'}
+          </button>
+        </form>
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,112 @@
+import { useEffect, useState } from 'react';
+import { useChat, useNow } from './context';
+import { useStore } from '../store/store';
+import { Avatar } from './Avatar';
+import { MessageList } from './MessageList';
+import { Composer } from './Composer';
+import { RoomSettingsDialog } from './RoomSettingsDialog';
+import { dmPeer, roomTitle } from '../lib/names';
+import { lastSeenText } from '../lib/time';
+import { typingText } from '../store/typing';
+
+export function ChatView({ roomId }: { roomId: string }) {
+  const chat = useChat();
+  const room = useStore(chat.rooms, (s) => s.byId[roomId]);
+  const generation = useStore(chat.rooms, (s) => s.generation);
+  const me = useStore(chat.session, (s) => s.me);
+  const [settings, setSettings] = useState(false);
+  const known = !!room;
+
+  useEffect(() => {
+    if (known) void chat.loadLatest(roomId);
+  }, [chat, roomId, known, generation]);
+
+  // A DM partner's last-seen time comes from their user record.
+  const peer = room ? dmPeer(room, me?.username) : undefined;
+  useEffect(() => {
+    if (!peer) return;
+    chat.api.user(peer.username).then((u) => chat.presence.learn(u), () => {});
+  }, [chat, peer?.username]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  if (!room) {
+    return (
+      <main className="chat chat-missing" aria-label="Conversation">
+        <div className="empty-card">
+          <h2>Conversation not available</h2>
+          <p>It may still be loading, or you are not a member.</p>
+          <button type="button" className="btn" onClick={() => chat.setActiveRoom(null)}>Back to conversations</button>
+        </div>
+      </main>
+    );
+  }
+
+  const title = roomTitle(room, me?.username);
+  return (
+    <main className="chat" aria-label={`Conversation: ${title}`}>
+      <header className="chat-head">
+        <button type="button" className="icon-btn back-btn" aria-label="Back to conversations" onClick={() => chat.setActiveRoom(null)}>
+          <span aria-hidden="true">‹</span>
+        </button>
+        <HeaderAvatar roomId={roomId} />
+        <div className="chat-title">
+          <h2 data-testid="room-title">{title}</h2>
+          <Subtitle roomId={roomId} />
+        </div>
+        <button type="button" className="btn ghost small" onClick={() => setSettings(true)} aria-haspopup="dialog">
+          {room.kind === 'dm' ? 'Details' : 'Room settings'}
+        </button>
+      </header>
+      <MessageList roomId={roomId} />
+      <TypingIndicator roomId={roomId} />
+      <Composer roomId={roomId} />
+      {settings && <RoomSettingsDialog roomId={roomId} onClose={() => setSettings(false)} />}
+    </main>
+  );
+}
+
+function HeaderAvatar({ roomId }: { roomId: string }) {
+  const chat = useChat();
+  const room = useStore(chat.rooms, (s) => s.byId[roomId])!;
+  const me = useStore(chat.session, (s) => s.me);
+  const peer = dmPeer(room, me?.username);
+  const online = useStore(chat.presence, (s) => (peer ? s[peer.username]?.online ?? false : undefined));
+  return <Avatar name={roomTitle(room, me?.username)} seed={peer?.username ?? room.id} online={online} group={room.kind === 'group'} size="md" />;
+}
+
+function Subtitle({ roomId }: { roomId: string }) {
+  const chat = useChat();
+  const room = useStore(chat.rooms, (s) => s.byId[roomId])!;
+  const me = useStore(chat.session, (s) => s.me);
+  const presence = useStore(chat.presence, (s) => s);
+  const now = useNow(15_000);
+  if (room.kind === 'dm') {
+    const peer = dmPeer(room, me?.username);
+    const p = peer ? presence[peer.username] : undefined;
+    return <p className="chat-sub" data-testid="presence-text">{p?.online ? 'online' : lastSeenText(p?.last_seen, now)}</p>;
+  }
+  const online = room.members.filter((m) => m.username !== me?.username && presence[m.username]?.online).length;
+  return (
+    <p className="chat-sub">
+      {room.members.length} member{room.members.length === 1 ? '' : 's'}
+      {online > 0 ? ` · ${online} online` : ''}
+    </p>
+  );
+}
+
+function TypingIndicator({ roomId }: { roomId: string }) {
+  const chat = useChat();
+  const users = useStore(chat.typing, (s) => s[roomId]);
+  const room = useStore(chat.rooms, (s) => s.byId[roomId]);
+  const names = (users ?? []).map((u) => room?.members.find((m) => m.username === u)?.name || u);
+  const text = typingText(names);
+  return (
+    <div className="typing" aria-live="polite" data-testid="typing-indicator">
+      {text && (
+        <>
+          <span className="typing-dots" aria-hidden="true"><i /><i /><i /></span>
+          <span>{text}</span>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,86 @@
+import { useMemo } from 'react';
+import { useChat, useNow } from './context';
+import { useStore } from '../store/store';
+import { sortRooms } from '../store/rooms';
+import { Avatar } from './Avatar';
+import { dmPeer, displayName, roomTitle } from '../lib/names';
+import { relativeShort } from '../lib/time';
+import type { Room } from '../wire/types';
+
+export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => void; onNewDm: () => void; onProfile: () => void }) {
+  const chat = useChat();
+  const me = useStore(chat.session, (s) => s.me);
+  const byId = useStore(chat.rooms, (s) => s.byId);
+  const active = useStore(chat.ui, (s) => s.activeRoom);
+  const presence = useStore(chat.presence, (s) => s);
+  const pending = useStore(chat.messages, (s) => s.pending);
+  const now = useNow();
+  const rooms = useMemo(() => sortRooms(Object.values(byId)), [byId]);
+  const totalUnread = rooms.reduce((n, r) => n + r.unread, 0);
+
+  return (
+    <nav className="sidebar" aria-label="Conversations">
+      <header className="sidebar-head">
+        <button type="button" className="me-btn" onClick={onProfile} aria-label={`Profile and settings for ${me?.name ?? ''}`}>
+          <Avatar name={me?.name ?? '?'} seed={me?.username ?? '?'} />
+          <span className="me-text">
+            <span className="me-name">{me?.name}</span>
+            <span className="me-user">@{me?.username}</span>
+          </span>
+        </button>
+        <button type="button" className="btn ghost small" onClick={() => void chat.logout()}>Log out</button>
+      </header>
+      <div className="sidebar-actions">
+        <button type="button" className="btn primary small" onClick={onNewGroup}>+ New group</button>
+        <button type="button" className="btn small" onClick={onNewDm}>New message</button>
+      </div>
+      <h2 className="sr-only">Rooms{totalUnread ? ` (${totalUnread} unread)` : ''}</h2>
+      {rooms.length === 0 ? (
+        <p className="sidebar-empty">No conversations yet.</p>
+      ) : (
+        <ul className="room-list" data-testid="room-list">
+          {rooms.map((r) => (
+            <RoomItem key={r.id} room={r} me={me?.username} active={r.id === active}
+              online={r.kind === 'dm' ? presence[dmPeer(r, me?.username)?.username ?? '']?.online ?? false : undefined}
+              hasPending={(pending[r.id]?.length ?? 0) > 0}
+              now={now} onOpen={() => chat.setActiveRoom(r.id)} />
+          ))}
+        </ul>
+      )}
+    </nav>
+  );
+}
+
+function RoomItem({ room, me, active, online, hasPending, now, onOpen }: {
+  room: Room; me: string | undefined; active: boolean; online: boolean | undefined; hasPending: boolean; now: Date; onOpen: () => void;
+}) {
+  const title = roomTitle(room, me);
+  const last = room.last_message;
+  const who = last ? (last.sender === me ? 'You' : room.kind === 'dm' ? '' : displayName(room, last.sender).split(' ')[0]) : '';
+  const preview = last ? `${who ? `${who}: ` : ''}${last.body}` : room.kind === 'dm' ? 'Say hello 👋' : 'No messages yet';
+  const when = relativeShort(last?.created_at ?? room.created_at, now);
+  const label = `${title}${room.kind === 'dm' ? (online ? ', online' : ', offline') : ''}${room.unread ? `, ${room.unread} unread` : ''}`;
+  return (
+    <li>
+      <a href={`/rooms/${encodeURIComponent(room.id)}`} className={`room-item ${active ? 'active' : ''} ${room.unread ? 'unread' : ''}`}
+        aria-current={active ? 'page' : undefined} aria-label={label} data-room-id={room.id}
+        onClick={(e) => {
+          if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+          e.preventDefault();
+          onOpen();
+        }}>
+        <Avatar name={title} seed={room.kind === 'dm' ? dmPeer(room, me)?.username ?? room.id : room.id} online={online} group={room.kind === 'group'} />
+        <span className="room-main">
+          <span className="room-top">
+            <span className="room-name">{title}</span>
+            <time className="room-time" dateTime={last?.created_at ?? room.created_at}>{when}</time>
+          </span>
+          <span className="room-bottom">
+            <span className="room-preview">{hasPending ? '⏳ ' : ''}{preview}</span>
+            {room.unread > 0 && <span className="badge" data-testid="unread-badge">{room.unread > 99 ? '99+' : room.unread}</span>}
+          </span>
+        </span>
+      </a>
+    </li>
+  );
+}
