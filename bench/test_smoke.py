@@ -1,0 +1,21 @@
+"""Benchmark smoke test: every peer and Chatter at tiny sizes, < 60 s.
+
+Fails unless every scenario ran with 0 lost messages and 0 failures (bench.py --smoke exits 1
+otherwise). Run: .venv/bin/python -m pytest -q bench/test_smoke.py   (or: python bench/bench.py --smoke)
+Needs bench/requirements.txt installed in .venv, node + npm, and gcc (lg is built on demand).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    p = subprocess.run([sys.executable, str(BENCH / "bench.py"), "--smoke", "--out", str(tmp_path / "smoke")],
+                       capture_output=True, text=True, timeout=240, cwd=BENCH.parent)
+    sys.stderr.write(p.stderr[-6000:])
+    assert p.returncode == 0, "benchmark smoke failed (see stderr above):\n" + p.stderr[-3000:]
