@@ -73,6 +73,7 @@ export class Chat {
   private retryTimers = new Set<ReturnType<typeof setTimeout>>();
   private unlisten: (() => void) | null = null;
   private generation = 0;
+  private work = new Set<Promise<unknown>>();
 
   constructor(private deps: ChatDeps = {}) {
     this.api = deps.api ?? realApi;
@@ -149,8 +150,8 @@ export class Chat {
           this.connection.set((c) => ({ ...s, synced: s.state === 'open' ? c.synced : false }));
           if (s.state === 'unauthenticated') this.sessionExpired();
         },
-        onReady: (ev, resumed) => void this.onReady(ev, resumed),
-        onReset: (ev) => void this.onReset(ev),
+        onReady: (ev, resumed) => this.track(this.onReady(ev, resumed)),
+        onReset: (ev) => this.track(this.onReset(ev)),
         onEvent: (ev) => this.onEvent(ev),
         onProtocolError: (m) => console.warn('chatter: bad frame from server:', m),
       },
@@ -195,6 +196,16 @@ export class Chat {
     this.hasSnapshot = false;
     this.connection.set({ state: 'idle', attempt: 0, retryAt: null, lastClose: null, synced: false });
     this.ui.set({ activeRoom: null, notice: null, announcement: '' });
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.work.add(p);
+    void p.finally(() => this.work.delete(p));
+  }
+
+  /** Resolves when the sync work started by socket events has finished (tests, diagnostics). */
+  async idle(): Promise<void> {
+    while (this.work.size) await Promise.allSettled([...this.work]);
   }
 
   reconnectNow(): void {
