@@ -1,0 +1,251 @@
+/**
+ * Two people in two browser contexts against a real server: accounts,
+ * rooms, messaging, typing, receipts, presence, offline delivery, pending
+ * messages across reloads, and that message text is never HTML.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { bodies, messageRow, newPerson, openRoom, PASSWORD, roomLink, send, shot, signUp, type Person } from './helpers';
+
+test.describe.configure({ mode: 'serial' });
+
+let ana: Person;
+let bo: Person;
+const group = `Launch ${Date.now().toString(36).slice(-4)}`;
+
+test.beforeAll(async ({ browser }) => {
+  ana = await newPerson(browser, 'ana', 'Ana Lima');
+  bo = await newPerson(browser, 'bo', 'Bo Chen');
+});
+
+test.afterAll(async () => {
+  await ana?.context.close();
+  await bo?.context.close();
+});
+
+test('sign-up, log-in errors, and the session survives a reload', async () => {
+  const { page } = ana;
+  await page.goto('/');
+  await expect(page.getByRole('tab', { name: 'Log in' })).toHaveAttribute('aria-selected', 'true');
+  await shot(page, '01-login');
+  await page.getByLabel('Username').fill(ana.username);
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
+
+  await signUp(ana);
+  await signUp(bo);
+  await page.reload();
+  await expect(page.getByRole('button', { name: `Profile and settings for ${ana.name}` })).toBeVisible();
+
+  // A taken username gets a clear message (409 CONFLICT).
+  const other = await page.context().browser()!.newContext();
+  const p2 = await other.newPage();
+  await p2.goto('/');
+  await p2.getByRole('tab', { name: 'Sign up' }).click();
+  await p2.getByLabel('Username').fill(ana.username);
+  await p2.getByLabel('Display name').fill('Impostor');
+  await p2.getByLabel('Password').fill(PASSWORD);
+  await p2.getByRole('button', { name: 'Create account' }).click();
+  await expect(p2.getByRole('alert')).toHaveText('That username is taken. Try another one.');
+  await other.close();
+});
+
+test('create a group with a member; it appears live for the member; messages flow both ways', async () => {
+  const a = ana.page;
+  const b = bo.page;
+  await a.getByRole('button', { name: '+ New group' }).click();
+  const dlg = a.getByRole('dialog', { name: 'New group' });
+  await dlg.getByLabel('Group name').fill(group);
+  await dlg.getByLabel('Add members').fill(bo.username.slice(0, 6));
+  await dlg.getByRole('button', { name: new RegExp(bo.name) }).click();
+  await expect(dlg.getByRole('list', { name: 'Selected members' })).toContainText(bo.name);
+  await dlg.getByRole('button', { name: 'Create group' }).click();
+  await expect(a.getByTestId('room-title')).toHaveText(group);
+
+  // member_added reaches Bo's open socket: the room shows up without a reload.
+  await expect(roomLink(b, group)).toBeVisible();
+
+  await send(a, 'Hello Bo, welcome aboard');
+  await expect(roomLink(b, group)).toContainText('Hello Bo, welcome aboard');
+  await expect(roomLink(b, group).getByTestId('unread-badge')).toHaveText('1');
+  await openRoom(b, group);
+  await expect(bodies(b, 'Hello Bo, welcome aboard')).toHaveCount(1);
+  await expect(roomLink(b, group).getByTestId('unread-badge')).toHaveCount(0);
+
+  await send(b, 'Thanks Ana!\nGlad to be here.');
+  await expect(bodies(a, 'Thanks Ana!\nGlad to be here.')).toHaveCount(1);
+  await expect(messageRow(a, 'Thanks Ana!\nGlad to be here.')).toHaveAttribute('data-sender', bo.username);
+});
+
+test('typing indicator appears for the other person and clears on send', async () => {
+  const a = ana.page;
+  const b = bo.page;
+  await b.getByTestId('composer').pressSequentially('I am typ', { delay: 20 });
+  await expect(a.getByTestId('typing-indicator')).toHaveText(`${bo.name} is typing…`);
+  await shot(a, '03-typing');
+  await b.getByTestId('composer').press('Control+a');
+  await b.getByTestId('composer').pressSequentially('Typing done');
+  await b.getByTestId('composer').press('Enter');
+  await expect(bodies(a, 'Typing done')).toHaveCount(1);
+  await expect(a.getByTestId('typing-indicator')).toHaveText('');
+});
+
+test('read receipts: sent, then read by the member who has the room open', async () => {
+  const a = ana.page;
+  await send(a, 'Did you read this?');
+  const row = messageRow(a, 'Did you read this?');
+  await expect(row).toHaveAttribute('data-state', 'sent');
+  await expect(row.getByTestId('receipt')).toHaveAttribute('data-receipt', 'read');
+  await expect(row.getByTestId('receipt')).toHaveAttribute('aria-label', `Read by ${bo.name}`);
+  await row.getByTestId('receipt').hover();
+  await expect(row.getByRole('tooltip')).toHaveText(`Read by ${bo.name}`);
+  await shot(a, '02-chat-light');
+});
+
+test('message text is never HTML', async () => {
+  const a = ana.page;
+  const b = bo.page;
+  const dialogs: string[] = [];
+  a.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  b.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  const evil = '<img src=x onerror=alert(1)>';
+  await send(a, evil);
+  await expect(bodies(b, evil)).toHaveCount(1);
+  await expect(bodies(a, evil)).toHaveCount(1);
+  await expect(b.getByTestId('message-list').locator('img')).toHaveCount(0);
+  await send(a, 'docs at https://example.com/guide and javascript:alert(2)');
+  const link = messageRow(b, 'docs at https://example.com/guide and javascript:alert(2)').getByRole('link');
+  await expect(link).toHaveCount(1);
+  await expect(link).toHaveAttribute('href', 'https://example.com/guide');
+  await expect(link).toHaveAttribute('rel', 'noopener noreferrer');
+  await expect(link).toHaveAttribute('target', '_blank');
+  expect(dialogs).toEqual([]);
+});
+
+async function countBodies(page: Page, text: string) {
+  return bodies(page, text).count();
+}
+
+test('offline: a message sent while offline is delivered exactly once after reconnecting', async () => {
+  const a = ana.page;
+  const b = bo.page;
+  await bo.context.setOffline(true);
+  await expect(b.getByTestId('connection-banner')).toHaveAttribute('data-state', 'offline');
+  await expect(b.getByTestId('connection-banner')).toContainText('You are offline');
+  await send(b, 'Sent while offline');
+  await expect(messageRow(b, 'Sent while offline')).toHaveAttribute('data-state', 'pending');
+  await shot(b, '04-offline-pending');
+  await bo.context.setOffline(false);
+  await expect(messageRow(b, 'Sent while offline')).toHaveAttribute('data-state', 'sent');
+  await expect(b.getByTestId('connection-banner')).toHaveAttribute('data-state', 'open');
+  await expect(bodies(a, 'Sent while offline')).toHaveCount(1);
+  await expect(bodies(b, 'Sent while offline')).toHaveCount(1);
+  // Also exactly once in the server's history, as seen after a reload.
+  await a.reload();
+  await expect(bodies(a, 'Typing done')).toHaveCount(1);
+  expect(await countBodies(a, 'Sent while offline')).toBe(1);
+});
+
+test('a reload keeps the pending message, which is sent once the socket is back', async () => {
+  const a = ana.page;
+  const b = bo.page;
+  // Keep Bo's socket from reaching the server (HTTP still works, so the page reloads).
+  await b.routeWebSocket(/\/ws$/, (ws) => ws.close({ code: 1011, reason: 'test: blocked' }));
+  await b.reload();
+  await expect(b.getByTestId('connection-banner')).toHaveAttribute('data-state', /backoff|connecting|handshaking/);
+  await openRoom(b, group);
+  await send(b, 'Survives a reload');
+  await expect(messageRow(b, 'Survives a reload')).toHaveAttribute('data-state', 'pending');
+  await b.reload();
+  await expect(messageRow(b, 'Survives a reload')).toHaveAttribute('data-state', 'pending');
+  await shot(b, '05-pending-after-reload');
+  await b.unrouteAll({ behavior: 'ignoreErrors' });
+  await b.getByRole('button', { name: 'Retry now' }).click();
+  await expect(messageRow(b, 'Survives a reload')).toHaveAttribute('data-state', 'sent');
+  await expect(bodies(a, 'Survives a reload')).toHaveCount(1);
+  await expect(bodies(b, 'Survives a reload')).toHaveCount(1);
+});
+
+test('room settings: owner renames, member sees it live and only the controls allowed', async () => {
+  const a = ana.page;
+  const b = bo.page;
+  await a.getByRole('button', { name: 'Room settings' }).click();
+  const dlg = a.getByRole('dialog', { name: 'Room settings' });
+  await expect(dlg.getByTestId('member-list')).toContainText(bo.name);
+  await expect(dlg.getByRole('button', { name: 'Delete room' })).toBeVisible();
+  await expect(dlg.getByRole('combobox', { name: `Role of ${bo.name}` })).toBeVisible();
+  await shot(a, '06-room-settings-owner');
+  await dlg.getByLabel('Room name').fill(`${group} HQ`);
+  await dlg.getByRole('button', { name: 'Rename' }).click();
+  await expect(dlg.getByRole('status')).toHaveText('Renamed.');
+  await dlg.getByRole('button', { name: 'Close' }).click();
+  await expect(b.getByTestId('room-title')).toHaveText(`${group} HQ`);
+
+  await b.getByRole('button', { name: 'Room settings' }).click();
+  const bd = b.getByRole('dialog', { name: 'Room settings' });
+  await expect(bd.getByRole('button', { name: 'Leave room' })).toBeVisible();
+  await expect(bd.getByRole('button', { name: 'Delete room' })).toHaveCount(0);
+  await expect(bd.getByLabel('Room name')).toHaveCount(0);
+  await expect(bd.getByRole('button', { name: /^Remove/ })).toHaveCount(0);
+  await bd.getByRole('button', { name: 'Close' }).click();
+});
+
+test('direct messages show presence; going away shows last seen', async ({ browser }) => {
+  const a = ana.page;
+  await a.getByRole('button', { name: 'New message' }).first().click();
+  const dlg = a.getByRole('dialog', { name: 'New message' });
+  await dlg.getByLabel('To').fill(bo.username);
+  await dlg.getByRole('button', { name: new RegExp(bo.name) }).click();
+  await expect(a.getByTestId('room-title')).toHaveText(bo.name);
+  await expect(a.getByTestId('presence-text')).toHaveText('online');
+  await expect(roomLink(a, bo.name)).toHaveAttribute('aria-label', new RegExp(`^${bo.name}, online`));
+  await send(a, 'Ping in private');
+  await expect(roomLink(bo.page, ana.name)).toContainText('Ping in private');
+
+  // Screens for the record: dark theme and phone width.
+  const dark = await browser.newContext({ colorScheme: 'dark', viewport: { width: 1280, height: 800 }, storageState: await ana.context.storageState() });
+  const dp = await dark.newPage();
+  await dp.goto('/');
+  await openRoom(dp, group + ' HQ');
+  await expect(bodies(dp, 'Survives a reload')).toHaveCount(1);
+  await shot(dp, '07-chat-dark');
+  await dark.close();
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, storageState: await bo.context.storageState() });
+  const pp = await phone.newPage();
+  await pp.goto('/');
+  await expect(roomLink(pp, group + ' HQ')).toBeVisible();
+  await shot(pp, '08-phone-rooms');
+  await openRoom(pp, group + ' HQ');
+  await expect(pp.getByRole('navigation', { name: 'Conversations' })).toBeHidden();
+  await shot(pp, '09-phone-chat');
+  await phone.close();
+
+  // Bo leaves entirely; after the server's grace period Ana sees "last seen".
+  await bo.context.close();
+  await expect(a.getByTestId('presence-text')).toHaveText(/^last seen/, { timeout: 25_000 });
+  await expect(roomLink(a, bo.name)).toHaveAttribute('aria-label', new RegExp(`^${bo.name}, offline`));
+  await shot(a, '10-dm-last-seen');
+});
+
+test('profile: change display name and password; log out and back in', async () => {
+  const a = ana.page;
+  await a.getByRole('button', { name: `Profile and settings for ${ana.name}` }).click();
+  const dlg = a.getByRole('dialog', { name: 'Your profile' });
+  await dlg.getByLabel('Display name').fill('Ana L.');
+  await dlg.getByRole('button', { name: 'Save name' }).click();
+  await expect(dlg.getByRole('status')).toHaveText('Saved.');
+  await dlg.getByLabel('Current password').fill('not my password');
+  await dlg.getByLabel('New password', { exact: true }).fill('another good one');
+  await dlg.getByLabel('Repeat new password').fill('another good one');
+  await dlg.getByRole('button', { name: 'Change password' }).click();
+  await expect(dlg.getByRole('alert')).toHaveText('Your current password is not correct.');
+  await dlg.getByLabel('Current password').fill(PASSWORD);
+  await dlg.getByRole('button', { name: 'Change password' }).click();
+  await expect(dlg.getByRole('status')).toContainText('Password changed');
+  await dlg.getByRole('button', { name: 'Log out' }).click();
+  await expect(a.getByRole('tab', { name: 'Log in' })).toBeVisible();
+  await a.getByLabel('Username').fill(ana.username);
+  await a.getByLabel('Password').fill('another good one');
+  await a.getByRole('button', { name: 'Log in' }).click();
+  await expect(a.getByRole('button', { name: 'Profile and settings for Ana L.' })).toBeVisible();
+});
