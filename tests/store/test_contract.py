@@ -1022,6 +1022,49 @@ async def test_failed_writes_among_concurrent_writes_leave_no_trace(kind: str, t
             assert await events(store, "nina") == []
 
 
+@pytest.mark.parametrize("kind", [
+    pytest.param("memory", marks=pytest.mark.xfail(
+        strict=True, reason="BUG: MemoryStore._write commits, then awaits the subscriber channel's send in the "
+                            "caller's task; a caller cancelled there loses the committed write's events")),
+    "sqlite",
+])
+async def test_cancelled_caller_still_delivers_committed_events(kind: str, tmp_path: Path) -> None:
+    """A committed write reaches the subscriber even if its caller gives up waiting."""
+    with trio.fail_after(TIMEOUT):
+        async with open_store(kind, tmp_path) as store:
+            recv = store.subscribe(1)
+            await users(store, "alice", "bob")
+            await store.create_group("alice", "G", ["bob"])  # fills the channel: the dispatcher is busy
+            head = await store.head()
+            room = (await store.list_rooms("bob"))[0].id
+            async with trio.open_nursery() as n:
+                n.start_soon(store.post_message, "bob", room, "c1", "hi")
+                while await store.head() == head:  # committed, now waiting on the subscriber
+                    await trio.sleep(0.005)
+                n.cancel_scope.cancel()  # e.g. the sender's socket closed
+            got = list(await recv.receive())
+            with trio.move_on_after(0.5):
+                got.extend(await recv.receive())
+            stored = (await store.events_for_user("alice", 0, BIG)).events
+            assert [e.type for e in stored] == ["member_added", "member_added", "message"]
+            assert [e for e, _ in got] == list(stored)
+
+
+async def test_memory_store_fault_injection() -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_memory_store() as store:
+            recv = store.subscribe(100)
+            await users(store, "alice")
+            g = await store.create_group("alice", "G", [])
+            drain(recv)
+            store.fail_next_write = Unavailable("disk on fire")
+            with pytest.raises(Unavailable):
+                await store.post_message("alice", g.id, "c1", "hi")
+            assert await store.head() == 1 and drain(recv) == []
+            assert (await store.post_message("alice", g.id, "c1", "hi")).created is True  # only once
+            assert [e.type for e, _ in drain(recv)] == ["message"]
+
+
 # -- SqliteStore only -------------------------------------------------------------
 
 
