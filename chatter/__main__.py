@@ -1,0 +1,3 @@
+from chatter.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,177 @@
+"""One socket's server-side state: its bounded outbox and its cursor.
+
+Frames are queued by fan-out (synchronously, never awaiting) and taken by
+the socket's single writer task.  Three kinds of frame share the queue:
+
+- control (ready, ack, error, pong, reset): never dropped.  More than
+  ``control_frames`` waiting means the client is not reading: close 4008.
+- durable (carry ``seq``): when the queue is full they are all dropped and
+  the socket *falls behind*; it is then served from the database from the
+  last seq its writer took (``sent``), in order, by a catch-up task.  The
+  database is the real outbox; memory is only a cache.
+- ephemeral (typing, presence): dropped when the queue is full.
+
+Cursor invariant: while ``live``, every durable event visible to the user
+with seq <= ``cursor`` has been queued, and events arrive in seq order, so
+an offered event with seq <= cursor is a duplicate and is ignored.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from typing import TYPE_CHECKING
+
+import trio
+
+from chatter.store.models import Username
+
+if TYPE_CHECKING:
+    from chatter.metrics import Metrics
+
+CONTROL = -1
+EPHEMERAL = 0
+
+_ids = itertools.count(1)
+
+
+class Conn:
+    def __init__(self, user: Username, token_version: int, *, capacity: int, control_capacity: int,
+                 metrics: Metrics) -> None:
+        self.id = next(_ids)
+        self.user = user
+        self.token_version = token_version
+        self.capacity = capacity
+        self.control_capacity = control_capacity
+        self.metrics = metrics
+        self._frames: deque[tuple[int, str]] = deque()
+        self._durable_or_ephemeral = 0
+        self._control = 0
+        self._nonempty = trio.Event()
+        self._space = trio.Event()
+        self.cursor = 0
+        self.sent = 0
+        self.live = False
+        self.dropped_max = 0
+        self.catching_up = False
+        self.close_code: int | None = None  # set once: the writer closes with it
+        self.close_reason = ""
+        self.closed = trio.Event()
+        self.last_progress = trio.current_time()
+
+    def __repr__(self) -> str:
+        return f"<Conn {self.id} {self.user} cursor={self.cursor} live={self.live}>"
+
+    # -- queueing (sync, called by fan-out) ------------------------------
+
+    @property
+    def queued(self) -> int:
+        return len(self._frames)
+
+    def _push(self, kind: int, text: str) -> None:
+        if not self._frames:
+            self.last_progress = trio.current_time()  # the stall clock starts when work appears
+        self._frames.append((kind, text))
+        self.metrics.outbox_frames.inc()
+        self._nonempty.set()
+
+    def offer_control(self, text: str) -> None:
+        if self.close_code is not None:
+            return
+        if self._control >= self.control_capacity:
+            self.close(4008, "too slow: not reading")
+            return
+        self._control += 1
+        self._push(CONTROL, text)
+
+    def offer_ephemeral(self, text: str) -> None:
+        if self.close_code is not None or self._durable_or_ephemeral >= self.capacity:
+            return
+        self._durable_or_ephemeral += 1
+        self._push(EPHEMERAL, text)
+        self.metrics.events_delivered.inc(kind="ephemeral")
+
+    def offer_durable(self, seq: int, text: str) -> bool:
+        """Queue a live durable event; False if the socket is (now) behind."""
+        if self.close_code is not None or seq <= self.cursor:
+            return True
+        if self.live:
+            if self._durable_or_ephemeral < self.capacity:
+                self._durable_or_ephemeral += 1
+                self._push(seq, text)
+                self.cursor = seq
+                self.metrics.events_delivered.inc(kind="live")
+                return True
+            self.fall_behind()
+        self.dropped_max = max(self.dropped_max, seq)
+        return False
+
+    def fall_behind(self) -> None:
+        """Drop queued durable and ephemeral frames; resume from ``sent`` via the database."""
+        kept = deque(f for f in self._frames if f[0] == CONTROL)
+        self.metrics.outbox_frames.dec(len(self._frames) - len(kept))
+        self._frames = kept
+        self._durable_or_ephemeral = 0
+        self.live = False
+        self.cursor = self.sent
+        self.metrics.fell_behind.inc()
+        self._space.set()
+
+    # -- catch-up (awaits space: only the conn's own catch-up task calls this) --
+
+    async def put_catchup(self, seq: int, text: str) -> None:
+        while self._durable_or_ephemeral >= self.capacity and self.close_code is None:
+            self._space = trio.Event()
+            await self._space.wait()
+        if self.close_code is not None:
+            return
+        self._durable_or_ephemeral += 1
+        self._push(seq, text)
+        self.cursor = seq
+        self.metrics.events_delivered.inc(kind="catchup")
+
+    # -- the writer's side -------------------------------------------------
+
+    async def take(self, limit: int) -> list[str]:
+        """Wait for frames and take up to ``limit`` of them, oldest first."""
+        while not self._frames:
+            if self.close_code is not None:
+                return []
+            self._nonempty = trio.Event()
+            await self._nonempty.wait()
+        out: list[str] = []
+        frames = self._frames
+        while frames and len(out) < limit:
+            kind, text = frames.popleft()
+            if kind == CONTROL:
+                self._control -= 1
+            else:
+                self._durable_or_ephemeral -= 1
+                if kind > self.sent:
+                    self.sent = kind
+            out.append(text)
+        self.metrics.outbox_frames.dec(len(out))
+        self.last_progress = trio.current_time()
+        self._space.set()
+        return out
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Ask the writer to close the socket with ``code`` (first call wins)."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        self.close_reason = reason
+        if code == 4008:
+            self.metrics.too_slow.inc()
+        self._nonempty.set()
+        self._space.set()
+
+    def discard(self) -> None:
+        """The socket is gone: release queued frames."""
+        self.metrics.outbox_frames.dec(len(self._frames))
+        self._frames.clear()
+        self.closed.set()
+        if self.close_code is None:
+            self.close_code = 1000
+        self._space.set()
+        self._nonempty.set()

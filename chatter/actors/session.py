@@ -1,0 +1,218 @@
+"""Session actor: one per connected user, owning all of that user's sockets.
+
+Owns: the set of the user's ``Conn``s and one catch-up task per socket
+that is behind.  Fan-out reaches it through sync ``offer_*`` calls that
+only queue (a room never awaits a client).  Commands (attach, detach, kick)
+arrive over a bounded inbox from the socket endpoint.
+
+Catch-up serves a socket from the database, in pages, from its cursor:
+
+    read events visible to the user with seq > cursor   (+ the db head H)
+    queue them (waiting for outbox space: only this task waits)
+    when a page is short: cursor := max(cursor, H); if nothing newer than
+    H was dropped meanwhile, go live -- synchronously, so no live event can
+    slip between the check and the switch; otherwise read again.
+
+Events in (cursor, H] arriving live afterwards are ignored as duplicates
+(seq <= cursor), and nothing newer than H can have been dropped unseen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, assert_never
+
+import trio
+
+from chatter.actors.conn import Conn
+from chatter.actors.frames import encode, encode_event
+from chatter.store.models import Username
+
+if TYPE_CHECKING:
+    from chatter.actors.presence import PresenceHandle
+    from chatter.metrics import Metrics
+    from chatter.store.base import Store
+
+log = logging.getLogger(__name__)
+
+command = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@command
+class _Attach:
+    conn: Conn
+    since: int | None
+    epoch: str | None
+    ready: dict[str, Any]  # the ready frame without epoch and seq
+    attached: trio.Event
+
+
+@command
+class _Detach:
+    conn: Conn
+
+
+@command
+class _Kick:
+    code: int
+    reason: str
+    below_version: int | None  # close only conns whose token version is below this (None: all)
+
+
+_Command = _Attach | _Detach | _Kick
+
+
+class Session:
+    """All sockets of one user.  Ends when its last socket detaches."""
+
+    def __init__(self, cfg: Any, user: Username, store: Store, presence: PresenceHandle, metrics: Metrics,
+                 inbox: trio.MemoryReceiveChannel[_Command], outlet: trio.MemorySendChannel[_Command],
+                 head: Callable[[], int]) -> None:
+        self._head = head
+        self.cfg = cfg
+        self.user = user
+        self.store = store
+        self.presence = presence
+        self.metrics = metrics
+        self.conns: dict[int, Conn] = {}
+        self._inbox = inbox
+        self.outlet = outlet  # the send end, used by SessionHandle
+        self._nursery: trio.Nursery | None = None
+        self.ended = False
+
+    # -- fan-out entry points (sync) -------------------------------------
+
+    def offer_durable(self, seq: int, text: str) -> None:
+        for conn in self.conns.values():
+            if not conn.offer_durable(seq, text) and not conn.catching_up:
+                self._start_catchup(conn)
+
+    def offer_ephemeral(self, text: str, *, exclude: Conn | None = None) -> None:
+        for conn in self.conns.values():
+            if conn is not exclude:
+                conn.offer_ephemeral(text)
+
+    def mark_behind(self) -> None:
+        """Something may have been missed (a room crashed mid-fan-out): re-read from the database."""
+        for conn in self.conns.values():
+            if conn.live:
+                conn.fall_behind()
+                self._start_catchup(conn)
+
+    # -- the actor -------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            async for cmd in self._inbox:
+                match cmd:
+                    case _Attach():
+                        self._attach(cmd)
+                    case _Detach():
+                        self._detach(cmd.conn)
+                        if not self.conns and self._inbox.statistics().current_buffer_used == 0:
+                            # Synchronously: a new socket of this user starts a new session.
+                            self.ended = True
+                            self._inbox.close()
+                            break
+                    case _Kick():
+                        for conn in list(self.conns.values()):
+                            if cmd.below_version is None or conn.token_version < cmd.below_version:
+                                conn.close(cmd.code, cmd.reason)
+                    case _:
+                        assert_never(cmd)
+            self.ended = True
+            nursery.cancel_scope.cancel()
+
+    def _attach(self, cmd: _Attach) -> None:
+        """Queue ``ready`` (and ``reset`` for a foreign epoch or impossible cursor), then deliver.
+
+        Reading the head, queueing ``ready`` and registering the socket
+        happen in one synchronous step: no event can be dispatched between
+        "already in the past for this socket" and "will be sent to it".
+        """
+        conn = cmd.conn
+        cmd.attached.set()
+        if conn.close_code is not None:
+            return
+        head = self._head()
+        epoch = self.store.epoch
+        since = cmd.since
+        reset = since is not None and ((cmd.epoch is not None and cmd.epoch != epoch) or since > head)
+        conn.offer_control(encode({"type": "ready", "epoch": epoch, "seq": head, **cmd.ready}))
+        if reset:
+            conn.offer_control(encode({"type": "reset", "epoch": epoch, "seq": head}))
+            since = None
+        self.conns[conn.id] = conn
+        self.presence.connected(self.user)
+        if since is None:
+            conn.cursor = conn.sent = head
+            conn.live = True
+        else:
+            conn.cursor = conn.sent = since
+            conn.live = False
+            self._start_catchup(conn)
+
+    def _detach(self, conn: Conn) -> None:
+        if self.conns.pop(conn.id, None) is not None:
+            self.presence.disconnected(self.user)
+        conn.discard()
+
+    def _start_catchup(self, conn: Conn) -> None:
+        if self._nursery is None or conn.catching_up or conn.close_code is not None:
+            return
+        conn.catching_up = True
+        self._nursery.start_soon(self._catch_up, conn)
+
+    async def _catch_up(self, conn: Conn) -> None:
+        try:
+            while not conn.live and conn.close_code is None:
+                page = await self.store.events_for_user(self.user, conn.cursor, self.cfg.catchup_page)
+                for ev in page.events:
+                    if ev.seq <= conn.cursor:
+                        continue
+                    await conn.put_catchup(ev.seq, encode_event(ev))
+                    if conn.close_code is not None:
+                        return
+                if not page.has_more:
+                    conn.cursor = max(conn.cursor, page.head)
+                    if conn.dropped_max <= conn.cursor:
+                        conn.live = True
+        except Exception:
+            log.exception("catch-up for %s failed", self.user)
+            conn.close(1011, "server error")
+        finally:
+            conn.catching_up = False
+
+
+class SessionHandle:
+    """What the socket endpoint holds: sends commands to the session's inbox."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    async def attach(self, conn: Conn, since: int | None, epoch: str | None, ready: dict[str, Any]) -> None:
+        attached = trio.Event()
+        await self.session.outlet.send(_Attach(conn=conn, since=since, epoch=epoch, ready=ready, attached=attached))
+        await attached.wait()
+
+    def detach_nowait(self, conn: Conn) -> None:
+        """Sync so it can run in a ``finally``; the inbox is sized so it never blocks long."""
+        try:
+            self.session.outlet.send_nowait(_Detach(conn=conn))
+        except trio.WouldBlock:
+            # Inbox full: detach inline (same thread, same state) rather than leak the conn.
+            self.session._detach(conn)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            conn.discard()
+
+    def kick_nowait(self, code: int, reason: str, below_version: int | None = None) -> None:
+        try:
+            self.session.outlet.send_nowait(_Kick(code=code, reason=reason, below_version=below_version))
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            for conn in list(self.session.conns.values()):
+                if below_version is None or conn.token_version < below_version:
+                    conn.close(code, reason)

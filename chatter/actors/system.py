@@ -1,0 +1,163 @@
+"""The actor system and the one handle the HTTP layer holds.
+
+``open_actor_system(cfg, store, metrics)`` starts, under one supervising
+nursery: the dispatcher (the store's only subscriber), the presence actor,
+and the registries that start session and room actors on demand.  Leaving
+the context closes every socket with 1001 and stops the actors.
+
+``ChatSystem`` is the facade: REST and the socket endpoint call its
+methods, which validate nothing (the HTTP layer already did), call the
+store or an actor, and return domain rows.  Writes that produce durable
+events reach sockets through the dispatcher, never from here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from chatter.actors.conn import Conn
+from chatter.actors.frames import encode
+from chatter.actors.presence import Presence, PresenceHandle
+from chatter.actors.registry import Dispatcher, Rooms, Sessions
+from chatter.actors.room import Origin
+from chatter.actors.session import SessionHandle
+from chatter.errors import NotFound
+from chatter.metrics import Metrics
+from chatter.store.base import Store
+from chatter.store.models import MemberRow, PostResult, RoomId, RoomRow, UserRow, Username
+
+log = logging.getLogger(__name__)
+
+
+class ChatSystem:
+    def __init__(self, cfg: Any, store: Store, metrics: Metrics, sessions: Sessions, rooms: Rooms,
+                 presence: PresenceHandle, dispatcher: Dispatcher) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.metrics = metrics
+        self.sessions = sessions
+        self.rooms = rooms
+        self.presence = presence
+        self.dispatcher = dispatcher
+        self.accepting = True
+
+    # -- users ------------------------------------------------------------
+
+    def user_json(self, row: UserRow) -> dict[str, Any]:
+        online = self.presence.is_online(row.username)
+        return {"username": row.username, "name": row.name, "online": online,
+                "last_seen": self.presence.last_seen(row.username) or row.last_seen}
+
+    async def logout(self, user: Username) -> None:
+        """Every token issued before now stops working; open sockets close with 4001."""
+        version = await self.store.bump_token_version(user)
+        self.sessions.kick(user, 4001, "logged out", below_version=version)
+
+    async def sessions_revoked(self, user: Username, version: int) -> None:
+        self.sessions.kick(user, 4001, "session ended (password changed)", below_version=version)
+
+    # -- rooms and messages (writes fan out through the dispatcher) ----------
+
+    async def post(self, sender: Username, room: str, client_msg_id: str, body: str,
+                   conn: Conn | None = None, started: float | None = None) -> PostResult:
+        origin = Origin(conn, started if started is not None else trio.current_time()) if conn else None
+        return await self.store.post_message(sender, room, client_msg_id, body, origin=origin)
+
+    async def read(self, user: Username, room: str, up_to: int) -> int:
+        return await self.store.mark_read(user, room, up_to)
+
+    async def typing(self, user: Username, room: str, active: bool) -> None:
+        handle = await self.rooms.for_user(RoomId(room), user)
+        await handle.typing(user, active)
+
+    async def create_group(self, owner: Username, name: str, members: list[Username]) -> RoomRow:
+        return await self.store.create_group(owner, name, members)
+
+    async def open_dm(self, me: Username, other: Username) -> tuple[RoomRow, bool]:
+        return await self.store.open_dm(me, other)
+
+    async def rename_room(self, actor: Username, room: str, name: str) -> RoomRow:
+        return await self.store.rename_room(actor, room, name)
+
+    async def delete_room(self, actor: Username, room: str) -> None:
+        await self.store.delete_room(actor, room)
+
+    async def add_member(self, actor: Username, room: str, username: Username, role: str) -> MemberRow:
+        return await self.store.add_member(actor, room, username, role)
+
+    async def set_role(self, actor: Username, room: str, username: Username, role: str) -> MemberRow:
+        return await self.store.set_role(actor, room, username, role)
+
+    async def remove_member(self, actor: Username, room: str, username: Username) -> None:
+        await self.store.remove_member(actor, room, username)
+
+    # -- sockets ------------------------------------------------------------
+
+    def new_conn(self, user: Username, token_version: int) -> Conn:
+        self.metrics.sockets_open.inc()
+        self.metrics.sockets_total.inc()
+        return Conn(user, token_version, capacity=self.cfg.outbox_frames,
+                    control_capacity=self.cfg.control_frames, metrics=self.metrics)
+
+    async def attach(self, conn: Conn, since: int | None, epoch: str | None) -> None:
+        """Register the socket with its user's session; it queues ``ready`` then delivers."""
+        user_row = await self.store.get_user(conn.user)
+        if user_row is None:
+            raise NotFound("user not found")
+        contacts = await self.store.contacts(conn.user)
+        online = sorted(u for u in contacts if self.presence.is_online(u))
+        ready = {"user": {**self.user_json(user_row), "online": True}, "online": online}
+        for _ in range(3):  # a session that just ended refuses: start the next one
+            try:
+                await self.sessions.handle(conn.user).attach(conn, since, epoch, ready)
+                return
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                continue
+        raise RuntimeError("could not attach the socket to a session")
+
+    def detach(self, conn: Conn) -> None:
+        self.metrics.sockets_open.dec()
+        session = self.sessions.get(conn.user)
+        if session is not None and conn.id in session.conns:
+            SessionHandle(session).detach_nowait(conn)
+        else:
+            conn.discard()
+
+    def close_all_sockets(self, code: int = 1001, reason: str = "server shutting down") -> None:
+        self.accepting = False
+        self.sessions.close_all(code, reason)
+
+    def open_sockets(self) -> int:
+        return int(self.metrics.sockets_open.value)
+
+
+@asynccontextmanager
+async def open_actor_system(cfg: Any, store: Store, metrics: Metrics | None = None) -> AsyncIterator[ChatSystem]:
+    """Start the actors; on exit close sockets (1001) and stop everything."""
+    metrics = metrics or Metrics()
+    committed = store.subscribe(cfg.dispatch_queue)
+    head = await store.head()
+    async with trio.open_nursery() as nursery:
+        sessions = Sessions(cfg, store, metrics, nursery)
+        presence_send, presence_recv = trio.open_memory_channel[Any](cfg.inbox)
+        presence = Presence(cfg, store, sessions, metrics, presence_recv)
+        presence_handle = PresenceHandle(presence, presence_send)
+        sessions.presence = presence_handle
+        rooms = Rooms(cfg, store, sessions, presence_handle, metrics, nursery)
+        dispatcher = Dispatcher(rooms, sessions, metrics, head, committed)
+        rooms.dispatcher = dispatcher
+        sessions.dispatcher = dispatcher
+        await nursery.start(dispatcher.run)
+        await nursery.start(presence.run)
+        system = ChatSystem(cfg, store, metrics, sessions, rooms, presence_handle, dispatcher)
+        try:
+            yield system
+        finally:
+            system.close_all_sockets()
+            presence_send.close()
+            nursery.cancel_scope.cancel()

@@ -1,0 +1,384 @@
+"""REST resources of PROTOCOL.md sections 2 and 3 (all under ``/api``).
+
+Each view: authenticate, parse and validate, call one ``ChatSystem`` (or
+store read) method, serialise.  No try/except here: ``app.py`` maps every
+``ChatError`` to its status and JSON body.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from quart import Blueprint, Response, current_app, request
+from quart_schema import document_querystring, document_request, document_response
+
+from chatter import auth, policy
+from chatter.actors.system import ChatSystem
+from chatter.errors import Conflict, Invalid, NotFound, RateLimited, Unauthenticated
+from chatter.http import schemas as s
+from chatter.http.authn import Caller, check_csrf, identify
+from chatter.http.wire import field, parse_object
+from chatter.ratelimit import RateLimiter
+from chatter.store.models import MemberRow, MessageRow, RoomRow, Username
+
+api = Blueprint("api", __name__, url_prefix="/api")
+
+
+@dataclass
+class Deps:
+    """What the views need, attached to the app as ``app.extensions['chatter']``."""
+
+    cfg: Any  # the whole Config: views read server.* and auth.*
+    system: ChatSystem
+    secret: str
+    passwords: auth.Passwords
+    login_ip: RateLimiter
+    login_account_ip: RateLimiter
+    login_account: RateLimiter
+    register_ip: RateLimiter
+
+
+def deps() -> Deps:
+    return current_app.extensions["chatter"]  # type: ignore[no-any-return]
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status=status, mimetype="application/json")
+
+
+def no_content() -> Response:
+    return Response("", status=204)
+
+
+async def body() -> dict[str, Any]:
+    raw = await request.get_data(cache=False, as_text=False)
+    if not raw:
+        raise Invalid("request body must be a JSON object")
+    return parse_object(raw)
+
+
+async def caller() -> Caller:
+    d = deps()
+    who = await identify(d.system.store, d.secret, request.headers, request.cookies, d.cfg.auth.cookie_name)
+    if who.via_cookie:
+        check_csrf(request.method, request.headers, d.cfg.server.allowed_origins)
+    return who
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def user_json(row: Any) -> dict[str, Any]:
+    return deps().system.user_json(row)
+
+
+def member_json(m: MemberRow) -> dict[str, Any]:
+    return {"username": m.username, "name": m.name, "role": m.role, "read_up_to": m.read_up_to}
+
+
+def message_json(m: MessageRow | None) -> dict[str, Any] | None:
+    return None if m is None else m.wire()
+
+
+def room_json(r: RoomRow) -> dict[str, Any]:
+    return {"id": r.id, "kind": r.kind, "name": r.name, "members": [member_json(m) for m in r.members],
+            "last_message": message_json(r.last_message), "unread": r.unread, "created_at": r.created_at}
+
+
+def _rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _limited(limiter: RateLimiter, key: object, now: float, what: str) -> None:
+    wait = limiter.retry_after(key, now)
+    if wait is not None:
+        raise RateLimited(f"too many {what}; try again in {int(wait) + 1} s", retry_after=wait)
+
+
+# -- accounts -----------------------------------------------------------------
+
+
+@api.post("/users")
+@document_request(s.Register)
+@document_response(s.UserEnvelope, 201)
+async def register() -> Response:
+    d = deps()
+    now = time.monotonic()
+    _limited(d.register_ip, client_ip(), now, "registrations from this address")
+    data = await body()
+    username = policy.username(field(data, "username"))
+    name = policy.display_name(field(data, "name"))
+    password = policy.password(field(data, "password"))
+    if await d.system.store.get_user(username) is not None:
+        raise Conflict(f"username {username!r} is taken")
+    d.register_ip.hit(client_ip(), now)
+    hashed = await d.passwords.hash(password)
+    user = await d.system.store.create_user(username, name, hashed)
+    return json({"user": user_json(user)}, 201)
+
+
+@api.post("/auth/login")
+@document_request(s.Login)
+@document_response(s.LoginResult, 200)
+async def login() -> Response:
+    d = deps()
+    ip = client_ip()
+    now = time.monotonic()
+    _limited(d.login_ip, ip, now, "login attempts from this address")
+    data = await body()
+    raw_name, password = field(data, "username"), field(data, "password")
+    if not isinstance(raw_name, str) or not isinstance(password, str):
+        raise Invalid("username and password must be strings")
+    if len(password) > policy.MAX_PASSWORD or len(raw_name) > 64:
+        raise Invalid("username or password too long")
+    username = raw_name.lower()
+    _limited(d.login_account_ip, (username, ip), now, "failed logins for this account")
+    _limited(d.login_account, username, now, "failed logins for this account")
+    d.login_ip.hit(ip, now)
+    user = await d.system.store.get_user(username) if policy.USERNAME_RE.fullmatch(username) else None
+    ok = await d.passwords.check(password, user.password_hash if user else None)
+    if not ok or user is None:
+        d.login_account_ip.hit((username, ip), now)
+        d.login_account.hit(username, now)
+        raise Unauthenticated("wrong username or password")
+    d.login_account_ip.reset((username, ip))
+    token, exp = auth.issue_token(d.secret, user.username, user.token_version, time.time(), d.cfg.auth.token_ttl)
+    resp = json({"user": user_json(user), "token": token, "expires_at": _rfc3339(exp)})
+    set_session_cookie(resp, token)
+    return resp
+
+
+def set_session_cookie(resp: Response, token: str) -> None:
+    d = deps()
+    secure = not (d.cfg.server.dev and request.scheme == "http")
+    resp.set_cookie(d.cfg.auth.cookie_name, token, max_age=int(d.cfg.auth.token_ttl), httponly=True,
+                    samesite="Strict", secure=secure, path="/")
+
+
+@api.post("/auth/logout")
+@document_response(None, 204)
+async def logout() -> Response:
+    who = await caller()
+    await deps().system.logout(who.user.username)
+    resp = no_content()
+    resp.delete_cookie(deps().cfg.auth.cookie_name, path="/", httponly=True, samesite="Strict")
+    return resp
+
+
+@api.get("/me")
+@document_response(s.User, 200)
+async def me() -> Response:
+    who = await caller()
+    return json(user_json(who.user))
+
+
+@api.patch("/me")
+@document_request(s.Rename)
+@document_response(s.User, 200)
+async def rename_me() -> Response:
+    who = await caller()
+    name = policy.display_name(field(await body(), "name"))
+    return json(user_json(await deps().system.store.rename_user(who.user.username, name)))
+
+
+@api.post("/me/password")
+@document_request(s.ChangePassword)
+@document_response(None, 204)
+async def change_password() -> Response:
+    """Other sessions are logged out; this one gets a fresh cookie (bearer callers log in again)."""
+    d = deps()
+    who = await caller()
+    data = await body()
+    current, new = field(data, "current"), field(data, "new")
+    if not isinstance(current, str) or len(current) > policy.MAX_PASSWORD:
+        raise Invalid("current must be a string")
+    new = policy.password(new, "new")
+    if not await d.passwords.check(current, who.user.password_hash):
+        raise Unauthenticated("current password is wrong")
+    user = await d.system.store.set_password(who.user.username, await d.passwords.hash(new))
+    await d.system.sessions_revoked(user.username, user.token_version)
+    resp = no_content()
+    if who.via_cookie:
+        token, _ = auth.issue_token(d.secret, user.username, user.token_version, time.time(), d.cfg.auth.token_ttl)
+        set_session_cookie(resp, token)
+    return resp
+
+
+@api.get("/users")
+@document_querystring(s.UserSearch)
+@document_response(s.UserList, 200)
+async def search_users() -> Response:
+    await caller()
+    q = request.args.get("q", "")
+    if len(q) > 64:
+        raise Invalid("q must be at most 64 characters")
+    q = q.strip().lower()
+    rows = await deps().system.store.search_users(q, 20) if q else []
+    return json({"users": [user_json(r) for r in rows]})
+
+
+@api.get("/users/<username>")
+@document_response(s.User, 200)
+async def get_user(username: str) -> Response:
+    await caller()
+    row = await deps().system.store.get_user(username.lower()) if len(username) <= 64 else None
+    if row is None:
+        raise NotFound(f"user {username[:64]!r} not found")
+    return json(user_json(row))
+
+
+# -- rooms --------------------------------------------------------------------
+
+
+def _room_path(room: str) -> str:
+    return policy.room_id(room)
+
+
+@api.get("/rooms")
+@document_response(s.RoomList, 200)
+async def list_rooms() -> Response:
+    who = await caller()
+    rooms = await deps().system.store.list_rooms(who.user.username)
+    return json({"rooms": [room_json(r) for r in rooms]})
+
+
+@api.post("/rooms")
+@document_request(s.CreateRoom)
+@document_response(s.Room, 201)
+async def create_room() -> Response:
+    who = await caller()
+    data = await body()
+    name = policy.room_name(field(data, "name"))
+    raw_members = data.get("members", [])
+    if not isinstance(raw_members, list):
+        raise Invalid("members must be a list of usernames")
+    if len(raw_members) > policy.MAX_CREATE_MEMBERS:
+        raise Invalid(f"at most {policy.MAX_CREATE_MEMBERS} members at creation")
+    members = [policy.username(m, "members[]") for m in raw_members]
+    room = await deps().system.create_group(who.user.username, name, members)
+    return json(room_json(room), 201)
+
+
+@api.post("/dms")
+@document_request(s.OpenDm)
+@document_response(s.Room, 200)
+@document_response(s.Room, 201)
+async def open_dm() -> Response:
+    who = await caller()
+    other = policy.username(field(await body(), "username"))
+    room, created = await deps().system.open_dm(who.user.username, other)
+    return json(room_json(room), 201 if created else 200)
+
+
+@api.get("/rooms/<room>")
+@document_response(s.Room, 200)
+async def get_room(room: str) -> Response:
+    who = await caller()
+    return json(room_json(await deps().system.store.get_room(_room_path(room), who.user.username)))
+
+
+@api.patch("/rooms/<room>")
+@document_request(s.RenameRoom)
+@document_response(s.Room, 200)
+async def rename_room(room: str) -> Response:
+    who = await caller()
+    name = policy.room_name(field(await body(), "name"))
+    return json(room_json(await deps().system.rename_room(who.user.username, _room_path(room), name)))
+
+
+@api.delete("/rooms/<room>")
+@document_response(None, 204)
+async def delete_room(room: str) -> Response:
+    who = await caller()
+    await deps().system.delete_room(who.user.username, _room_path(room))
+    return no_content()
+
+
+@api.post("/rooms/<room>/members")
+@document_request(s.AddMember)
+@document_response(s.Member, 201)
+async def add_member(room: str) -> Response:
+    who = await caller()
+    data = await body()
+    username = policy.username(field(data, "username"))
+    role = policy.role(data.get("role", "member"), ("member", "admin"))
+    member = await deps().system.add_member(who.user.username, _room_path(room), username, role)
+    return json(member_json(member), 201)
+
+
+@api.patch("/rooms/<room>/members/<username>")
+@document_request(s.SetRole)
+@document_response(s.Member, 200)
+async def set_role(room: str, username: str) -> Response:
+    who = await caller()
+    role = policy.role(field(await body(), "role"), ("owner", "admin", "member"))
+    member = await deps().system.set_role(who.user.username, _room_path(room), policy.username(username), role)
+    return json(member_json(member))
+
+
+@api.delete("/rooms/<room>/members/<username>")
+@document_response(None, 204)
+async def remove_member(room: str, username: str) -> Response:
+    who = await caller()
+    await deps().system.remove_member(who.user.username, _room_path(room), policy.username(username))
+    return no_content()
+
+
+@api.get("/rooms/<room>/messages")
+@document_querystring(s.HistoryQuery)
+@document_response(s.History, 200)
+async def history(room: str) -> Response:
+    who = await caller()
+    before = policy.query_int(request.args.get("before"), "before", default=None, minimum=1, maximum=2**63 - 1)
+    limit = policy.query_int(request.args.get("limit"), "limit", default=policy.HISTORY_DEFAULT, minimum=1,
+                             maximum=policy.HISTORY_MAX)
+    assert limit is not None
+    messages, has_more = await deps().system.store.history(who.user.username, _room_path(room), before, limit)
+    return json({"messages": [m.wire() for m in messages], "has_more": has_more})
+
+
+@api.post("/rooms/<room>/messages")
+@document_request(s.PostMessage)
+@document_response(s.Message, 201)
+async def post_message(room: str) -> Response:
+    """Same idempotency as the socket's send: a repeat returns the original (201 again)."""
+    who = await caller()
+    data = await body()
+    cmid = policy.client_msg_id(field(data, "client_msg_id"))
+    text = policy.body(field(data, "body"))
+    result = await deps().system.post(who.user.username, _room_path(room), cmid, text)
+    return json(result.message.wire(), 201)
+
+
+@api.post("/rooms/<room>/read")
+@document_request(s.MarkRead)
+@document_response(None, 204)
+async def mark_read(room: str) -> Response:
+    who = await caller()
+    up_to = policy.positive_int(field(await body(), "up_to"), "up_to")
+    await deps().system.read(who.user.username, _room_path(room), up_to)
+    return no_content()
+
+
+@api.get("/events")
+@document_querystring(s.EventsQuery)
+@document_response(s.Events, 200)
+async def events() -> Response:
+    who = await caller()
+    since = policy.query_int(request.args.get("since"), "since", default=0, minimum=0, maximum=2**63 - 1)
+    limit = policy.query_int(request.args.get("limit"), "limit", default=500, minimum=1, maximum=1000)
+    assert since is not None and limit is not None
+    store = deps().system.store
+    page = await store.events_for_user(Username(who.user.username), since, limit)
+    nxt = page.events[-1].seq if page.has_more else max(since, page.head)
+    return json({"epoch": store.epoch, "events": [e.wire() for e in page.events], "next": nxt,
+                 "has_more": page.has_more})

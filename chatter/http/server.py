@@ -1,0 +1,156 @@
+"""Serving with hypercorn, programmatically (``chatter serve``) or as ASGI.
+
+``ChatterASGI`` is an ASGI app that owns the store and actor system inside
+the ASGI lifespan, so plain ``hypercorn -k trio chatter.asgi:app`` works.
+It holds back ``lifespan.shutdown.complete`` until everything is closed:
+hypercorn cancels the lifespan task right after that message (PITFALLS.md).
+
+``serve`` creates the listening socket itself: backlog 4096 (hypercorn's
+100 stalls connection storms) and TCP_USER_TIMEOUT, which accepted sockets
+inherit, so a send to a peer that stopped reading fails instead of blocking
+forever (hypercorn's send is shielded from cancellation).
+
+Shutdown on SIGINT/SIGTERM: refuse new sockets, close open ones with 1001,
+give them ``shutdown_grace`` to go, then hypercorn stops and the lifespan
+closes the actors and finally the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HyperConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from chatter.config import Config
+from chatter.http.app import chat_system, open_chatter
+
+log = logging.getLogger(__name__)
+
+TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", 18)
+
+
+class ChatterASGI:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.app: Any = None
+        self.ready = trio.Event()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if self.app is None:
+            if scope["type"] == "http":
+                await send({"type": "http.response.start", "status": 503,
+                            "headers": [(b"content-type", b"application/json")]})
+                await send({"type": "http.response.body",
+                            "body": b'{"error":{"code":"UNAVAILABLE","message":"starting up"}}'})
+            return
+        await self.app(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        started = False
+        try:
+            async with open_chatter(self.cfg) as app:
+                self.app = app
+                started = True
+                self.ready.set()
+                await send({"type": "lifespan.startup.complete"})
+                message = await receive()  # lifespan.shutdown
+                await drain(app, self.cfg.server.shutdown_grace)
+            self.app = None
+        except Exception as e:
+            log.error("%s", e, exc_info=not started and not isinstance(e, OSError))
+            if not started:
+                await send({"type": "lifespan.startup.failed", "message": str(e)})
+                return
+            await send({"type": "lifespan.shutdown.failed", "message": str(e)})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+async def drain(app: Any, grace: float) -> None:
+    """Close every socket with 1001 and wait (at most ``grace``) for them to go."""
+    system = chat_system(app)
+    system.close_all_sockets(1001, "server shutting down")
+    with trio.move_on_after(grace):
+        while system.open_sockets() > 0:
+            await trio.sleep(0.05)
+
+
+def listening_socket(host: str, port: int, backlog: int, user_timeout: float) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, int(user_timeout * 1000))
+    except OSError:
+        log.warning("TCP_USER_TIMEOUT is not supported here; stalled peers rely on the stall timeout")
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def hypercorn_config(cfg: Config, sock: socket.socket | None) -> HyperConfig:
+    hc = HyperConfig()
+    if sock is not None:
+        hc.bind = [f"fd://{sock.fileno()}"]
+    else:
+        hc.bind = [f"{cfg.server.host}:{cfg.server.port}"]
+    hc.backlog = cfg.server.backlog
+    hc.websocket_max_message_size = cfg.realtime.max_frame
+    hc.graceful_timeout = cfg.server.shutdown_grace
+    hc.keep_alive_timeout = 30
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.loglevel = cfg.server.log_level.upper()
+    return hc
+
+
+async def serve(cfg: Config, *, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
+                stop: trio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop``); returns after a graceful shutdown."""
+    sock = listening_socket(cfg.server.host, cfg.server.port, cfg.server.backlog, cfg.server.tcp_user_timeout)
+    host, port = sock.getsockname()[:2]
+    asgi = ChatterASGI(cfg)
+    stop = stop or trio.Event()
+    shutdown_done = trio.Event()
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        if asgi.app is not None:
+            await drain(asgi.app, cfg.server.shutdown_grace)
+        shutdown_done.set()
+
+    async def watch_signals() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("received %s: shutting down", signal.Signals(signum).name)
+                stop.set()
+                return
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_signals)
+
+            async def announce() -> None:
+                await asgi.ready.wait()
+                task_status.started((host, port))
+
+            nursery.start_soon(announce)
+            await hypercorn_serve(asgi, hypercorn_config(cfg, sock), shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+            nursery.cancel_scope.cancel()
+    finally:
+        # hypercorn adopts the fd and closes it itself; close ours only if it did not.
+        try:
+            sock.close()
+        except OSError:
+            pass

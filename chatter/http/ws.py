@@ -1,0 +1,233 @@
+"""The socket endpoint, ``GET /ws`` (PROTOCOL.md section 4).
+
+Per socket: the handler authenticates at the handshake (401/403 before any
+upgrade), then runs a reader (this task) and a single writer task, the only
+caller of ``websocket.send``.  When either ends, the other is cancelled;
+cleanup (detaching from the session) is synchronous.
+
+Each client event type has its own handler in ``HANDLERS``.  Bad input gets
+an ``error`` frame and the socket stays open; more than
+``errors_per_minute`` INVALID_INPUT errors close it with 1008.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+from hypercorn.protocol import ws_stream
+from quart import Response, websocket
+
+from chatter import policy
+from chatter.actors.conn import Conn
+from chatter.actors.frames import coalesce, encode
+from chatter.actors.frames import error as error_frame
+from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
+from chatter.http.authn import identify, origin_allowed
+from chatter.http.rest import deps
+from chatter.http.wire import field, parse_object
+from chatter.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+# -- refuse permessage-deflate ------------------------------------------------
+# hypercorn always accepts the extension and checks the size limit only after
+# decompression (PITFALLS.md).  Dropping the offer before its handshake code
+# sees it makes the 101 carry no extension, so an RSV1 frame is a protocol
+# error.  tests/http/test_ws.py asserts the response has no such header.
+_original_handshake_init = ws_stream.Handshake.__init__
+
+
+def _handshake_without_extensions(self: Any, headers: list[tuple[bytes, bytes]], http_version: str) -> None:
+    _original_handshake_init(self, [(n, v) for n, v in headers if n.lower() != b"sec-websocket-extensions"],
+                             http_version)
+
+
+ws_stream.Handshake.__init__ = _handshake_without_extensions  # type: ignore[method-assign]
+
+
+class Socket:
+    """State of one accepted socket that the handlers share."""
+
+    def __init__(self, conn: Conn, cfg: Any) -> None:
+        self.conn = conn
+        self.cfg = cfg
+        self.said_hello = False
+        self.sends = RateLimiter(cfg.sends_per_second, 1.0, max_keys=1)
+        self.errors = RateLimiter(cfg.errors_per_minute, 60.0, max_keys=1)
+
+    def reply(self, obj: dict[str, Any]) -> None:
+        self.conn.offer_control(encode(obj))
+
+
+def _room(frame: dict[str, Any]) -> str:
+    return policy.room_id(field(frame, "room"))
+
+
+async def on_hello(sock: Socket, frame: dict[str, Any]) -> None:
+    if sock.said_hello:
+        raise Invalid("hello was already received")
+    since = frame.get("since")
+    since = None if since is None else policy.seq_cursor(since)
+    epoch = frame.get("epoch")
+    if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 64):
+        raise Invalid("epoch must be a string")
+    sock.said_hello = True
+    await deps().system.attach(sock.conn, since, epoch)
+
+
+async def on_send(sock: Socket, frame: dict[str, Any]) -> None:
+    started = trio.current_time()
+    room = _room(frame)
+    cmid = policy.client_msg_id(field(frame, "client_msg_id"))
+    body = policy.body(field(frame, "body"))
+    wait = sock.sends.check_and_hit(None, started)
+    if wait is not None:
+        raise RateLimited(f"more than {sock.cfg.sends_per_second} sends per second")
+    result = await deps().system.post(sock.conn.user, room, cmid, body, conn=sock.conn, started=started)
+    if not result.created:  # an idempotent repeat: answer with the original ack
+        m = result.message
+        sock.reply({"type": "ack", "client_msg_id": m.client_msg_id, "id": m.id, "seq": m.seq, "room": m.room,
+                    "created_at": m.created_at})
+
+
+async def on_typing(sock: Socket, frame: dict[str, Any]) -> None:
+    room = _room(frame)
+    active = field(frame, "active")
+    if not isinstance(active, bool):
+        raise Invalid("active must be true or false")
+    await deps().system.typing(sock.conn.user, room, active)
+
+
+async def on_read(sock: Socket, frame: dict[str, Any]) -> None:
+    room = _room(frame)
+    up_to = policy.positive_int(field(frame, "up_to"), "up_to")
+    await deps().system.read(sock.conn.user, room, up_to)
+
+
+async def on_ping(sock: Socket, frame: dict[str, Any]) -> None:
+    sock.reply({"type": "pong"})
+
+
+HANDLERS: dict[str, Callable[[Socket, dict[str, Any]], Awaitable[None]]] = {
+    "hello": on_hello,
+    "send": on_send,
+    "typing": on_typing,
+    "read": on_read,
+    "ping": on_ping,
+}
+
+
+def _ref(frame: dict[str, Any] | None, kind: Any) -> str | None:
+    if frame is not None and kind == "send" and isinstance(frame.get("client_msg_id"), str):
+        return str(frame["client_msg_id"])[:64]
+    return kind[:32] if isinstance(kind, str) else None
+
+
+async def _handle(sock: Socket, raw: str | bytes) -> None:
+    """Parse one frame and run its handler; every ChatError becomes an error frame."""
+    conn = sock.conn
+    frame: dict[str, Any] | None = None
+    kind: Any = None
+    try:
+        if isinstance(raw, bytes):
+            conn.close(1008, "binary frames are not part of the protocol")
+            return
+        if len(raw) > sock.cfg.max_frame or len(raw.encode("utf-8", "surrogatepass")) > sock.cfg.max_frame:
+            conn.close(1009, "frame too large")
+            return
+        frame = parse_object(raw)
+        kind = frame.get("type")
+        if not sock.said_hello and kind != "hello":
+            conn.close(1008, "the first frame must be hello")
+            return
+        handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            raise Invalid(f"unknown type {kind!r}" if isinstance(kind, str) else "type must be a string")
+        await handler(sock, frame)
+    except ChatError as e:
+        if not sock.said_hello:
+            conn.close(1008, "the first frame must be a valid hello")
+            return
+        sock.reply({"type": "error", "code": e.code, "message": e.message, "ref": _ref(frame, kind)})
+        if isinstance(e, Invalid) and sock.errors.check_and_hit(None, trio.current_time()) is not None:
+            conn.close(1008, "too many invalid frames")
+    except Exception:
+        log.exception("handling a %r frame from %s failed", kind, conn.user)
+        conn.close(1011, "server error")
+
+
+async def _writer(sock: Socket, done: trio.CancelScope) -> None:
+    """The only task that writes to the socket: coalesces queued frames, then closes."""
+    conn = sock.conn
+    metrics = deps().system.metrics
+    try:
+        while True:
+            frames = await conn.take(sock.cfg.coalesce_max)
+            if frames:
+                await websocket.send(coalesce(frames))
+                metrics.frames_sent.inc()
+            if conn.close_code is not None:
+                metrics.sockets_closed.inc(code=str(conn.close_code))
+                with trio.move_on_after(1):
+                    await websocket.close(conn.close_code, conn.close_reason)
+                return
+    except Exception:  # noqa: BLE001 - any send failure means the connection is gone (PITFALLS.md)
+        return
+    finally:
+        done.cancel()
+
+
+async def _watchdog(sock: Socket) -> None:
+    """Close a socket whose writer has made no progress while frames wait (4008)."""
+    conn = sock.conn
+    timeout = sock.cfg.stall_timeout
+    while conn.close_code is None:
+        await trio.sleep(min(timeout / 4, 5.0))
+        if conn.queued and trio.current_time() - conn.last_progress > timeout:
+            conn.close(4008, "too slow")
+
+
+async def _hello_deadline(sock: Socket, seconds: float) -> None:
+    await trio.sleep(seconds)
+    if not sock.said_hello:
+        sock.conn.close(1008, "no hello")
+
+
+async def socket_endpoint() -> Response | None:
+    d = deps()
+    system = d.system
+    if not system.accepting:
+        e: ChatError = Unavailable("server shutting down")
+        return Response(encode(e.to_json()), status=e.status, mimetype="application/json")
+    try:
+        who = await identify(system.store, d.secret, websocket.headers, websocket.cookies, d.cfg.auth.cookie_name)
+        origin = websocket.headers.get("Origin")
+        if who.via_cookie and origin is not None and not origin_allowed(
+                origin, websocket.headers.get("Host", ""), d.cfg.server.allowed_origins):
+            raise Forbidden("cross-origin socket refused")
+    except ChatError as e:
+        return Response(encode(e.to_json()), status=e.status, mimetype="application/json")
+    await websocket.accept()
+    cfg = d.cfg.realtime
+    conn = system.new_conn(who.user.username, who.claims.ver)
+    sock = Socket(conn, cfg)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_writer, sock, nursery.cancel_scope)
+            nursery.start_soon(_watchdog, sock)
+            nursery.start_soon(_hello_deadline, sock, 10.0)
+            while conn.close_code is None:
+                raw = await websocket.receive()
+                await _handle(sock, raw)
+            # Closing: the writer sends the close frame and then cancels us.
+            await trio.sleep_forever()
+    finally:
+        system.detach(conn)
+    return None
+
+
+def wire_socket(app: Any) -> None:
+    app.add_websocket("/ws", "ws", socket_endpoint)

@@ -1,0 +1,128 @@
+"""A small Prometheus registry: counters, gauges and histograms.
+
+Updated synchronously from the trio thread (no locks needed); rendered in
+the text exposition format by ``GET /metrics``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+
+
+def _labels(labels: dict[str, str]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return "{" + inner + "}"
+
+
+class Counter:
+    def __init__(self, name: str, help_: str) -> None:
+        self.name, self.help = name, help_
+        self.values: dict[tuple[tuple[str, str], ...], float] = {}
+
+    def inc(self, amount: float = 1, **labels: str) -> None:
+        key = tuple(sorted(labels.items()))
+        self.values[key] = self.values.get(key, 0) + amount
+
+    def get(self, **labels: str) -> float:
+        return self.values.get(tuple(sorted(labels.items())), 0)
+
+    def render(self) -> list[str]:
+        out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
+        for key, v in sorted(self.values.items()):
+            out.append(f"{self.name}{_labels(dict(key))} {v:g}")
+        if not self.values:
+            out.append(f"{self.name} 0")
+        return out
+
+
+class Gauge:
+    def __init__(self, name: str, help_: str, fn: Callable[[], float] | None = None) -> None:
+        self.name, self.help, self.fn = name, help_, fn
+        self.value = 0.0
+
+    def set(self, v: float) -> None:
+        self.value = v
+
+    def inc(self, v: float = 1) -> None:
+        self.value += v
+
+    def dec(self, v: float = 1) -> None:
+        self.value -= v
+
+    def render(self) -> list[str]:
+        v = self.fn() if self.fn else self.value
+        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge", f"{self.name} {v:g}"]
+
+
+class Histogram:
+    def __init__(self, name: str, help_: str, buckets: tuple[float, ...]) -> None:
+        self.name, self.help, self.buckets = name, help_, buckets
+        self.series: dict[tuple[tuple[str, str], ...], list[float]] = {}
+
+    def observe(self, v: float, **labels: str) -> None:
+        key = tuple(sorted(labels.items()))
+        s = self.series.get(key)
+        if s is None:
+            s = self.series[key] = [0.0] * (len(self.buckets) + 2)  # buckets.., +Inf count, sum
+        s[bisect.bisect_left(self.buckets, v)] += 1
+        s[-1] += v
+
+    def count(self, **labels: str) -> float:
+        s = self.series.get(tuple(sorted(labels.items())))
+        return sum(s[:-1]) if s else 0
+
+    def render(self) -> list[str]:
+        out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        for key, s in sorted(self.series.items()):
+            labels = dict(key)
+            acc = 0.0
+            for bound, n in zip(self.buckets, s, strict=False):
+                acc += n
+                out.append(f"{self.name}_bucket{_labels({**labels, 'le': f'{bound:g}'})} {acc:g}")
+            acc += s[len(self.buckets)]
+            out.append(f"{self.name}_bucket{_labels({**labels, 'le': '+Inf'})} {acc:g}")
+            out.append(f"{self.name}_sum{_labels(labels)} {s[-1]:g}")
+            out.append(f"{self.name}_count{_labels(labels)} {acc:g}")
+        return out
+
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Every metric Chatter exports, in one place."""
+
+    def __init__(self) -> None:
+        self.http_requests = Counter("chatter_http_requests_total", "REST requests by method, route and status.")
+        self.http_latency = Histogram("chatter_http_request_seconds", "REST request latency by route.",
+                                      LATENCY_BUCKETS)
+        self.sockets_open = Gauge("chatter_sockets_open", "Open WebSocket connections.")
+        self.sockets_total = Counter("chatter_sockets_total", "WebSocket connections accepted.")
+        self.sockets_closed = Counter("chatter_sockets_closed_total", "WebSocket closes by code.")
+        self.events_delivered = Counter("chatter_events_delivered_total",
+                                        "Events queued to sockets (durable live, catch-up, ephemeral).")
+        self.frames_sent = Counter("chatter_frames_sent_total", "WebSocket frames written (one may hold many events).")
+        self.send_ack = Histogram("chatter_send_ack_seconds", "Time from a send frame to its ack being queued.",
+                                  LATENCY_BUCKETS)
+        self.fell_behind = Counter("chatter_sockets_fell_behind_total",
+                                   "Times a socket's outbox overflowed and it was switched to catch-up "
+                                   "from the database.")
+        self.too_slow = Counter("chatter_sockets_closed_too_slow_total", "Sockets closed with 4008 (too slow).")
+        self.dispatch_queue = Gauge("chatter_dispatch_queue_batches", "Committed batches waiting for fan-out.")
+        self.outbox_frames = Gauge("chatter_outbox_frames", "Frames queued across all socket outboxes.")
+        self.rooms_active = Gauge("chatter_rooms_active", "Room actors running.")
+        self.room_restarts = Counter("chatter_room_restarts_total", "Room actors restarted after a crash.")
+        self.sessions_active = Gauge("chatter_sessions_active", "Users with at least one open socket.")
+        self.store_batches = Gauge("chatter_store_commits", "Transactions committed by the writer.")
+        self.store_writes = Gauge("chatter_store_writes", "Writes committed (group commit: writes >= commits).")
+        self.online_users = Gauge("chatter_users_online", "Users currently online.")
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for v in vars(self).values():
+            if isinstance(v, Counter | Gauge | Histogram):
+                lines += v.render()
+        return "\n".join(lines) + "\n"
