@@ -212,19 +212,21 @@ def load_config(
     config_file: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    use_file: bool = True,
 ) -> Config:
     """Build the Config from defaults, a YAML file, the environment and overrides.
 
     ``config_file=None`` looks for ``./config.yml`` (or ``CHATTER_CONFIG``) and
     uses defaults if it is absent; an explicitly named file must exist.
     ``overrides`` maps dotted names to raw values (CLI flags).
+    ``use_file=False`` ignores config files altogether (tests).
     """
     env = os.environ if env is None else env
     values: dict[str, Any] = {s.dotted: s.default for s in SETTINGS}
     source = "defaults"
     explicit = config_file is not None or "CHATTER_CONFIG" in env
     path = Path(config_file if config_file is not None else env.get("CHATTER_CONFIG", "config.yml"))
-    if path.exists() or explicit:
+    if use_file and (path.exists() or explicit):
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         values.update(_from_yaml(path))
