@@ -530,6 +530,7 @@ SET_ROLE_CASES = [
     ("owner", "olga", "admin", Forbidden),  # the owner cannot demote themself
     ("owner", "olga", "owner", Forbidden),
     ("owner", "nina", "admin", NotFound),
+    ("owner", "nina", "owner", NotFound),  # a failed transfer does not demote the owner
     ("admin", "mia", "admin", Forbidden),
     ("admin", "adele", "member", Forbidden),
     ("admin", "adam", "member", Forbidden),
@@ -635,6 +636,8 @@ async def test_remove_member_permissions(kind: str, tmp_path: Path, role: str, t
             assert await new_events(store, target, head) == ev  # the removed user learns it
             with pytest.raises(NotFound):  # now a stranger
                 await store.remove_member(target, rid, target)
+            with pytest.raises(NotFound):
+                await store.post_message(target, rid, "after", "x")
 
 
 async def test_remove_member_errors(kind: str, tmp_path: Path) -> None:
@@ -737,6 +740,49 @@ async def test_post_message_conflicts_and_not_found(kind: str, tmp_path: Path) -
                     await store.post_message("bob", "r_nonexistent", "cid-3", "hi")
             assert await store.history("bob", g.id, None, 10) == ([m], False)
             assert await store.history("bob", g2.id, None, 10) == ([], False)
+
+
+async def test_idempotent_repeat_after_leaving_is_not_found(kind: str, tmp_path: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_store(kind, tmp_path) as store:
+            await users(store, "alice", "bob")
+            g = await store.create_group("alice", "G", ["bob"])
+            await store.post_message("bob", g.id, "c1", "hi")
+            await store.remove_member("bob", g.id, "bob")
+            async with unchanged(store, g.id, "alice"):
+                with pytest.raises(NotFound):
+                    await store.post_message("bob", g.id, "c1", "hi")
+
+
+async def test_text_round_trips_exactly(kind: str, tmp_path: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_store(kind, tmp_path) as store:
+            await store.create_user("alice", "Zoë 🦊 \u202eevil", "h")
+            g = await store.create_group("alice", "Ümlaut 'quoted' \"room\"; DROP TABLE rooms; --", [])
+            bodies = ["🦊" * 4000, "a\x00b", "<b>not html</b>", "line1\nline2\ttab", "\u202e\u200b"]
+            ms = [(await store.post_message("alice", g.id, f"c{i}", b)).message for i, b in enumerate(bodies)]
+            got, _ = await store.history("alice", g.id, None, 50)
+            assert [m.body for m in got] == bodies and got == ms
+            page = await store.events_for_user("alice", 0, BIG)
+            assert [e.data["body"] for e in page.events if e.type == "message"] == bodies
+            room = await store.get_room(g.id, "alice")
+            assert room.name == "Ümlaut 'quoted' \"room\"; DROP TABLE rooms; --"
+            assert room.members[0].name == "Zoë 🦊 \u202eevil"
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a lone surrogate (valid in JSON as \\ud800, accepted by "
+                                       "policy.body/client_msg_id) makes the store raise UnicodeEncodeError, "
+                                       "not a ChatError: a 500 / close 1011")
+async def test_unencodable_text_is_invalid(kind: str, tmp_path: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_store(kind, tmp_path) as store:
+            await users(store, "alice")
+            g = await store.create_group("alice", "G", [])
+            async with unchanged(store, g.id, "alice"):
+                with pytest.raises(Invalid):
+                    await store.post_message("alice", g.id, "c1", "a\ud800")
+                with pytest.raises(Invalid):
+                    await store.post_message("alice", g.id, "\udfff", "b")
 
 
 async def test_concurrent_identical_posts_create_one_message(kind: str, tmp_path: Path) -> None:
@@ -923,6 +969,35 @@ async def test_events_paging_across_rooms(kind: str, tmp_path: Path) -> None:
             assert [e.seq for e in page.events] == [e[0] for e in everything[-5:-1]] and page.has_more
             page = await store.events_for_user("bob", last, 4)
             assert page.events == () and not page.has_more and page.head == head
+
+
+async def test_paging_while_writing_never_skips_an_event(kind: str, tmp_path: Path) -> None:
+    """A client catching up during a burst of commits sees every seq exactly once."""
+    with trio.fail_after(TIMEOUT):
+        async with open_store(kind, tmp_path) as store:
+            await users(store, "alice", "bob")
+            rooms = [(await store.create_group("alice", f"R{i}", ["bob"])).id for i in range(2)]
+            start = await store.head()
+            seen: list[int] = []
+
+            async def reader() -> None:
+                since = start
+                while since < start + 120:
+                    page = await store.events_for_user("bob", since, 7)
+                    assert all(e.seq <= page.head for e in page.events)
+                    seen.extend(e.seq for e in page.events)
+                    since = page.events[-1].seq if page.events else since
+                    await trio.sleep(0)
+
+            async def writer(w: int) -> None:
+                for i in range(30):
+                    await store.post_message("alice" if w % 2 else "bob", rooms[w % 2], f"w{w}-{i}", "x")
+
+            async with trio.open_nursery() as n:
+                n.start_soon(reader)
+                for w in range(4):
+                    n.start_soon(writer, w)
+            assert seen == list(range(start + 1, start + 121))
 
 
 async def test_members_at(kind: str, tmp_path: Path) -> None:
