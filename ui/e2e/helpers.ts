@@ -47,13 +47,17 @@ export async function send(page: Page, text: string): Promise<void> {
   await expect(box).toHaveValue('');
 }
 
+const exact = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+
 /** Message bodies with exactly this text. */
 export function bodies(page: Page, text: string) {
-  return page.getByTestId('message-list').getByTestId('message-body').filter({ hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) });
+  return page.getByTestId('message-list').getByTestId('message-body').filter({ hasText: exact(text) });
 }
 
+/** The message rows (with state and receipt) whose body is exactly this text. */
 export function messageRow(page: Page, text: string) {
-  return page.getByTestId('message').filter({ has: bodies(page, text) });
+  return page.getByTestId('message-list').getByTestId('message')
+    .filter({ has: page.getByTestId('message-body').filter({ hasText: exact(text) }) });
 }
 
 export async function shot(page: Page, name: string): Promise<void> {

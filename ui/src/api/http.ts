@@ -90,7 +90,8 @@ export const api = {
     return userOf(await request('PATCH', '/me', { name }));
   },
   async changePassword(current: string, next: string): Promise<void> {
-    await request('POST', '/me/password', { current, new: next });
+    // A wrong current password may be answered with 401: that must not end the session here.
+    await request('POST', '/me/password', { current, new: next }, { quiet401: true });
   },
   async searchUsers(q: string): Promise<User[]> {
     const d = await request('GET', `/users?q=${encodeURIComponent(q)}`);
@@ -162,7 +163,7 @@ export function describeError(e: unknown, context: 'login' | 'signup' | 'passwor
     case 'INVALID_INPUT':
       return e.message ? `Please check your input: ${e.message}` : 'Please check your input.';
     case 'FORBIDDEN':
-      return context === 'password' ? (e.message || 'Not allowed.') : "You don't have permission to do that.";
+      return context === 'password' ? 'Your current password is not correct.' : "You don't have permission to do that.";
     case 'NOT_FOUND':
       return 'Not found — it may have been deleted, or you are no longer a member.';
     case 'PAYLOAD_TOO_LARGE':
