@@ -272,9 +272,31 @@ def start_server(target: str, workdir: Path, db: Path | None = None) -> Server:
     return srv
 
 
+def machine_busy_s() -> float:
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")
+
+
+QUIET_CORES = 0.3  # other processes' CPU (in cores) above which a measurement is not trusted
+
+
+def wait_quiet(max_wait: float = 45.0) -> tuple[float, float]:
+    """Other engineers share this 2-core machine: wait (bounded) until the rest of the machine
+    uses < QUIET_CORES for 0.5 s. Returns (seconds waited, last foreign load in cores)."""
+    t0 = time.monotonic()
+    load = 0.0
+    while True:
+        b0, s0 = machine_busy_s(), time.monotonic()
+        time.sleep(0.5)
+        load = (machine_busy_s() - b0) / (time.monotonic() - s0)
+        if load < QUIET_CORES or time.monotonic() - t0 > max_wait:
+            return time.monotonic() - t0, load
+
+
 def lg(srv: Server, conns: int, *, tokens: list[tuple[str, str]] | None = None, rates: list[float] | None = None,
-       extra: list[str] | None = None, max_time: float = 600, tag: str = "") -> dict[str, Any]:
+       extra: list[str] | None = None, max_time: float = 600, tag: str = "", quiet: bool = True) -> dict[str, Any]:
     """Run the load generator against srv on the load core; returns its JSON report."""
+    waited, load = wait_quiet() if quiet else (0.0, -1.0)
     args = ["taskset", "-c", LOAD_CORE, str(LG), "--port", str(srv.port), "--conns", str(conns),
             "--server-pid", str(srv.pid), "--max-time", str(max_time)]
     if srv.target == "socketio":
@@ -295,6 +317,8 @@ def lg(srv: Server, conns: int, *, tokens: list[tuple[str, str]] | None = None, 
     out: dict[str, Any] = json.loads(p.stdout)
     out["lg_stderr"] = p.stderr[-3000:]
     out["lg_args"] = args[3:]
+    out["quiet_wait_s"], out["pre_foreign_cores"] = waited, load
+    out["foreign_cpu_cores_max"] = max((st.get("foreign_cpu_cores", 0) for st in out["steps"]), default=load)
     log(f"  lg {srv.target} {tag}: {time.monotonic() - t0:.1f}s", p.stderr.strip().splitlines()[-1] if p.stderr else "")
     return out
 
@@ -534,7 +558,7 @@ class Bench:
                 t_login = time.monotonic() - t0
                 # and every one of them opens a socket (peers: the connection storm alone)
                 sk = Server(srv.target, srv.port, srv.proc, srv.logf, srv.workdir)
-                rr = lg(sk, k, tokens=toks if target == "chatter" else None, tag="loginstorm",
+                rr = lg(sk, k, tokens=toks if target == "chatter" else None, tag="loginstorm", quiet=False,
                         extra=["--room", "storm", "--connect-timeout", "30"] + (["--hold", "0.5"]))
                 if target == "chatter":
                     result.update(logins=len(lat), login_failures=fails, login_p50_ms=pct(lat, 50) * 1000,
@@ -581,12 +605,24 @@ class Bench:
                 if sc in ("latency", "login", "slow") and self.peer_max_msgs is None:
                     self.fanout_maxima()
                 for t in self.targets:
-                    log(f"run {run} {sc} {t}")
-                    try:
-                        getattr(self, f"s_{sc}")(t, run)
-                    except Exception as e:  # noqa: BLE001 -- recorded as a failure, the run goes on
-                        log(f"  FAILED {sc} {t}: {e}")
-                        self.record(sc, t, run, error=str(e)[-2000:], failures=1, lost=0)
+                    for attempt in range(1, 4):
+                        log(f"run {run} {sc} {t}" + (f" (attempt {attempt})" if attempt > 1 else ""))
+                        mark = len(self.records)
+                        try:
+                            getattr(self, f"s_{sc}")(t, run)
+                        except Exception as e:  # noqa: BLE001 -- recorded as a failure, the run goes on
+                            log(f"  FAILED {sc} {t}: {e}")
+                            self.record(sc, t, run, error=str(e)[-2000:], failures=1, lost=0)
+                        new = self.records[mark:]
+                        foreign = max((float(r.get("lg", {}).get("foreign_cpu_cores_max", 0) or 0) for r in new), default=0.0)
+                        for r in new:
+                            r["attempt"] = attempt
+                            r["foreign_cpu_cores"] = foreign
+                        # the login storm's own client is "foreign" load by design
+                        if foreign <= QUIET_CORES or self.smoke or attempt == 3 or sc == "login":
+                            break
+                        log(f"  other processes used {foreign:.2f} cores during {sc}/{t}: measuring again")
+                        del self.records[mark:]
                 if sc == "fanout":
                     self.fanout_maxima()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -746,6 +782,9 @@ def main(argv: list[str] | None = None) -> int:
         if s not in SCENARIOS:
             ap.error(f"unknown scenario {s}")
     raise_nofile()
+    # the driver (REST setup, login storms) runs on the load core, never on the server's
+    os.sched_setaffinity(0, {int(LOAD_CORE)})
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the servers
     ensure_tools()
     if "chatter" in targets and not chatter_available():
         if a.no_chatter_ok:

@@ -89,7 +89,7 @@ static uint64_t acks, errors, closes_before_ready, connect_err, hs_fail, timeout
 static uint64_t close_codes[5000]; static uint64_t dups, frames_rx, bytes_rx;
 static hist_t *H; static hist_t conn_hist; /* per step latency; connect-to-ready (ms) */
 static uint64_t step_recv_window[32]; static int cur_step = -1; static double step_t0[32], step_t1[32];
-static double meas_t0[32]; static uint64_t srv_cpu0[32], srv_cpu1[32], lg_cpu0[32], lg_cpu1[32];
+static double meas_t0[32]; static uint64_t srv_cpu0[32], srv_cpu1[32], lg_cpu0[32], lg_cpu1[32], mach0[32], mach1[32];
 static long srv_rss_max_kb; static int n_ready, n_dead, n_started;
 static uint64_t outstanding; /* messages not yet fully delivered */
 static uint32_t rng = 2463534242u;
@@ -119,6 +119,13 @@ static long proc_rss_kb(int pid) {
     FILE *f = fopen(path, "r"); if (!f) return 0; long kb = 0;
     while (fgets(line, sizeof line, f)) if (!strncmp(line, "VmRSS:", 6)) { kb = atol(line + 6); break; }
     fclose(f); return kb;
+}
+static uint64_t machine_busy_us(void) { /* all cores' non-idle time, from /proc/stat */
+    FILE *f = fopen("/proc/stat", "r"); if (!f) return 0;
+    unsigned long long v[10] = {0}; char tag[16];
+    int n = fscanf(f, "%15s %llu %llu %llu %llu %llu %llu %llu %llu", tag, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f); if (n < 9) return 0;
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK);
 }
 static uint64_t self_cpu_us(void) {
     struct rusage r; getrusage(RUSAGE_SELF, &r);
@@ -488,7 +495,7 @@ int main(int argc, char **argv) {
             uint64_t sent_in_step = 0; double rate = o_rates[s];
             while (now_s() < tend && now_s() < deadline) {
                 double tn = now_s();
-                if (!measuring && tn >= meas_t0[s]) { measuring = 1; srv_cpu0[s] = proc_cpu_us(o_server_pid); lg_cpu0[s] = self_cpu_us(); }
+                if (!measuring && tn >= meas_t0[s]) { measuring = 1; srv_cpu0[s] = proc_cpu_us(o_server_pid); lg_cpu0[s] = self_cpu_us(); mach0[s] = machine_busy_us(); }
                 if (rate > 0) {
                     uint64_t target = (uint64_t)((tn - t0) * rate);
                     for (int burst = 0; sent_in_step < target && burst < 2000; burst++) { if (!send_one(tn, s)) break; sent_in_step++; }
@@ -499,7 +506,7 @@ int main(int argc, char **argv) {
                 if (tn - last_rss_t > 0.5) { long r = proc_rss_kb(o_server_pid); if (r > srv_rss_max_kb) srv_rss_max_kb = r; last_rss_t = tn; }
                 pump(rate > 0 ? 0.001 : 0.002);
             }
-            step_t1[s] = now_s(); srv_cpu1[s] = proc_cpu_us(o_server_pid); lg_cpu1[s] = self_cpu_us();
+            step_t1[s] = now_s(); srv_cpu1[s] = proc_cpu_us(o_server_pid); lg_cpu1[s] = self_cpu_us(); mach1[s] = machine_busy_us();
             fprintf(stderr, "lg: step %d rate=%g sent=%llu window_deliveries=%llu (%.0f/s) p99=%.0fus\n", s, rate,
                     (unsigned long long)sent_in_step, (unsigned long long)step_recv_window[s],
                     step_recv_window[s] / (step_t1[s] - meas_t0[s]), hpct(&H[s], 99));
@@ -546,12 +553,13 @@ int main(int argc, char **argv) {
         uint64_t dcpu = srv_cpu1[s] - srv_cpu0[s], lcpu = lg_cpu1[s] - lg_cpu0[s];
         printf("%s{\"rate\":%g,\"window_s\":%.3f,\"sent\":%llu,\"expected\":%llu,\"lost\":%llu,\"deliveries_in_window\":%llu,"
                "\"deliveries_per_s\":%.1f,\"msgs_per_s\":%.2f,\"lat_us\":{\"n\":%llu,\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%llu,\"mean\":%.1f},"
-               "\"server_cpu_us\":%llu,\"server_cpu_util\":%.3f,\"server_cpu_us_per_delivery\":%.3f,\"lg_cpu_util\":%.3f}",
+               "\"server_cpu_us\":%llu,\"server_cpu_util\":%.3f,\"server_cpu_us_per_delivery\":%.3f,\"lg_cpu_util\":%.3f,\"foreign_cpu_cores\":%.3f}",
                s ? "," : "", o_rates[s], win, (unsigned long long)ssent, (unsigned long long)sexp, (unsigned long long)slost,
                (unsigned long long)step_recv_window[s], step_recv_window[s] / win, ssent / (step_t1[s] - step_t0[s]),
                (unsigned long long)H[s].n, hpct(&H[s], 50), hpct(&H[s], 90), hpct(&H[s], 99), hpct(&H[s], 99.9),
                (unsigned long long)H[s].max, H[s].n ? (double)H[s].sum / H[s].n : -1.0,
-               (unsigned long long)dcpu, dcpu / 1e6 / win, step_recv_window[s] ? (double)dcpu / step_recv_window[s] : -1.0, lcpu / 1e6 / win);
+               (unsigned long long)dcpu, dcpu / 1e6 / win, step_recv_window[s] ? (double)dcpu / step_recv_window[s] : -1.0, lcpu / 1e6 / win,
+               ((double)(mach1[s] - mach0[s]) - (double)dcpu - (double)lcpu) / 1e6 / win);
     }
     printf("],\"lg_cpu_total_s\":%.3f,\"wall_s\":%.3f}\n", self_cpu_us() / 1e6, now_s() - T0);
     for (int i = 0; i < o_conns; i++) if (C[i].state != ST_DEAD && C[i].state != ST_FREE) close(C[i].fd);
