@@ -39,7 +39,7 @@ BIG = 10_000
 
 
 def store_config(path: Path) -> Any:
-    return load_config(env={}, overrides={"store.path": str(path)}).store
+    return load_config(env={}, use_file=False, overrides={"store.path": str(path)}).store
 
 
 def open_store(kind: str, tmp_path: Path) -> AbstractAsyncContextManager[Any]:
@@ -894,6 +894,11 @@ async def test_event_visibility_follows_membership(kind: str, tmp_path: Path) ->
             assert [s for s, _, _ in await events(store, "bob", 5)] == [6, 8, 9]
             assert [s for s, _, _ in await events(store, "bob", 6)] == [8, 9]
             assert await events(store, "bob", 9) == []
+            # has_more is exact for a single membership span too
+            page = await store.events_for_user("carol", 0, 5)
+            assert [e.seq for e in page.events] == [4, 5, 6, 7, 8] and page.has_more
+            page = await store.events_for_user("carol", 0, 6)
+            assert [e.seq for e in page.events] == [4, 5, 6, 7, 8, 9] and not page.has_more
             all_seqs = [s for s, _, _ in await events(store, "alice")]
             assert all(a < b for a, b in zip(all_seqs, all_seqs[1:], strict=False))
 
