@@ -121,8 +121,11 @@ HANDLERS: dict[str, Callable[[Socket, dict[str, Any]], Awaitable[None]]] = {
 
 
 def _ref(frame: dict[str, Any] | None, kind: Any) -> str | None:
-    if frame is not None and kind == "send" and isinstance(frame.get("client_msg_id"), str):
-        return str(frame["client_msg_id"])[:64]
+    """What an error answers: the send's client_msg_id if it is a valid one, else the request type."""
+    if frame is not None and kind == "send":
+        cmid = frame.get("client_msg_id")
+        if isinstance(cmid, str) and 1 <= len(cmid) <= policy.MAX_CLIENT_MSG_ID:
+            return cmid
     return kind[:32] if isinstance(kind, str) else None
 
 
