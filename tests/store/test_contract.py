@@ -13,7 +13,9 @@ clock here, because SqliteStore works through threads.
 from __future__ import annotations
 
 import re
+import signal
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -29,6 +31,8 @@ from chatter.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from chatter.store import open_memory_store, open_sqlite_store
 from chatter.store import queries as q
 from chatter.store.models import EventRow, RoomRow
+from chatter.store.schema import MIGRATIONS
+from chatter.store.sqlite import migrate_file
 
 TIMEOUT = 10
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -1145,7 +1149,109 @@ async def test_memory_store_fault_injection() -> None:
             assert [e.type for e, _ in drain(recv)] == ["message"]
 
 
+async def test_epoch_and_meta(kind: str, tmp_path: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_store(kind, tmp_path) as store:
+            assert re.fullmatch(r"[0-9a-f]{16}", store.epoch)
+            assert await store.get_meta("epoch") == store.epoch
+            assert await store.get_meta("missing") is None
+            await store.set_meta("k", "1")
+            await store.set_meta("k", "2")
+            assert await store.get_meta("k") == "2"
+            assert await store.head() == 0
+        (tmp_path / "x").mkdir()
+        async with open_store(kind, tmp_path / "x") as other:
+            assert other.epoch != store.epoch
+
+
 # -- SqliteStore only -------------------------------------------------------------
+
+
+async def test_sqlite_missing_directory_is_unavailable(tmp_path: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        with pytest.raises(Unavailable):
+            async with open_sqlite_store(store_config(tmp_path / "missing" / "t.db")):
+                pass  # pragma: no cover
+        assert not (tmp_path / "missing").exists()
+
+
+async def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        path = tmp_path / "t.db"
+        version, epoch = migrate_file(str(path))
+        assert version == len(MIGRATIONS) and re.fullmatch(r"[0-9a-f]{16}", epoch)
+        assert migrate_file(str(path)) == (version, epoch)  # idempotent
+        async with open_sqlite_store(store_config(path)) as store:
+            assert store.epoch == epoch
+        db = sqlite3.connect(path)
+        with db:
+            db.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, 'later')", (version + 1,))
+        db.close()
+        with pytest.raises(RuntimeError, match="newer"):
+            async with open_sqlite_store(store_config(path)):
+                pass  # pragma: no cover
+
+
+async def test_sqlite_small_pools_and_queues_still_serve_everyone(tmp_path: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        cfg = load_config(env={}, use_file=False, overrides={
+            "store.path": str(tmp_path / "t.db"), "store.readers": 1, "store.write_queue": 1,
+            "store.batch_max": 1}).store
+        async with open_sqlite_store(cfg) as store:
+            await users(store, "alice")
+            g = await store.create_group("alice", "G", [])
+            batches, writes = store.batches, store.writes
+            results: list[Any] = []
+
+            async def post(i: int) -> None:
+                results.append(await store.post_message("alice", g.id, f"c{i}", "x"))
+                results.append(await store.get_room(g.id, "alice"))
+
+            async with trio.open_nursery() as n:
+                for i in range(40):
+                    n.start_soon(post, i)
+            assert len(results) == 80
+            assert store.writes - writes == 40 and store.batches - batches == 40  # batch_max=1
+            assert (await store.get_room(g.id, "alice")).last_message is not None
+            assert len((await store.history("alice", g.id, None, 100))[0]) == 40
+
+
+_KILL_SCRIPT = """
+import os, signal, sys, trio
+from chatter.config import load_config
+from chatter.store import open_sqlite_store
+
+async def main():
+    cfg = load_config(env={}, use_file=False, overrides={"store.path": sys.argv[1]}).store
+    async with open_sqlite_store(cfg) as store:
+        await store.create_user("alice", "Alice", "h")
+        room = await store.create_group("alice", "G", [])
+        print("room", room.id, store.epoch, flush=True)
+        for i in range(20):
+            m = (await store.post_message("alice", room.id, f"c{i}", f"m{i}")).message
+            print("ack", m.id, m.seq, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # no close, no checkpoint
+
+trio.run(main)
+"""
+
+
+async def test_sqlite_acked_writes_survive_sigkill(tmp_path: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        path = tmp_path / "t.db"
+        proc = await trio.run_process([sys.executable, "-c", _KILL_SCRIPT, str(path)], capture_stdout=True,
+                                      check=False, cwd=str(Path(__file__).resolve().parents[2]))
+        assert proc.returncode == -signal.SIGKILL
+        lines = proc.stdout.decode().split("\n")
+        _, room, epoch = lines[0].split()
+        acks = [tuple(int(x) for x in line.split()[1:]) for line in lines if line.startswith("ack")]
+        assert len(acks) == 20
+        assert Path(str(path) + "-wal").exists()  # the data is in the WAL, not yet checkpointed
+        async with open_sqlite_store(store_config(path)) as store:
+            assert store.epoch == epoch
+            msgs, more = await store.history("alice", room, None, 50)
+            assert [(m.id, m.seq) for m in msgs] == acks and not more
+            assert await store.head() == acks[-1][1]
 
 
 async def test_sqlite_writes_after_close_are_unavailable(tmp_path: Path) -> None:
