@@ -1,0 +1,407 @@
+"""Shared machinery for the reliability tests: a real server that can be
+killed and restarted on the same database, REST set-up, and ledger clients
+that check PROTOCOL.md 4.3 from the outside.
+
+A ``LedgerClient`` sends messages with ``client_msg_id``s, records every
+ack, resends what was not acked after a reconnect, resumes with
+``hello{since, epoch}`` and records every durable ``seq`` it receives
+(counting any seen twice or out of order).  At the end the test compares
+ledgers and views with the database read directly with ``sqlite3``.
+
+Waits are on real events (socket frames, acks, process exit, /healthz);
+the only ``trio.sleep`` is send pacing, to stay under the protocol's 20
+sends per second per socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+
+from helpers import PASSWORD, chatter_server
+from rawws import Closed, RawWS, connect, hello
+
+SOAK = os.environ.get("CHATTER_SOAK", "") not in ("", "0")
+
+# Set-up makes many accounts from one address: lift the per-IP limits.
+FAST_SETUP = ("--set", "auth.register_per_ip_per_minute=100000", "--set", "auth.login_per_ip_per_minute=100000")
+
+
+def soak(smoke: Any, long: Any) -> Any:
+    return long if SOAK else smoke
+
+
+# -- the server process -------------------------------------------------------
+
+
+@asynccontextmanager
+async def live_server(tmp_path: Path, *args: str, db: Path | None = None) -> AsyncIterator[Any]:
+    """``helpers.chatter_server`` entered off the event loop (its start-up read blocks)."""
+    cm = chatter_server(tmp_path, *FAST_SETUP, *args, db=db)
+    server = await trio.to_thread.run_sync(cm.__enter__)
+    try:
+        await wait_healthy(server.url)
+        yield server
+    finally:
+        await trio.to_thread.run_sync(cm.__exit__, None, None, None)
+
+
+async def wait_healthy(url: str, attempts: int = 100) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=2) as c:
+        for _ in range(attempts):
+            try:
+                if (await c.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await trio.sleep(0.05)  # bounded /healthz poll (allowed: detects that the server is up)
+    raise AssertionError(f"{url} never became healthy")
+
+
+async def kill(server: Any, sig: int = signal.SIGKILL) -> float:
+    """Signal the server and wait for it to exit; returns seconds until exit."""
+    t0 = trio.current_time()
+    server.proc.send_signal(sig)
+    await trio.to_thread.run_sync(server.proc.wait, 60)
+    return trio.current_time() - t0
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def server_log(tmp_path: Path) -> str:
+    return "".join(p.read_text(errors="replace") for p in sorted(tmp_path.glob("server-*.log")))
+
+
+# -- REST set-up ---------------------------------------------------------------
+
+
+async def make_users(url: str, names: list[str]) -> dict[str, str]:
+    """Register and log in each user; return name -> bearer token."""
+    tokens: dict[str, str] = {}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+        async def one(name: str) -> None:
+            r = await c.post("/api/users", json={"username": name, "name": name.title(), "password": PASSWORD})
+            assert r.status_code == 201, r.text
+            r = await c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            tokens[name] = r.json()["token"]
+
+        async with trio.open_nursery() as n:
+            for name in names:
+                n.start_soon(one, name)
+    return tokens
+
+
+async def make_room(url: str, owner_token: str, name: str, members: list[str]) -> str:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+        r = await c.post("/api/rooms", json={"name": name, "members": members},
+                         headers={"Authorization": f"Bearer {owner_token}"})
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+
+# -- reading the database directly ----------------------------------------------
+
+
+def db_messages(db: Path) -> dict[tuple[str, str], list[tuple[int, int, str, str]]]:
+    """(sender, client_msg_id) -> [(id, seq, room, body)] straight from the file."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        out: dict[tuple[str, str], list[tuple[int, int, str, str]]] = {}
+        for mid, seq, room, sender, body, cmid in con.execute(
+                "SELECT id, seq, room, sender, body, client_msg_id FROM messages ORDER BY seq"):
+            out.setdefault((sender, cmid), []).append((mid, seq, room, body))
+        return out
+    finally:
+        con.close()
+
+
+def db_events_after(db: Path, after: int) -> list[tuple[int, str, str, dict[str, Any]]]:
+    """(seq, room, type, data) of every durable event with seq > after, in seq order."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return [(s, r, t, json.loads(d)) for s, r, t, d in
+                con.execute("SELECT seq, room, type, data FROM events WHERE seq > ? ORDER BY seq", (after,))]
+    finally:
+        con.close()
+
+
+def db_head(db: Path) -> int:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(con.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+    finally:
+        con.close()
+
+
+# -- the fleet of clients ----------------------------------------------------------
+
+
+class Target:
+    """Where the server currently is; bumps a generation on every restart."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.gen = 0
+        self._changed = trio.Event()
+        self.stopping = False
+
+    def move(self, url: str) -> None:
+        self.url = url
+        self.gen += 1
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_after(self, gen: int) -> None:
+        while self.gen <= gen and not self.stopping:
+            await self._changed.wait()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self._changed.set()
+
+
+class Counter:
+    """A count that tasks can wait on reaching a threshold."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._waiters: list[tuple[int, trio.Event]] = []
+
+    def add(self, n: int = 1) -> None:
+        self.value += n
+        keep = []
+        for threshold, ev in self._waiters:
+            if self.value >= threshold:
+                ev.set()
+            else:
+                keep.append((threshold, ev))
+        self._waiters = keep
+
+    async def reach(self, threshold: int) -> None:
+        if self.value >= threshold:
+            return
+        ev = trio.Event()
+        self._waiters.append((threshold, ev))
+        await ev.wait()
+
+
+@dataclass
+class Sent:
+    room: str
+    body: str
+    ack: tuple[int, int] | None = None  # (id, seq)
+
+
+@dataclass
+class LedgerClient:
+    name: str
+    token: str
+    rooms: list[str]
+    plan: list[tuple[str, str, str]]  # (room, client_msg_id, body), sent in this order
+    acks: Counter
+    rate: float = 8.0  # sends per second per socket (protocol limit 20)
+    ledger: dict[str, Sent] = field(default_factory=dict)
+    seen: list[int] = field(default_factory=list)
+    seen_set: set[int] = field(default_factory=set)
+    retry: list[str] = field(default_factory=list)  # client_msg_ids refused with RATE_LIMITED
+    bodies: dict[int, tuple[str, str]] = field(default_factory=dict)  # seq -> (client_msg_id, body) of messages
+    cursor: int = 0
+    epoch: str | None = None
+    duplicates: int = 0
+    out_of_order: int = 0
+    conflicting_acks: int = 0
+    resets: int = 0
+    sessions: int = 0
+    resent: int = 0
+    close_codes: list[int | None] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    next_plan: int = 0
+    progress: trio.Event = field(default_factory=trio.Event)
+
+    @property
+    def all_acked(self) -> bool:
+        return self.next_plan == len(self.plan) and all(s.ack is not None for s in self.ledger.values())
+
+    def _on(self, obj: dict[str, Any]) -> None:
+        kind = obj.get("type")
+        if kind == "ack":
+            s = self.ledger.get(obj["client_msg_id"])
+            if s is None:
+                self.errors.append({"unexpected_ack": obj})
+                return
+            got = (int(obj["id"]), int(obj["seq"]))
+            if s.ack is None:
+                s.ack = got
+                self.acks.add()
+            elif s.ack != got:
+                self.conflicting_acks += 1
+        elif kind == "error":
+            self.errors.append(obj)
+            ref = obj.get("ref")
+            if obj.get("code") == "RATE_LIMITED" and ref in self.ledger and self.ledger[ref].ack is None:
+                self.retry.append(ref)
+        elif kind == "reset":
+            self.resets += 1
+        elif kind not in ("ready", "pong", "typing", "presence") and "seq" in obj:
+            seq = int(obj["seq"])
+            if seq in self.seen_set:
+                self.duplicates += 1
+                return
+            if seq <= self.cursor:
+                self.out_of_order += 1
+                return
+            self.seen.append(seq)
+            self.seen_set.add(seq)
+            self.cursor = seq
+            if kind == "message":
+                self.bodies[seq] = (obj["client_msg_id"], obj["body"])
+        self.progress.set()
+        self.progress = trio.Event()
+
+    async def _reader(self, ws: RawWS) -> None:
+        while True:
+            for obj in await ws.recv_objects():
+                self._on(obj)
+
+    async def _sender(self, ws: RawWS) -> None:
+        # Resend what the previous connection never got an ack for: same id, same body.
+        for cmid, s in list(self.ledger.items()):
+            if s.ack is None:
+                self.resent += 1
+                await ws.send_json({"type": "send", "room": s.room, "client_msg_id": cmid, "body": s.body})
+                await trio.sleep(1 / self.rate)  # pacing under the rate limit, not synchronisation
+        while self.next_plan < len(self.plan):
+            room, cmid, body = self.plan[self.next_plan]
+            self.ledger[cmid] = Sent(room, body)
+            self.next_plan += 1
+            await ws.send_json({"type": "send", "room": room, "client_msg_id": cmid, "body": body})
+            await trio.sleep(1 / self.rate)  # pacing under the rate limit, not synchronisation
+        while True:  # keep reading until the socket closes or the test stops us; retry refused sends
+            while self.retry:
+                cmid = self.retry.pop(0)
+                s = self.ledger[cmid]
+                if s.ack is None:
+                    self.resent += 1
+                    await ws.send_json({"type": "send", "room": s.room, "client_msg_id": cmid, "body": s.body})
+                    await trio.sleep(1 / self.rate)  # pacing under the rate limit, not synchronisation
+            await self.progress.wait()
+
+    async def session(self, url: str) -> None:
+        """One connection: hello with the cursor, then send and read until it drops."""
+        try:
+            hs, ws = await connect(url, self.token)
+        except (OSError, trio.BrokenResourceError, Closed):
+            return
+        if hs.status != 101:
+            await ws.stream.aclose()
+            return
+        self.sessions += 1
+        try:
+            try:
+                ready = await hello(ws, since=self.cursor, epoch=self.epoch)
+            except (Closed, trio.BrokenResourceError, OSError) as e:
+                self.close_codes.append(getattr(e, "code", None))
+                return
+            if self.epoch is not None and ready["epoch"] != self.epoch:
+                self.resets += 1
+            self.epoch = ready["epoch"]
+            async with trio.open_nursery() as n:
+                async def reader() -> None:
+                    try:
+                        await self._reader(ws)
+                    except Closed as c:
+                        self.close_codes.append(c.code)
+                    except (trio.BrokenResourceError, OSError):
+                        self.close_codes.append(None)
+                    n.cancel_scope.cancel()
+
+                async def sender() -> None:
+                    try:
+                        await self._sender(ws)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                        pass  # the reader sees the end too
+
+                n.start_soon(reader)
+                n.start_soon(sender)
+        finally:
+            with trio.CancelScope(shield=True):
+                await ws.stream.aclose()
+
+    async def run(self, target: Target, *, max_sessions: int = 200) -> None:
+        for _ in range(max_sessions):
+            if target.stopping:
+                return
+            gen = target.gen
+            await self.session(target.url)
+            if target.stopping:
+                return
+            await target.wait_after(gen)
+        raise AssertionError(f"{self.name}: more than {max_sessions} sessions")
+
+    async def wait_cursor(self, seq: int) -> None:
+        while self.cursor < seq:
+            await self.progress.wait()
+
+
+def make_plan(rng: random.Random, name: str, rooms: list[str], n: int) -> list[tuple[str, str, str]]:
+    return [(rng.choice(rooms), uuid.UUID(int=rng.getrandbits(128)).hex, f"{name} #{i} {rng.getrandbits(32):08x}")
+            for i in range(n)]
+
+
+def check_fleet(clients: list[LedgerClient], db: Path, start_seq: int,
+                membership: dict[str, set[str]]) -> dict[str, int]:
+    """Compare every ledger and every client's view with the database; return the figures."""
+    stored = db_messages(db)
+    acked = lost = duplicated = wrong = 0
+    for c in clients:
+        for cmid, s in c.ledger.items():
+            rows = stored.get((c.name, cmid), [])
+            if len(rows) > 1:
+                duplicated += len(rows) - 1
+            if s.ack is None:
+                continue
+            acked += 1
+            if not rows:
+                lost += 1
+            elif (rows[0][0], rows[0][1]) != s.ack or rows[0][2] != s.room or rows[0][3] != s.body:
+                wrong += 1
+    events = db_events_after(db, start_seq)
+    view_mismatch = 0
+    for c in clients:
+        expected = [seq for seq, room, _t, _d in events if room in membership[c.name]]
+        if c.seen != expected:
+            view_mismatch += 1
+        for seq, room, t, d in events:
+            if t == "message" and room in membership[c.name]:
+                if c.bodies.get(seq) != (d.get("client_msg_id"), d.get("body")):
+                    view_mismatch += 1
+                    break
+    return {
+        "acked": acked, "lost": lost, "duplicated": duplicated, "wrong_ack": wrong,
+        "view_mismatch": view_mismatch,
+        "seen_twice": sum(c.duplicates for c in clients),
+        "out_of_order": sum(c.out_of_order for c in clients),
+        "conflicting_acks": sum(c.conflicting_acks for c in clients),
+        "resets": sum(c.resets for c in clients),
+        "resent": sum(c.resent for c in clients),
+        "events": len(events),
+    }
