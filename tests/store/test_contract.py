@@ -323,6 +323,41 @@ async def test_open_dm_idempotent_both_directions(kind: str, tmp_path: Path) -> 
             assert (await store.get_room(room.id, "alice")).name == "Robert"
 
 
+async def test_concurrent_open_dm_and_add_member_race(kind: str, tmp_path: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_store(kind, tmp_path) as store:
+            await users(store, "alice", "bob", "carol")
+            dms: list[tuple[Any, bool]] = []
+
+            async def dm(a: str, b: str) -> None:
+                dms.append(await store.open_dm(a, b))
+
+            async with trio.open_nursery() as n:
+                n.start_soon(dm, "alice", "bob")
+                n.start_soon(dm, "bob", "alice")
+                n.start_soon(dm, "alice", "bob")
+            assert sorted(created for _, created in dms) == [False, False, True]
+            assert len({r.id for r, _ in dms}) == 1
+            assert await store.head() == 2
+
+            g = await store.create_group("alice", "G", [])
+            outcomes: list[str] = []
+
+            async def add() -> None:
+                try:
+                    await store.add_member("alice", g.id, "carol", "member")
+                    outcomes.append("ok")
+                except Conflict:
+                    outcomes.append("conflict")
+
+            async with trio.open_nursery() as n:
+                for _ in range(3):
+                    n.start_soon(add)
+            assert sorted(outcomes) == ["conflict", "conflict", "ok"]
+            assert roles(await store.get_room(g.id, "carol")) == {"alice": "owner", "carol": "member"}
+            assert [t for t, _ in await new_events(store, "carol", 0)] == ["member_added"]
+
+
 async def test_open_dm_invalid(kind: str, tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         async with open_store(kind, tmp_path) as store:
