@@ -7,12 +7,12 @@ import { defineConfig } from '@playwright/test';
  * through the environment, so it is chosen once, in the main process.
  * Debian's chromium is used: Playwright's browser download is unreachable.
  */
-if (!process.env.CHATTER_E2E_PORT) {
-  process.env.CHATTER_E2E_PORT = execFileSync(process.execPath, ['-e',
+if (!process.env.UI_E2E_PORT) {
+  process.env.UI_E2E_PORT = execFileSync(process.execPath, ['-e',
     "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close()})",
   ]).toString().trim();
 }
-const baseURL = process.env.CHATTER_E2E_BASE_URL ?? `http://127.0.0.1:${process.env.CHATTER_E2E_PORT}`;
+const baseURL = process.env.UI_E2E_BASE_URL ?? `http://127.0.0.1:${process.env.UI_E2E_PORT}`;
 
 export default defineConfig({
   testDir: './e2e',

@@ -6,8 +6,8 @@ import react from '@vitejs/plugin-react';
 // The server's CSRF and WebSocket same-origin checks compare the Origin
 // header with its own host, so the proxy rewrites Origin to the target.
 export default defineConfig(({ mode }) => {
-  const env = loadEnv(mode, process.cwd(), 'CHATTER_');
-  const target = env.CHATTER_DEV_API_ORIGIN || 'http://127.0.0.1:8080';
+  const env = loadEnv(mode, process.cwd(), 'UI_');
+  const target = env.UI_DEV_API_ORIGIN || 'http://127.0.0.1:8080';
   const rewriteOrigin = {
     target,
     changeOrigin: true,
@@ -24,7 +24,7 @@ export default defineConfig(({ mode }) => {
     plugins: [react()],
     server: {
       host: '127.0.0.1',
-      port: Number(env.CHATTER_DEV_PORT || 5173),
+      port: Number(env.UI_DEV_PORT || 5173),
       proxy: {
         '/api': rewriteOrigin,
         '/healthz': rewriteOrigin,

@@ -247,7 +247,13 @@ test('profile: change display name and password; log out and back in', async () 
   await dlg.getByLabel('Current password').fill(PASSWORD);
   await dlg.getByRole('button', { name: 'Change password' }).click();
   await expect(dlg.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
-  await dlg.getByRole('button', { name: 'Log out' }).click();
+  // This tab stays signed in and live: a message still goes through.
+  await dlg.getByRole('button', { name: 'Close' }).click();
+  await send(a, 'After the password change');
+  await expect(messageRow(a, 'After the password change')).toHaveAttribute('data-state', 'sent');
+  console.log('last close code after password change:', await a.getByTestId('connection-banner').getAttribute('data-last-close'));
+  await a.getByRole('button', { name: `Profile and settings for Ana L.` }).click();
+  await a.getByRole('dialog', { name: 'Your profile' }).getByRole('button', { name: 'Log out' }).click();
   await expect(a.getByRole('tab', { name: 'Log in' })).toBeVisible();
   await a.getByLabel('Username').fill(ana.username);
   await a.getByLabel('Password').fill('another good one');

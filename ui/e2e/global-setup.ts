@@ -32,15 +32,15 @@ async function waitHealthy(url: string, deadlineMs: number, exited: () => string
 }
 
 export default async function globalSetup(): Promise<() => Promise<void>> {
-  if (process.env.CHATTER_E2E_BASE_URL) return async () => {}; // an external server was given
+  if (process.env.UI_E2E_BASE_URL) return async () => {}; // an external server was given
   if (!existsSync(path.join(uiDir, 'dist', 'index.html'))) {
     execSync('npm run --silent build', { cwd: uiDir, stdio: 'inherit' });
   }
-  const port = process.env.CHATTER_E2E_PORT!;
+  const port = process.env.UI_E2E_PORT!;
   const dir = mkdtempSync(path.join(tmpdir(), 'chatter-e2e-'));
   mkdirSync(path.join(uiDir, 'test-results', 'screenshots'), { recursive: true });
   const log = createWriteStream(path.join(uiDir, 'test-results', 'server.log'));
-  const python = process.env.CHATTER_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
+  const python = process.env.UI_E2E_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
   const child = spawn(python, [
     '-m', 'chatter', 'serve', '--host', '127.0.0.1', '--port', port, '--db', path.join(dir, 'e2e.db'),
     '--set', 'auth.bcrypt_rounds=4', '--set', 'auth.login_per_ip_per_minute=1000',

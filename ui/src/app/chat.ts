@@ -74,6 +74,8 @@ export class Chat {
   private unlisten: (() => void) | null = null;
   private generation = 0;
   private work = new Set<Promise<unknown>>();
+  /** 4001 closes survived by a still-valid cookie since the last `ready` (bounded, so no loop). */
+  private unauthorisedCloses = 0;
 
   constructor(private deps: ChatDeps = {}) {
     this.api = deps.api ?? realApi;
@@ -122,6 +124,36 @@ export class Chat {
     this.session.signedOut('Your session has ended. Please log in again.');
   }
 
+  /**
+   * The socket was closed with 4001. That is a logout unless our cookie
+   * still works (e.g. it was just refreshed by a password change); then the
+   * socket resumes from its cursor.
+   */
+  private async recheckSession(): Promise<void> {
+    const gen = this.generation;
+    try {
+      const me = await this.api.me();
+      if (gen !== this.generation) return;
+      this.session.updateMe(me);
+      if (this.unauthorisedCloses++ < 3) {
+        this.socket?.resume();
+        return;
+      }
+    } catch {
+      /* fall through */
+    }
+    if (gen === this.generation) this.sessionExpired();
+  }
+
+  private async checkStillSignedIn(): Promise<void> {
+    const gen = this.generation;
+    try {
+      this.session.updateMe(await this.api.me());
+    } catch (e) {
+      if (gen === this.generation && e instanceof ApiError && e.code === 'UNAUTHENTICATED') this.sessionExpired();
+    }
+  }
+
   async updateName(name: string): Promise<void> {
     const me = await this.api.updateMe(name.trim());
     this.session.updateMe(me);
@@ -148,7 +180,9 @@ export class Chat {
       {
         onStatus: (s) => {
           this.connection.set((c) => ({ ...s, synced: s.state === 'open' ? c.synced : false }));
-          if (s.state === 'unauthenticated') this.sessionExpired();
+          if (s.state === 'unauthenticated') this.track(this.recheckSession());
+          // A handshake refused over HTTP (expired cookie) looks like a network error: check.
+          if (s.state === 'backoff' && s.attempt % 3 === 2) this.track(this.checkStillSignedIn());
         },
         onReady: (ev, resumed) => this.track(this.onReady(ev, resumed)),
         onReset: (ev) => this.track(this.onReset(ev)),
@@ -217,6 +251,7 @@ export class Chat {
   private async onReady(ev: ReadyEvent, resumed: boolean): Promise<void> {
     this.session.updateMe(ev.user);
     this.presence.setOnlineList(ev.online);
+    this.unauthorisedCloses = 0;
     if (!resumed || !this.hasSnapshot) await this.resync();
     this.connection.set((c) => ({ ...c, synced: true }));
     await this.flushOutbox();

@@ -41,7 +41,7 @@ export function ConnectionBanner() {
       text = null;
   }
   return (
-    <div className={`conn-banner ${text ? 'show' : ''} ${st.state}`} role="status" aria-live="polite" data-testid="connection-banner" data-state={st.state}>
+    <div className={`conn-banner ${text ? 'show' : ''} ${st.state}`} role="status" aria-live="polite" data-testid="connection-banner" data-state={st.state} data-last-close={st.lastClose ?? undefined}>
       {text && (
         <>
           <span className="conn-dot" aria-hidden="true" />

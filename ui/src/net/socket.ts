@@ -147,6 +147,13 @@ export class SocketClient {
     }
   }
 
+  /** After `unauthenticated`, once the app has re-checked its credentials: connect again, keeping the cursor. */
+  resume(): void {
+    if (this.status.state !== 'unauthenticated') return;
+    this.setStatus({ attempt: 0 });
+    this.connect();
+  }
+
   /** Retry now (e.g. the user pressed "Reconnect"). */
   reconnectNow(): void {
     const st = this.status.state;

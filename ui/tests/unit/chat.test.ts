@@ -1,6 +1,7 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Chat, type Api } from '../../src/app/chat';
+import { ApiError } from '../../src/api/http';
 import { memoryOutbox, openIdbOutbox, type Outbox } from '../../src/net/outbox';
 import type { Message, Room } from '../../src/wire/types';
 import { msg, ready, socketFactory, user } from './fakes';
@@ -229,13 +230,30 @@ describe('Chat controller', () => {
     expect(chat.ui.get().activeRoom).toBeNull();
   });
 
-  it('close 4001 signs the user out', async () => {
-    const { chat, f } = await boot();
+  it('close 4001 signs the user out when the cookie no longer works', async () => {
+    const { api } = fakeApi();
+    const { chat, f } = await boot({ api });
     f.last.open();
     f.last.receive(ready(1));
     await chat.idle();
+    (api.me as ReturnType<typeof vi.fn>).mockRejectedValueOnce(new ApiError(401, 'UNAUTHENTICATED', 'no'));
     f.last.serverClose(4001);
+    await chat.idle();
     expect(chat.session.get().status).toBe('anonymous');
     expect(chat.session.get().notice).toMatch(/session has ended/);
+    expect(f.sockets).toHaveLength(1);
+  });
+
+  it('close 4001 with a still-valid cookie (refreshed) resumes the socket from its cursor', async () => {
+    const { chat, f } = await boot();
+    f.last.open();
+    f.last.receive(ready(5));
+    await chat.idle();
+    f.last.serverClose(4001);
+    await chat.idle();
+    expect(chat.session.get().status).toBe('authenticated');
+    expect(f.sockets).toHaveLength(2);
+    f.last.open();
+    expect(f.last.sent[0]).toEqual({ type: 'hello', since: 5, epoch: 'E1' });
   });
 });
