@@ -81,7 +81,7 @@ async def snapshot(store: Any, room: str, viewer: str) -> tuple[int, RoomRow, li
 
 @asynccontextmanager
 async def unchanged(store: Any, room: str, viewer: str) -> AsyncIterator[None]:
-    """Assert that the block wrote nothing: same head, same room as seen by ``viewer``."""
+    """Assert that the block wrote nothing: same head, room and room list as ``viewer`` sees them."""
     before = await snapshot(store, room, viewer)
     yield
     assert await snapshot(store, room, viewer) == before
@@ -113,10 +113,9 @@ def msg_data(m: Any) -> dict[str, Any]:
     return d
 
 
-# Roles fixture for the permission matrix: one user per role plus a second
-# admin / member as targets, and an outsider.
+# The permission matrix's room: olga owner, adam and adele admins, mia and max
+# members (the second admin / member serve as targets); nina is an outsider.
 ACTOR = {"owner": "olga", "admin": "adam", "member": "mia"}
-OTHER = {"owner": "olga", "admin": "adele", "member": "max"}
 ROLE_USERS = ("olga", "adam", "adele", "mia", "max", "nina")
 
 
