@@ -348,6 +348,10 @@ export class Chat {
         if (ev.username === me) this.leftRoom(ev.room, 'removed');
         else this.rooms.removeMember(ev.room, ev.username);
         break;
+      case 'member_updated':
+        if (this.rooms.room(ev.room)?.members.some((m) => m.username === ev.username)) this.rooms.setRole(ev.room, ev.username, ev.role);
+        else void this.fetchRoom(ev.room);
+        break;
       case 'room_updated':
         if (ev.members && ev.name !== undefined && ev.kind) {
           const prev = this.rooms.room(ev.room);
@@ -463,9 +467,11 @@ export class Chat {
     this.rooms.upsertMember(id, m);
   }
 
-  async setRole(id: RoomId, username: Username, role: 'member' | 'admin'): Promise<void> {
+  async setRole(id: RoomId, username: Username, role: 'member' | 'admin' | 'owner'): Promise<void> {
     const m = await this.api.setRole(id, username, role);
     this.rooms.upsertMember(id, m);
+    // Ownership transfer demotes us to admin (the server also sends member_updated).
+    if (role === 'owner') await this.fetchRoom(id);
   }
 
   async removeMember(id: RoomId, username: Username): Promise<void> {

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { useChat, useNow } from './context';
 import { useStore } from '../store/store';
 import { Avatar } from './Avatar';
+import { Icon } from './Icon';
 import { MessageList } from './MessageList';
 import { Composer } from './Composer';
 import { RoomSettingsDialog } from './RoomSettingsDialog';
@@ -45,15 +46,17 @@ export function ChatView({ roomId }: { roomId: string }) {
     <main className="chat" aria-label={`Conversation: ${title}`}>
       <header className="chat-head">
         <button type="button" className="icon-btn back-btn" aria-label="Back to conversations" onClick={() => chat.setActiveRoom(null)}>
-          <span aria-hidden="true">‹</span>
+          <Icon name="back" size={22} />
         </button>
         <HeaderAvatar roomId={roomId} />
         <div className="chat-title">
           <h2 data-testid="room-title">{title}</h2>
           <Subtitle roomId={roomId} />
         </div>
-        <button type="button" className="btn ghost small" onClick={() => setSettings(true)} aria-haspopup="dialog">
-          {room.kind === 'dm' ? 'Details' : 'Room settings'}
+        <button type="button" className="btn ghost small head-btn" onClick={() => setSettings(true)} aria-haspopup="dialog"
+          aria-label={room.kind === 'dm' ? 'Details' : 'Room settings'}>
+          <Icon name="info" size={18} />
+          <span className="head-btn-text" aria-hidden="true">{room.kind === 'dm' ? 'Details' : 'Room settings'}</span>
         </button>
       </header>
       <MessageList roomId={roomId} />

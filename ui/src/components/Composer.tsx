@@ -3,6 +3,7 @@ import { useChat } from './context';
 import { useStore } from '../store/store';
 import { MAX_BODY_CHARS } from '../wire/types';
 import { roomTitle } from '../lib/names';
+import { Icon } from './Icon';
 
 /** Drafts survive switching rooms (not reloads). */
 const drafts = new Map<string, string>();
@@ -67,7 +68,7 @@ export function Composer({ roomId }: { roomId: string }) {
         data-testid="composer"
       />
       <button type="submit" className="btn primary send-btn" disabled={!text.trim() || over} aria-label="Send message">
-        <span aria-hidden="true">➤</span>
+        <Icon name="send" size={20} />
       </button>
       <p id={hintId} className={`composer-hint ${over ? 'over' : ''}`}>
         {error ? <span role="alert">{error}</span>

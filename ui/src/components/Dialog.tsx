@@ -1,3 +1,4 @@
+import { Icon } from './Icon';
 import { useEffect, useRef, type ReactNode } from 'react';
 
 /**
@@ -21,7 +22,7 @@ export function Dialog({ title, onClose, children, wide }: { title: string; onCl
       <div className="dialog-inner">
         <header className="dialog-head">
           <h2>{title}</h2>
-          <button type="button" className="icon-btn" aria-label="Close" onClick={onClose}>×</button>
+          <button type="button" className="icon-btn" aria-label="Close" onClick={onClose}><Icon name="close" size={18} /></button>
         </header>
         {children}
       </div>

@@ -5,6 +5,7 @@ import { readersOf } from '../store/rooms';
 import type { PendingMessage, Timeline } from '../store/messages';
 import type { Message, Room } from '../wire/types';
 import { Avatar } from './Avatar';
+import { Icon } from './Icon';
 import { MessageBody } from './MessageBody';
 import { clock, dayLabel, fullTime, parseTime, sameDay } from '../lib/time';
 import { displayName } from '../lib/names';
@@ -181,7 +182,7 @@ export function MessageList({ roomId }: { roomId: string }) {
       </div>
       {newCount > 0 && (
         <button type="button" className="new-pill" onClick={() => scrollToBottom(true)} data-testid="new-messages-pill">
-          {newCount} new message{newCount === 1 ? '' : 's'} ↓
+          {newCount} new message{newCount === 1 ? '' : 's'} <Icon name="down" size={14} />
         </button>
       )}
     </div>
@@ -221,19 +222,19 @@ function MessageRow({ row, room, me, showReceipt }: { row: Row; room: Room | und
 
 function Receipt({ row, room, showText }: { row: Row; room: Room | undefined; showText: boolean }) {
   if (row.pending) {
-    if (row.pending.state === 'failed') return <span className="receipt failed" data-testid="receipt" data-receipt="failed">!</span>;
-    return <span className="receipt pending" data-testid="receipt" data-receipt="pending" title="Sending…" aria-label="Sending">🕓</span>;
+    if (row.pending.state === 'failed') return <span className="receipt failed" data-testid="receipt" data-receipt="failed" aria-label="Not delivered"><Icon name="alert" size={13} /></span>;
+    return <span className="receipt pending" data-testid="receipt" data-receipt="pending" title="Sending…" aria-label="Sending"><Icon name="clock" size={13} /></span>;
   }
   const readers = readersOf(room, row.msg!);
   if (readers.length === 0) {
-    return <span className="receipt sent" data-testid="receipt" data-receipt="sent" title="Sent" aria-label="Sent">✓</span>;
+    return <span className="receipt sent" data-testid="receipt" data-receipt="sent" title="Sent" aria-label="Sent"><Icon name="check" size={14} /></span>;
   }
   const names = readers.map((m) => m.name || m.username);
   const label = room?.kind === 'dm' ? 'Read' : `Read by ${readers.length}`;
   return (
     <span className="receipt read" tabIndex={0} data-testid="receipt" data-receipt="read" data-readers={readers.length}
       aria-label={`Read by ${names.join(', ')}`}>
-      ✓✓{showText && <span className="receipt-text"> {label}</span>}
+      <Icon name="checks" size={15} />{showText && <span className="receipt-text">{label}</span>}
       <span className="who-read" role="tooltip">Read by {names.join(', ')}</span>
     </span>
   );

@@ -71,9 +71,14 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
                 </span>
                 {can.changeRole(room, role, m) ? (
                   <select aria-label={`Role of ${m.name}`} value={m.role}
-                    onChange={(e) => void run(() => chat.setRole(roomId, m.username, e.target.value as 'admin' | 'member'), 'Role changed.')}>
+                    onChange={(e) => {
+                      const next = e.target.value as 'admin' | 'member' | 'owner';
+                      if (next === 'owner' && !window.confirm(`Make ${m.name} the owner? You will become an admin.`)) return;
+                      void run(() => chat.setRole(roomId, m.username, next), next === 'owner' ? `${m.name} is now the owner.` : 'Role changed.');
+                    }}>
                     <option value="member">Member</option>
                     <option value="admin">Admin</option>
+                    <option value="owner">Owner (transfer)</option>
                   </select>
                 ) : room.kind === 'group' && <span className={`role-tag ${m.role}`}>{ROLE_LABEL[m.role]}</span>}
                 {m.username !== me && can.removeMember(room, role, m) && (

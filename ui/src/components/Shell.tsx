@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { Icon } from './Icon';
 import { useChat } from './context';
 import { useStore } from '../store/store';
 import { Sidebar } from './Sidebar';
@@ -52,7 +53,7 @@ export function Shell() {
       {notice && (
         <div className={`toast ${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'}>
           <span>{notice.text}</span>
-          <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => chat.dismissNotice()}>×</button>
+          <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => chat.dismissNotice()}><Icon name="close" size={16} /></button>
         </div>
       )}
       <div className="sr-only" aria-live="polite" aria-atomic="true" data-testid="live-region">{announcement}</div>

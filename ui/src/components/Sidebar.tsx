@@ -3,6 +3,7 @@ import { useChat, useNow } from './context';
 import { useStore } from '../store/store';
 import { sortRooms } from '../store/rooms';
 import { Avatar } from './Avatar';
+import { Icon } from './Icon';
 import { dmPeer, displayName, roomTitle } from '../lib/names';
 import { relativeShort } from '../lib/time';
 import type { Room } from '../wire/types';
@@ -76,7 +77,7 @@ function RoomItem({ room, me, active, online, hasPending, now, onOpen }: {
             <time className="room-time" dateTime={last?.created_at ?? room.created_at}>{when}</time>
           </span>
           <span className="room-bottom">
-            <span className="room-preview">{hasPending ? '⏳ ' : ''}{preview}</span>
+            <span className="room-preview">{hasPending && <span className="preview-pending" title="Unsent messages"><Icon name="clock" size={12} /></span>}{preview}</span>
             {room.unread > 0 && <span className="badge" data-testid="unread-badge">{room.unread > 99 ? '99+' : room.unread}</span>}
           </span>
         </span>

@@ -97,6 +97,11 @@ export class RoomsStore extends Store<RoomsState> {
     });
   }
 
+  setRole(id: RoomId, username: Username, role: Member['role']): void {
+    this.patch(id, (r) => (r.members.some((m) => m.username === username && m.role !== role)
+      ? { ...r, members: r.members.map((m) => (m.username === username ? { ...m, role } : m)) } : r));
+  }
+
   removeMember(id: RoomId, username: Username): void {
     this.patch(id, (r) => (r.members.some((m) => m.username === username)
       ? { ...r, members: r.members.filter((m) => m.username !== username) } : r));

@@ -67,6 +67,8 @@ export interface AckEvent { type: 'ack'; client_msg_id: string; id: MessageId; s
 export interface MessageEvent extends Message { type: 'message' }
 export interface ReadEvent { type: 'read'; seq: Seq; room: RoomId; user: Username; up_to: MessageId }
 export interface MemberAddedEvent { type: 'member_added'; seq: Seq; room: RoomId; username: Username; role?: Role }
+/** Server extension (not in PROTOCOL.md v1): a member's role changed (also ownership transfer). */
+export interface MemberUpdatedEvent { type: 'member_updated'; seq: Seq; room: RoomId; username: Username; role: Role }
 export interface MemberRemovedEvent { type: 'member_removed'; seq: Seq; room: RoomId; username: Username }
 export interface RoomUpdatedEvent { type: 'room_updated'; seq: Seq; room: RoomId; name?: string; kind?: Room['kind']; members?: Member[] }
 export interface RoomDeletedEvent { type: 'room_deleted'; seq: Seq; room: RoomId }
@@ -81,6 +83,7 @@ export type DurableEvent =
   | ReadEvent
   | MemberAddedEvent
   | MemberRemovedEvent
+  | MemberUpdatedEvent
   | RoomUpdatedEvent
   | RoomDeletedEvent;
 
@@ -102,6 +105,7 @@ export function isDurable(e: ServerEvent): e is DurableEvent {
     case 'read':
     case 'member_added':
     case 'member_removed':
+    case 'member_updated':
     case 'room_updated':
     case 'room_deleted':
       return true;

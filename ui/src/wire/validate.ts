@@ -156,6 +156,8 @@ export function parseServerEvent(v: unknown): ServerEvent | null {
     }
     case 'member_removed':
       return { type: 'member_removed', seq: int(o, 'seq', w, 1), room: str(o, 'room', w), username: str(o, 'username', w) };
+    case 'member_updated':
+      return { type: 'member_updated', seq: int(o, 'seq', w, 1), room: str(o, 'room', w), username: str(o, 'username', w), role: role(o, 'role', w) };
     case 'room_updated': {
       // `room` is the room id; the Room fields ride along (maybe with `id`).
       const roomId = typeof o.room === 'string' ? o.room : str(o, 'id', w);

@@ -230,6 +230,18 @@ describe('Chat controller', () => {
     expect(chat.ui.get().activeRoom).toBeNull();
   });
 
+  it('applies member_updated (role change / ownership transfer, a server extension)', async () => {
+    const { chat, f } = await boot();
+    f.last.open();
+    f.last.receive(ready(1));
+    await chat.idle();
+    f.last.receive([
+      { type: 'member_updated', seq: 2, room: 'r1', username: 'ana', role: 'admin' },
+      { type: 'member_updated', seq: 3, room: 'r1', username: 'bo', role: 'owner' },
+    ]);
+    expect(chat.rooms.room('r1')!.members.map((m) => [m.username, m.role])).toEqual([['ana', 'admin'], ['bo', 'owner']]);
+  });
+
   it('close 4001 signs the user out when the cookie no longer works', async () => {
     const { api } = fakeApi();
     const { chat, f } = await boot({ api });

@@ -53,6 +53,7 @@ describe('parseServerFrame', () => {
       { type: 'read', seq: 10, room: 'r', user: 'bo', up_to: 3 },
       { type: 'member_added', seq: 11, room: 'r', username: 'cy', role: 'admin' },
       { type: 'member_removed', seq: 12, room: 'r', username: 'cy' },
+      { type: 'member_updated', seq: 12, room: 'r', username: 'bo', role: 'owner' }, // server extension
       { type: 'room_updated', seq: 13, room: 'r', name: 'New', kind: 'group', members: [] },
       { type: 'room_deleted', seq: 14, room: 'r' },
       { type: 'typing', room: 'r', user: 'bo', active: false },
