@@ -180,7 +180,6 @@ async def test_room_routes_malformed_json(tmp_path, case, data, method, path):
             assert await w.snapshot() == before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a lone surrogate (\\udfff) in a room name reaches SQLite: 500, not 400")
 async def test_create_group_lone_surrogate_name_is_400(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
