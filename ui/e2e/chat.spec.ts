@@ -195,6 +195,43 @@ test('room settings: owner renames, member sees it live and only the controls al
   await bd.getByRole('button', { name: 'Close' }).click();
 });
 
+test('history: pages in older messages on scroll-up without moving the view; new messages show a pill', async () => {
+  const a = ana.page;
+  const b = bo.page;
+  const roomId = decodeURIComponent(new URL(a.url()).pathname.split('/').pop()!);
+  // A backlog longer than one page (50), posted over REST with idempotency keys.
+  for (let i = 1; i <= 70; i++) {
+    const r = await ana.context.request.post(`/api/rooms/${encodeURIComponent(roomId)}/messages`, {
+      data: { client_msg_id: `backlog-${i}`, body: `Backlog ${i}` },
+    });
+    expect(r.status(), await r.text()).toBe(201);
+  }
+  await b.reload();
+  const list = b.getByTestId('message-list');
+  await expect(bodies(b, 'Backlog 70')).toBeInViewport();
+  await expect(list.getByTestId('message')).toHaveCount(50);
+  const anchor = list.getByTestId('message').first();
+  const anchorText = (await anchor.getByTestId('message-body').textContent())!;
+  await list.evaluate((el) => { el.scrollTop = 0; });
+  const anchored = bodies(b, anchorText);
+  const y0 = (await anchored.boundingBox())!.y;
+  // Older messages arrive above; the message that was on top stays where it was.
+  await expect.poll(() => list.getByTestId('message').count()).toBeGreaterThan(50);
+  await expect.poll(async () => Math.abs((await anchored.boundingBox())!.y - y0)).toBeLessThanOrEqual(2);
+  await expect(list.getByText('Loading earlier messages…')).toHaveCount(0);
+  await shot(b, '11-history-paged');
+
+  // While Bo reads history, a new message does not yank the view down.
+  await send(a, 'Fresh while you read');
+  const pill = b.getByTestId('new-messages-pill');
+  await expect(pill).toHaveText(/1 new message/);
+  await expect(bodies(b, 'Fresh while you read')).not.toBeInViewport();
+  await expect(anchored).toBeInViewport();
+  await pill.click();
+  await expect(bodies(b, 'Fresh while you read')).toBeInViewport();
+  await expect(pill).toHaveCount(0);
+});
+
 test('direct messages show presence; going away shows last seen', async ({ browser }) => {
   const a = ana.page;
   await a.getByRole('button', { name: 'New message' }).first().click();
@@ -212,7 +249,7 @@ test('direct messages show presence; going away shows last seen', async ({ brows
   const dp = await dark.newPage();
   await dp.goto('/');
   await openRoom(dp, group + ' HQ');
-  await expect(bodies(dp, 'Survives a reload')).toHaveCount(1);
+  await expect(bodies(dp, 'Fresh while you read')).toBeInViewport();
   await shot(dp, '07-chat-dark');
   await dark.close();
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, storageState: await bo.context.storageState() });
