@@ -288,7 +288,6 @@ test('profile: change display name and password; log out and back in', async () 
   await dlg.getByRole('button', { name: 'Close' }).click();
   await send(a, 'After the password change');
   await expect(messageRow(a, 'After the password change')).toHaveAttribute('data-state', 'sent');
-  console.log('last close code after password change:', await a.getByTestId('connection-banner').getAttribute('data-last-close'));
   await a.getByRole('button', { name: `Profile and settings for Ana L.` }).click();
   await a.getByRole('dialog', { name: 'Your profile' }).getByRole('button', { name: 'Log out' }).click();
   await expect(a.getByRole('tab', { name: 'Log in' })).toBeVisible();
@@ -296,4 +295,27 @@ test('profile: change display name and password; log out and back in', async () 
   await a.getByLabel('Password').fill('another good one');
   await a.getByRole('button', { name: 'Log in' }).click();
   await expect(a.getByRole('button', { name: 'Profile and settings for Ana L.' })).toBeVisible();
+});
+
+test('PROTOCOL §3: changing the password logs out only the *other* sessions, not this tab\'s socket', async () => {
+  // Known server deviation, reported: POST /api/me/password refreshes this
+  // session's cookie but also closes this tab's own socket with 4001. The UI
+  // copes (it re-checks GET /api/me and resumes), which the previous test
+  // shows; this one pins the contract and fails while the server deviates.
+  // UI_E2E_STRICT_PROTOCOL=1 runs it as a normal test (to check a server fix).
+  test.fail(process.env.UI_E2E_STRICT_PROTOCOL !== '1', 'server closes the changing session\'s own socket with 4001');
+  const a = ana.page;
+  await a.reload();
+  await expect(a.getByTestId('connection-banner')).toHaveAttribute('data-state', 'open');
+  await a.getByRole('button', { name: 'Profile and settings for Ana L.' }).click();
+  const dlg = a.getByRole('dialog', { name: 'Your profile' });
+  await dlg.getByLabel('Current password').fill('another good one');
+  await dlg.getByLabel('New password', { exact: true }).fill(PASSWORD);
+  await dlg.getByLabel('Repeat new password').fill(PASSWORD);
+  await dlg.getByRole('button', { name: 'Change password' }).click();
+  await expect(dlg.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
+  await dlg.getByRole('button', { name: 'Close' }).click();
+  await send(a, 'Still connected?');
+  await expect(messageRow(a, 'Still connected?')).toHaveAttribute('data-state', 'sent');
+  expect(await a.getByTestId('connection-banner').getAttribute('data-last-close')).not.toBe('4001');
 });
