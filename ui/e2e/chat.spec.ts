@@ -195,6 +195,46 @@ test('room settings: owner renames, member sees it live and only the controls al
   await bd.getByRole('button', { name: 'Close' }).click();
 });
 
+test('membership: add a member, promote to admin (live controls), leave, and delete', async () => {
+  const a = ana.page;
+  const b = bo.page;
+  const temp = `Temp ${Date.now().toString(36).slice(-4)}`;
+  await a.getByRole('button', { name: '+ New group' }).click();
+  const nd = a.getByRole('dialog', { name: 'New group' });
+  await nd.getByLabel('Group name').fill(temp);
+  await nd.getByRole('button', { name: 'Create group' }).click();
+  await expect(a.getByTestId('room-title')).toHaveText(temp);
+
+  await a.getByRole('button', { name: 'Room settings' }).click();
+  const dlg = a.getByRole('dialog', { name: 'Room settings' });
+  await dlg.getByLabel('Add a member').fill(bo.username);
+  await dlg.getByRole('button', { name: new RegExp(bo.name) }).click();
+  await expect(dlg.getByRole('status')).toHaveText(`${bo.name} was added.`);
+  await expect(roomLink(b, temp)).toBeVisible();
+
+  await openRoom(b, temp);
+  await b.getByRole('button', { name: 'Room settings' }).click();
+  const bd = b.getByRole('dialog', { name: 'Room settings' });
+  await expect(bd.getByLabel('Room name')).toHaveCount(0);
+  await dlg.getByRole('combobox', { name: `Role of ${bo.name}` }).selectOption('admin');
+  await expect(dlg.getByRole('status')).toHaveText('Role changed.');
+  // Bo's open dialog gains the admin controls live.
+  await expect(bd.getByLabel('Room name')).toBeVisible();
+  await expect(bd.getByLabel('Add a member')).toBeVisible();
+  await expect(bd.getByRole('button', { name: 'Delete room' })).toHaveCount(0);
+
+  await bd.getByRole('button', { name: 'Leave room' }).click();
+  await expect(roomLink(b, temp)).toHaveCount(0);
+  await expect(dlg.getByTestId('member-list').getByRole('listitem')).toHaveCount(1);
+
+  await dlg.getByRole('button', { name: 'Delete room' }).click();
+  await dlg.getByRole('button', { name: 'Yes, delete' }).click();
+  await expect(roomLink(a, temp)).toHaveCount(0);
+  await expect(a.getByRole('heading', { name: 'Pick a conversation' })).toBeVisible();
+  await openRoom(a, `${group} HQ`);
+  await openRoom(b, `${group} HQ`);
+});
+
 test('history: pages in older messages on scroll-up without moving the view; new messages show a pill', async () => {
   const a = ana.page;
   const b = bo.page;
