@@ -36,6 +36,12 @@ export function Shell() {
     if (window.location.pathname !== want) window.history.pushState(null, '', want);
   }, [active]);
 
+  // Unread count in the tab title.
+  const unread = useStore(chat.rooms, (s) => Object.values(s.byId).reduce((n, r) => n + r.unread, 0));
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread > 99 ? '99+' : unread}) Chatter` : 'Chatter';
+  }, [unread]);
+
   useEffect(() => {
     if (!notice) return;
     const t = setTimeout(() => chat.dismissNotice(), 6000);

@@ -133,6 +133,23 @@ describe('SocketClient reconnect', () => {
     expect(client.cursor).toEqual({ epoch: 'E2', seq: 3 });
   });
 
+  it('ready + reset for an impossible cursor (same epoch, since > head) rewinds the cursor to the server head', () => {
+    const { f, client, readies, resets, events } = setup();
+    client.start();
+    f.last.open();
+    f.last.receive(ready(90));
+    f.last.serverClose(1006);
+    vi.runOnlyPendingTimers();
+    f.last.open();
+    expect(f.last.sent[0]).toEqual({ type: 'hello', since: 90, epoch: 'E1' });
+    f.last.receive([ready(40), { type: 'reset', epoch: 'E1', seq: 40 }, message(41, 41)]);
+    expect(readies.at(-1)).toEqual({ seq: 40, resumed: true });
+    expect(resets).toEqual([40]);
+    // Events after the server's head are delivered, not mistaken for duplicates.
+    expect(events.map((e) => (e as { id: number }).id)).toEqual([41]);
+    expect(client.cursor.seq).toBe(41);
+  });
+
   it('stops on close 4001 (logged out) and never retries', () => {
     const { f, client } = setup();
     client.start();
