@@ -1,7 +1,11 @@
-"""Command line: ``chatter serve | migrate | create-user | print-config``.
+"""Command line: ``chatter [serve] | migrate | create-user | print-config |
+backup | restore | doctor | reset-password``.
 
-Argument parsing only; the work lives in the modules it calls.  Every
-failure the user can cause prints one line ``chatter: <reason>`` and exits 2.
+Argument parsing only; the work lives in the modules it calls (operator
+commands in ``chatter.ops``).  Every failure the user can cause prints one
+line ``chatter: <reason>`` and exits 2.  With no command, or only options
+(``chatter --port 9000``), the command is ``serve``: the single binary
+starts the server when run bare.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chatter", description="Self-hosted real-time group chat.")
+    parser = argparse.ArgumentParser(prog="chatter", description="Self-hosted real-time group chat. "
+                                     "Without a COMMAND (or with only options) it runs `serve`.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="serve the API, the socket and the UI")
@@ -53,6 +58,38 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = show.add_mutually_exclusive_group()
     fmt.add_argument("--example", action="store_true", help="print config.example.yml (all settings, defaults)")
     fmt.add_argument("--env", action="store_true", help="print example.env")
+
+    bk = sub.add_parser("backup", help="copy the database to a file while the server runs, then verify the copy",
+                        description="Online backup: a consistent snapshot via SQLite's backup API (the server "
+                        "keeps serving), checked with PRAGMA integrity_check, then moved into place. "
+                        "Records the time in the database (meta last_backup) for `chatter doctor`.")
+    _common(bk)
+    bk.add_argument("path", metavar="PATH", help="backup file to write")
+    bk.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+
+    rs = sub.add_parser("restore", help="replace the database with a backup (server stopped)",
+                        description="Refuses while a server holds the database. Checks the backup's "
+                        "integrity and schema, moves the current database aside as "
+                        "<db>.pre-restore-<time>, installs the backup and gives it a new epoch so every "
+                        "client resyncs (`reset`) on reconnect.")
+    _common(rs)
+    rs.add_argument("path", metavar="PATH", help="backup file made by `chatter backup`")
+
+    dr = sub.add_parser("doctor", help="check the installation; exit 0 ok, 1 warnings, 2 failures",
+                        description="Prints `OK|WARN|FAIL <what>: <detail>` lines: database integrity, "
+                        "schema version, WAL size, last backup age, secret strength, free disk, listening "
+                        "address. Exit code 0 when all are OK, 1 with warnings, 2 with failures.")
+    _common(dr)
+    dr.add_argument("--quick", action="store_true", help="PRAGMA quick_check instead of integrity_check")
+
+    rp = sub.add_parser("reset-password", help="print a one-time password-reset link (valid 30 minutes)",
+                        description="Prints http://<host>:<port>/reset#<token>; opening it lets the user set "
+                        "a new password once within 30 minutes. All their sessions end. A new link voids "
+                        "older ones.")
+    _common(rp)
+    rp.add_argument("username", metavar="USER")
+    rp.add_argument("--url", metavar="BASE", help="public base URL for the link, e.g. https://chat.example.org "
+                    "(default from server.host and server.port)")
     return parser
 
 
@@ -148,12 +185,59 @@ def cmd_print_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from chatter import ops
+
+    cfg = load(args)
+    result = ops.backup(cfg.store.path, args.path, force=args.force, busy_timeout=cfg.store.busy_timeout)
+    print(f"backup {result.path}: {result.bytes} bytes, schema version {result.schema_version}, "
+          f"seq {result.head}, integrity ok, {result.seconds:.2f} s")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from chatter import ops
+
+    cfg = load(args)
+    result = ops.restore(args.path, cfg.store.path)
+    if result.moved_aside is not None:
+        print(f"previous database moved to {result.moved_aside}")
+    print(f"restored {args.path} to {result.db}: schema version {result.schema_version}, seq {result.head}, "
+          f"new epoch {result.new_epoch} (clients will resync)")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from chatter import ops
+
+    cfg = load(args)
+    checks = ops.doctor(cfg, quick=args.quick)
+    for check in checks:
+        print(check.line())
+    return ops.exit_code(checks)
+
+
+def cmd_reset_password(args: argparse.Namespace) -> int:
+    from chatter import ops, policy
+
+    cfg = load(args)
+    link = ops.create_reset_link(cfg, policy.username(args.username), url=args.url)
+    print(link.url)
+    print(f"valid once, for {ops.RESET_TTL / 60:.0f} minutes (until {ops.rfc3339(link.expires)}), "
+          f"for user {link.username}", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {"serve": cmd_serve, "migrate": cmd_migrate, "create-user": cmd_create_user,
-            "print-config": cmd_print_config}
+            "print-config": cmd_print_config, "backup": cmd_backup, "restore": cmd_restore,
+            "doctor": cmd_doctor, "reset-password": cmd_reset_password}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["serve", *argv]  # `chatter` alone serves (the binary's double-click case)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -28,6 +28,7 @@ from chatter import auth
 from chatter.actors.system import ChatSystem, open_actor_system
 from chatter.config import Config, check_secret
 from chatter.errors import ChatError, ConfigError
+from chatter.http.reset import reset
 from chatter.http.rest import Deps, api
 from chatter.http.ws import wire_socket
 from chatter.metrics import Metrics
@@ -91,6 +92,7 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
         register_ip=RateLimiter(cfg.auth.register_per_ip_per_minute, 60.0),
     )
     app.register_blueprint(api)
+    app.register_blueprint(reset)
     wire_socket(app)
     metrics = system.metrics
     ui_dir = Path(cfg.server.ui_dir) if cfg.server.ui_dir else default_ui_dir()
