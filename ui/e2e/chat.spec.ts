@@ -337,6 +337,30 @@ test('profile: change display name and password; log out and back in', async () 
   await expect(a.getByRole('button', { name: 'Profile and settings for Ana L.' })).toBeVisible();
 });
 
+test('keyboard only: reach a room, send with Enter, newline with Shift+Enter, open and Escape a dialog', async () => {
+  const a = ana.page;
+  const target = roomLink(a, `${group} HQ`);
+  await a.locator('body').click({ position: { x: 1, y: 1 } });
+  for (let i = 0; i < 20 && !(await target.evaluate((el) => el === document.activeElement)); i++) await a.keyboard.press('Tab');
+  await expect(target).toBeFocused();
+  await a.keyboard.press('Enter');
+  await expect(a.getByTestId('room-title')).toHaveText(`${group} HQ`);
+  await expect(a.getByTestId('composer')).toBeFocused();
+  await a.keyboard.type('Line one');
+  await a.keyboard.press('Shift+Enter');
+  await a.keyboard.type('Line two');
+  await a.keyboard.press('Enter');
+  await expect(bodies(a, 'Line one\nLine two')).toHaveCount(1);
+  const settings = a.getByRole('button', { name: 'Room settings' });
+  for (let i = 0; i < 80 && !(await settings.evaluate((el) => el === document.activeElement)); i++) await a.keyboard.press('Shift+Tab');
+  await expect(settings).toBeFocused();
+  await a.keyboard.press('Enter');
+  await expect(a.getByRole('dialog', { name: 'Room settings' })).toBeVisible();
+  await a.keyboard.press('Escape');
+  await expect(a.getByRole('dialog', { name: 'Room settings' })).toHaveCount(0);
+  await expect(settings).toBeFocused();
+});
+
 test('PROTOCOL §3: changing the password logs out only the *other* sessions, not this tab\'s socket', async () => {
   // Known server deviation, reported: POST /api/me/password refreshes this
   // session's cookie but also closes this tab's own socket with 4001. The UI

@@ -232,7 +232,7 @@ function Receipt({ row, room, showText }: { row: Row; room: Room | undefined; sh
   const names = readers.map((m) => m.name || m.username);
   const label = room?.kind === 'dm' ? 'Read' : `Read by ${readers.length}`;
   return (
-    <span className="receipt read" tabIndex={0} data-testid="receipt" data-receipt="read" data-readers={readers.length}
+    <span className="receipt read" tabIndex={showText ? 0 : undefined} data-testid="receipt" data-receipt="read" data-readers={readers.length}
       aria-label={`Read by ${names.join(', ')}`}>
       <Icon name="checks" size={15} />{showText && <span className="receipt-text">{label}</span>}
       <span className="who-read" role="tooltip">Read by {names.join(', ')}</span>

@@ -43,7 +43,7 @@ export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => 
           {rooms.map((r) => (
             <RoomItem key={r.id} room={r} me={me?.username} active={r.id === active}
               online={r.kind === 'dm' ? presence[dmPeer(r, me?.username)?.username ?? '']?.online ?? false : undefined}
-              hasPending={(pending[r.id]?.length ?? 0) > 0}
+              lastPending={pending[r.id]?.at(-1)?.body ?? null}
               now={now} onOpen={() => chat.setActiveRoom(r.id)} />
           ))}
         </ul>
@@ -52,13 +52,14 @@ export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => 
   );
 }
 
-function RoomItem({ room, me, active, online, hasPending, now, onOpen }: {
-  room: Room; me: string | undefined; active: boolean; online: boolean | undefined; hasPending: boolean; now: Date; onOpen: () => void;
+function RoomItem({ room, me, active, online, lastPending, now, onOpen }: {
+  room: Room; me: string | undefined; active: boolean; online: boolean | undefined; lastPending: string | null; now: Date; onOpen: () => void;
 }) {
   const title = roomTitle(room, me);
   const last = room.last_message;
   const who = last ? (last.sender === me ? 'You' : room.kind === 'dm' ? '' : displayName(room, last.sender).split(' ')[0]) : '';
-  const preview = last ? `${who ? `${who}: ` : ''}${last.body}` : room.kind === 'dm' ? 'Say hello 👋' : 'No messages yet';
+  const preview = lastPending !== null ? `You: ${lastPending}`
+    : last ? `${who ? `${who}: ` : ''}${last.body}` : room.kind === 'dm' ? 'Say hello' : 'No messages yet';
   const when = relativeShort(last?.created_at ?? room.created_at, now);
   const label = `${title}${room.kind === 'dm' ? (online ? ', online' : ', offline') : ''}${room.unread ? `, ${room.unread} unread` : ''}`;
   return (
@@ -77,7 +78,7 @@ function RoomItem({ room, me, active, online, hasPending, now, onOpen }: {
             <time className="room-time" dateTime={last?.created_at ?? room.created_at}>{when}</time>
           </span>
           <span className="room-bottom">
-            <span className="room-preview">{hasPending && <span className="preview-pending" title="Unsent messages"><Icon name="clock" size={12} /></span>}{preview}</span>
+            <span className="room-preview">{lastPending !== null && <span className="preview-pending" title="Not sent yet"><Icon name="clock" size={12} /></span>}{preview}</span>
             {room.unread > 0 && <span className="badge" data-testid="unread-badge">{room.unread > 99 ? '99+' : room.unread}</span>}
           </span>
         </span>
