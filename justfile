@@ -58,3 +58,26 @@ test-py *ARGS: setup-py
 lint: setup-py
     {{py}} -m ruff check chatter tests
     {{py}} -m mypy chatter
+
+# --- shipping (docs/DEPLOY.md) ---------------------------------------------
+
+# One self-contained executable, bin/chatter (PyInstaller one-file with the UI inside); prints size and time.
+build: build-ui
+    bash scripts/build-binary.sh
+
+# The container image chatter:latest from ./Containerfile (podman; docker as a fallback).
+container TAG="chatter:latest":
+    bash scripts/build-container.sh {{TAG}}
+
+# Dev loop: the server restarts on Python changes (watchfiles) + Vite's dev server with hot reload; Ctrl-C stops both.
+dev PORT="8080" UI_PORT="5173": setup
+    bash scripts/dev.sh {{PORT}} {{UI_PORT}}
+
+# Shipping checks: build bin/chatter and test it under env -i, lifecycle, operator commands, dev reload.
+test-ship: setup build
+    CHATTER_TEST_BINARY=1 {{py}} -m pytest -q -p no:cacheprovider tests/ship tests/ops
+    bash scripts/test-dev-reload.sh
+
+# Build the container image and test it with podman (skips, saying why, where podman cannot run).
+test-container:
+    bash scripts/test-container.sh

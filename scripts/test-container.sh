@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Build the image and check it from outside (`just test-container`):
+#   /healthz and the HEALTHCHECK, register + login, a socket message, the
+#   non-root user, SIGTERM via `podman stop -t 30` -> exit code 0 and a
+#   clean log, then a new container on the same named volume still has the
+#   account and the message.
+# Skips (exit 0, saying why) only when podman cannot run a container here.
+# Env: CHATTER_IMAGE (default chatter:test), CHATTER_TEST_PORT (default: a free port).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf 'test-container: %s\n' "$*" >&2; }
+
+if ! command -v podman >/dev/null; then
+  say "SKIP: podman is not installed (on Debian: bash /work/shared/tools/podman-setup.sh, or apt-get install podman)"
+  exit 0
+fi
+if ! podman run --rm --pull=never python:3.11-slim true >/dev/null 2>&1 \
+   && ! podman run --rm python:3.11-slim true >/dev/null 2>&1; then
+  say "SKIP: podman cannot run a container here (no python:3.11-slim image and no registry, or no runtime):"
+  podman run --rm --pull=never python:3.11-slim true 2>&1 | tail -3 >&2 || true
+  exit 0
+fi
+
+image=${CHATTER_IMAGE:-chatter:test}
+name=chatter-test-$$
+volume=chatter-test-data-$$
+port=${CHATTER_TEST_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+base=http://127.0.0.1:$port
+cleanup() {
+  podman rm -f "$name" "$name-2" >/dev/null 2>&1 || true
+  podman volume rm -f "$volume" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+bash scripts/build-container.sh "$image" >&2
+
+wait_healthy() {  # $1 = container
+  for _ in $(seq 1 100); do
+    if python3 -c "import sys,urllib.request as u; sys.exit(u.urlopen('$base/healthz', timeout=2).status != 200)" 2>/dev/null; then
+      return 0
+    fi
+    if [ "$(podman inspect --format '{{.State.Running}}' "$1")" != "true" ]; then
+      say "FAIL: container $1 exited"; podman logs "$1" >&2; return 1
+    fi
+    sleep 0.2
+  done
+  say "FAIL: /healthz did not answer within 20 s"; podman logs "$1" >&2; return 1
+}
+
+say "run $image on 127.0.0.1:$port with volume $volume"
+# Without systemd podman cannot schedule the HEALTHCHECK timer (it says so on
+# stderr); the check itself is run below with `podman healthcheck run`.
+run() { podman run -d --pull=never "$@" 2> >(grep -v 'systemd connection' >&2) >/dev/null; }
+stop() { podman stop -t 30 "$1" 2> >(grep -v 'systemd connection' >&2) >/dev/null; }
+run --name "$name" -p "127.0.0.1:$port:8080" -v "$volume:/data" "$image"
+wait_healthy "$name"
+
+uid=$(podman exec "$name" id -u)
+[ "$uid" != 0 ] || { say "FAIL: the server runs as root"; exit 1; }
+podman healthcheck run "$name" >/dev/null || { say "FAIL: HEALTHCHECK failed"; exit 1; }
+mode=$(podman exec "$name" stat -c %a /data/secret)
+[ "$mode" = 600 ] || { say "FAIL: /data/secret has mode $mode, expected 600"; exit 1; }
+
+# Register, log in, send a message over the socket; remember it.
+python3 scripts/ship_probe.py "$base" write > "/tmp/$name.json"
+
+say "stop with SIGTERM (podman stop -t 30)"
+t0=$(date +%s.%N)
+stop "$name"
+code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
+took=$(echo "$(date +%s.%N) - $t0" | bc -l)
+[ "$code" = 0 ] || { say "FAIL: exit code $code after SIGTERM"; podman logs "$name" >&2; exit 1; }
+podman logs "$name" 2>&1 | grep -q "received SIGTERM" || { say "FAIL: the server did not see SIGTERM"; exit 1; }
+if podman logs "$name" 2>&1 | grep -q Traceback; then say "FAIL: traceback in the log"; podman logs "$name" >&2; exit 1; fi
+printf 'test-container: exit code 0 after SIGTERM, %.1f s\n' "$took" >&2
+
+say "new container on the same volume"
+run --name "$name-2" -p "127.0.0.1:$port:8080" -v "$volume:/data" "$image"
+wait_healthy "$name-2"
+python3 scripts/ship_probe.py "$base" check < "/tmp/$name.json"
+stop "$name-2"
+[ "$(podman inspect --format '{{.State.ExitCode}}' "$name-2")" = 0 ] || { say "FAIL: second container exit code"; exit 1; }
+rm -f "/tmp/$name.json"
+size=$(podman image inspect --format '{{.Size}}' "$image")
+printf 'test-container: PASS (image %s, %.0f MB)\n' "$image" "$(echo "$size / 1000000" | bc -l)" >&2
