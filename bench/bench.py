@@ -68,6 +68,7 @@ class Sizes:
     runs: int
     warmup_s: float
     drain_s: float
+    storm_hold_s: float = 1.0
 
 
 FULL = Sizes(storm=(1000, 5000), members=1000, fanout_s=5, fanout_window=16,
@@ -75,11 +76,11 @@ FULL = Sizes(storm=(1000, 5000), members=1000, fanout_s=5, fanout_window=16,
              room_post_every_s=10, ramp=(1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64), ramp_step_s=5,
              history_rows=1_000_000, history_requests=2000, login_users=500, login_threads=8,
              slow_s=20, runs=3, warmup_s=1, drain_s=20)
-SMOKE = Sizes(storm=(60,), members=40, fanout_s=1, fanout_window=4,
-              latency_pcts=(25,), latency_s=1, rooms=6, room_size=5,
-              room_post_every_s=1, ramp=(1, 2), ramp_step_s=0.7,
+SMOKE = Sizes(storm=(60,), members=40, fanout_s=0.8, fanout_window=4,
+              latency_pcts=(25,), latency_s=0.7, rooms=6, room_size=5,
+              room_post_every_s=1, ramp=(1, 2), ramp_step_s=0.5,
               history_rows=2000, history_requests=50, login_users=20, login_threads=4,
-              slow_s=1.5, runs=1, warmup_s=0.3, drain_s=5)
+              slow_s=1.0, runs=1, warmup_s=0.2, drain_s=5, storm_hold_s=0.2)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -404,7 +405,7 @@ class Bench:
     def s_storm(self, target: str, run: int) -> None:
         for n in self.z.storm:
             with self.server(target, users=n, prefix="s") as srv:
-                r = lg(srv, n, tokens=self.toks(srv), extra=["--hold", "1", "--connect-timeout", "60"], tag=f"storm{n}")
+                r = lg(srv, n, tokens=self.toks(srv), extra=["--hold", str(self.z.storm_hold_s), "--connect-timeout", "60"], tag=f"storm{n}")
                 c = r["connect"]
                 rss = (r["server"]["rss_ready_kb"] - r["server"]["rss_start_kb"]) * 1024 / max(1, r["ready"])
                 self.record("storm", target, run, n=n, t_all_ready_s=c["t_all_ready_s"], ready=r["ready"],
