@@ -21,13 +21,14 @@ import random
 import signal
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import trio
 
 from helpers import PASSWORD, chatter_server
@@ -405,3 +406,33 @@ def check_fleet(clients: list[LedgerClient], db: Path, start_seq: int,
         "resent": sum(c.resent for c in clients),
         "events": len(events),
     }
+
+
+# -- one server per test module (sync fixture: no pytest-trio fixture pitfalls) ----------------
+
+
+class Shared:
+    def __init__(self, server: Any, tmp: Path) -> None:
+        self.server = server
+        self.url: str = server.url
+        self.tmp = tmp
+        self.tokens: dict[str, str] = {}
+
+    def user(self, name: str) -> str:
+        if name not in self.tokens:
+            with httpx.Client(base_url=self.url, timeout=30) as c:
+                r = c.post("/api/users", json={"username": name, "name": name.title(), "password": PASSWORD})
+                assert r.status_code == 201, r.text
+                r = c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+                assert r.status_code == 200, r.text
+                self.tokens[name] = r.json()["token"]
+        return self.tokens[name]
+
+
+def shared_server(*extra: str) -> Any:
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+        tmp = tmp_path_factory.mktemp("srv")
+        with chatter_server(tmp, *FAST_SETUP, *extra) as server:
+            yield Shared(server, tmp)
+    return fixture
