@@ -12,9 +12,20 @@ let ana: Person;
 let bo: Person;
 const group = `Launch ${Date.now().toString(36).slice(-4)}`;
 
+/** Uncaught exceptions and CSP refusals seen in either page during the run. */
+const problems: string[] = [];
+function watch(page: Page, who: string) {
+  page.on('pageerror', (e) => problems.push(`${who}: uncaught ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`${who}: ${m.text()}`);
+  });
+}
+
 test.beforeAll(async ({ browser }) => {
   ana = await newPerson(browser, 'ana', 'Ana Lima');
   bo = await newPerson(browser, 'bo', 'Bo Chen');
+  watch(ana.page, 'ana');
+  watch(bo.page, 'bo');
 });
 
 test.afterAll(async () => {
@@ -359,6 +370,10 @@ test('keyboard only: reach a room, send with Enter, newline with Shift+Enter, op
   await a.keyboard.press('Escape');
   await expect(a.getByRole('dialog', { name: 'Room settings' })).toHaveCount(0);
   await expect(settings).toBeFocused();
+});
+
+test('no uncaught errors and no CSP refusals in either page during the whole run', () => {
+  expect(problems).toEqual([]);
 });
 
 test('PROTOCOL §3: changing the password logs out only the *other* sessions, not this tab\'s socket', async () => {
