@@ -93,6 +93,7 @@ test('typing indicator appears for the other person and clears on send', async (
   const b = bo.page;
   await b.getByTestId('composer').pressSequentially('I am typ', { delay: 20 });
   await expect(a.getByTestId('typing-indicator')).toHaveText(`${bo.name} is typing…`);
+  await expect(roomLink(a, group)).toContainText('Bo is typing…');
   await shot(a, '03-typing');
   await b.getByTestId('composer').press('Control+a');
   await b.getByTestId('composer').pressSequentially('Typing done');
@@ -292,6 +293,12 @@ test('direct messages show presence; going away shows last seen', async ({ brows
   await expect(a.getByTestId('room-title')).toHaveText(bo.name);
   await expect(a.getByTestId('presence-text')).toHaveText('online');
   await expect(roomLink(a, bo.name)).toHaveAttribute('aria-label', new RegExp(`^${bo.name}, online`));
+  // The sidebar filter narrows the list by title.
+  await a.getByLabel('Search conversations').fill('Bo C');
+  await expect(roomLink(a, `${group} HQ`)).toHaveCount(0);
+  await expect(roomLink(a, bo.name)).toBeVisible();
+  await a.getByLabel('Search conversations').fill('');
+  await expect(roomLink(a, `${group} HQ`)).toBeVisible();
   await send(a, 'Ping in private');
   await expect(roomLink(bo.page, ana.name)).toContainText('Ping in private');
 

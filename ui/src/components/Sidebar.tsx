@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { useChat, useNow } from './context';
 import { useStore } from '../store/store';
 import { sortRooms } from '../store/rooms';
@@ -6,6 +6,7 @@ import { Avatar } from './Avatar';
 import { Icon } from './Icon';
 import { dmPeer, displayName, roomTitle } from '../lib/names';
 import { relativeShort } from '../lib/time';
+import { typingText } from '../store/typing';
 import type { Room } from '../wire/types';
 
 export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => void; onNewDm: () => void; onProfile: () => void }) {
@@ -15,9 +16,15 @@ export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => 
   const active = useStore(chat.ui, (s) => s.activeRoom);
   const presence = useStore(chat.presence, (s) => s);
   const pending = useStore(chat.messages, (s) => s.pending);
+  const typing = useStore(chat.typing, (s) => s);
   const now = useNow();
-  const rooms = useMemo(() => sortRooms(Object.values(byId)), [byId]);
-  const totalUnread = rooms.reduce((n, r) => n + r.unread, 0);
+  const [filter, setFilter] = useState('');
+  const all = useMemo(() => sortRooms(Object.values(byId)), [byId]);
+  const rooms = useMemo(() => {
+    const f = filter.trim().toLowerCase();
+    return f ? all.filter((r) => roomTitle(r, me?.username).toLowerCase().includes(f)) : all;
+  }, [all, filter, me?.username]);
+  const totalUnread = all.reduce((n, r) => n + r.unread, 0);
 
   return (
     <nav className="sidebar" aria-label="Conversations">
@@ -35,15 +42,22 @@ export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => 
         <button type="button" className="btn primary small" onClick={onNewGroup}>+ New group</button>
         <button type="button" className="btn small" onClick={onNewDm}>New message</button>
       </div>
+      {all.length > 0 && (
+        <div className="room-search">
+          <label htmlFor="room-filter" className="sr-only">Search conversations</label>
+          <input id="room-filter" type="search" placeholder="Search conversations" value={filter} onChange={(e) => setFilter(e.target.value)} autoComplete="off" />
+        </div>
+      )}
       <h2 className="sr-only">Rooms{totalUnread ? ` (${totalUnread} unread)` : ''}</h2>
       {rooms.length === 0 ? (
-        <p className="sidebar-empty">No conversations yet.</p>
+        <p className="sidebar-empty">{all.length ? 'No conversation matches.' : 'No conversations yet.'}</p>
       ) : (
         <ul className="room-list" data-testid="room-list">
           {rooms.map((r) => (
             <RoomItem key={r.id} room={r} me={me?.username} active={r.id === active}
               online={r.kind === 'dm' ? presence[dmPeer(r, me?.username)?.username ?? '']?.online ?? false : undefined}
               lastPending={pending[r.id]?.at(-1)?.body ?? null}
+              typingNames={(typing[r.id] ?? []).map((u) => displayName(r, u).split(' ')[0]!)}
               now={now} onOpen={() => chat.setActiveRoom(r.id)} />
           ))}
         </ul>
@@ -52,8 +66,9 @@ export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => 
   );
 }
 
-function RoomItem({ room, me, active, online, lastPending, now, onOpen }: {
-  room: Room; me: string | undefined; active: boolean; online: boolean | undefined; lastPending: string | null; now: Date; onOpen: () => void;
+function RoomItem({ room, me, active, online, lastPending, typingNames, now, onOpen }: {
+  room: Room; me: string | undefined; active: boolean; online: boolean | undefined; lastPending: string | null; typingNames: string[];
+  now: Date; onOpen: () => void;
 }) {
   const title = roomTitle(room, me);
   const last = room.last_message;
@@ -78,7 +93,9 @@ function RoomItem({ room, me, active, online, lastPending, now, onOpen }: {
             <time className="room-time" dateTime={last?.created_at ?? room.created_at}>{when}</time>
           </span>
           <span className="room-bottom">
-            <span className="room-preview">{lastPending !== null && <span className="preview-pending" title="Not sent yet"><Icon name="clock" size={12} /></span>}{preview}</span>
+            {typingNames.length > 0 ? (
+              <span className="room-preview typing-preview">{room.kind === 'dm' ? 'typing…' : typingText(typingNames)}</span>
+            ) : <span className="room-preview">{lastPending !== null && <span className="preview-pending" title="Not sent yet"><Icon name="clock" size={12} /></span>}{preview}</span>}
             {room.unread > 0 && <span className="badge" data-testid="unread-badge">{room.unread > 99 ? '99+' : room.unread}</span>}
           </span>
         </span>
