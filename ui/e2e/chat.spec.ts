@@ -43,6 +43,15 @@ test('sign-up, log-in errors, and the session survives a reload', async () => {
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
 
+  // The sign-up screen at phone width in the dark theme, for the record.
+  const phone = await page.context().browser()!.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true });
+  const pp = await phone.newPage();
+  await pp.goto('/');
+  await pp.getByRole('tab', { name: 'Sign up' }).click();
+  await expect(pp.getByLabel('Display name')).toBeVisible();
+  await shot(pp, '01b-signup-phone-dark');
+  await phone.close();
+
   await signUp(ana);
   await signUp(bo);
   await page.reload();
