@@ -5,6 +5,8 @@
                                                message over /ws; print what was stored (JSON)
     python3 scripts/ship_probe.py BASE check   read that JSON on stdin; log in again and check
                                                the message is still in the room's history
+    python3 scripts/ship_probe.py BASE hold    log in, open a socket, print "holding", wait for the
+                                               server to close it; exit 0 only for close code 1001
 
 The socket client is a minimal RFC 6455 client (masked text frames, no
 extensions): enough for hello -> ready and send -> ack.
@@ -25,6 +27,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PASSWORD = "correct horse battery"
+
+
+class Closed(Exception):
+    def __init__(self, code: int | None) -> None:
+        super().__init__(f"closed with {code}")
+        self.code = code
 
 
 def call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
@@ -71,7 +79,7 @@ class WS:
         while len(self.rest) < n:
             chunk = self.sock.recv(65536)
             if not chunk:
-                raise SystemExit("ship_probe: socket closed")
+                raise Closed(None)  # TCP closed without a close frame
             self.rest += chunk
         out, self.rest = self.rest[:n], self.rest[n:]
         return out
@@ -88,7 +96,7 @@ class WS:
                 n = struct.unpack("!Q", self._read(8))[0]
             data = self._read(n)
             if b0 & 0x0F == 0x8:
-                raise SystemExit(f"ship_probe: server closed the socket: {data[:2].hex()}")
+                raise Closed(struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None)
             if b0 & 0x0F == 0x1:
                 parsed = json.loads(data)
                 self.pending.extend(parsed if isinstance(parsed, list) else [parsed])
@@ -137,5 +145,21 @@ def check(base: str) -> None:
     print("ship_probe: account, room, message and epoch survived the restart", file=sys.stderr)
 
 
+def hold(base: str) -> None:
+    status, body = call(base, "POST", "/api/auth/login", {"username": "shipper", "password": PASSWORD})
+    assert status == 200, (status, body)
+    ws = WS(base, body["token"])
+    ws.sock.settimeout(120)
+    ws.send({"type": "hello"})
+    ws.wait_for("ready")
+    print("holding", flush=True)
+    try:
+        for _ in ws.frames():
+            pass
+    except Closed as e:
+        print(f"ship_probe: the server closed the socket with {e.code}", flush=True)
+        sys.exit(0 if e.code == 1001 else 1)
+
+
 if __name__ == "__main__":
-    {"write": write, "check": check}[sys.argv[2]](sys.argv[1].rstrip("/"))
+    {"write": write, "check": check, "hold": hold}[sys.argv[2]](sys.argv[1].rstrip("/"))

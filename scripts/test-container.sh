@@ -64,9 +64,18 @@ mode=$(podman exec "$name" stat -c %a /data/secret)
 # Register, log in, send a message over the socket; remember it.
 python3 scripts/ship_probe.py "$base" write > "/tmp/$name.json"
 
+# An open socket during the stop must get close code 1001.
+python3 scripts/ship_probe.py "$base" hold > "/tmp/$name.hold" 2>&1 &
+hold_pid=$!
+for _ in $(seq 1 50); do grep -q holding "/tmp/$name.hold" 2>/dev/null && break; sleep 0.1; done
+grep -q holding "/tmp/$name.hold" || { say "FAIL: the socket for the stop test did not open"; cat "/tmp/$name.hold" >&2; exit 1; }
+
 say "stop with SIGTERM (podman stop -t 30)"
 t0=$(date +%s.%N)
 stop "$name"
+if ! wait "$hold_pid"; then say "FAIL: open socket not closed with 1001"; cat "/tmp/$name.hold" >&2; exit 1; fi
+tail -1 "/tmp/$name.hold" >&2
+rm -f "/tmp/$name.hold"
 code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
 took=$(echo "$(date +%s.%N) - $t0" | bc -l)
 [ "$code" = 0 ] || { say "FAIL: exit code $code after SIGTERM"; podman logs "$name" >&2; exit 1; }
