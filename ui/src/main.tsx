@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './components/App';
+import { ErrorBoundary } from './components/ErrorBoundary';
 import { ChatContext } from './components/context';
 import { Chat } from './app/chat';
 import { onUnauthenticated } from './api/http';
@@ -15,7 +16,9 @@ void chat.boot();
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <ChatContext.Provider value={chat}>
-      <App />
+      <ErrorBoundary>
+        <App />
+      </ErrorBoundary>
     </ChatContext.Provider>
   </StrictMode>,
 );

@@ -112,8 +112,15 @@ export function MessageList({ roomId }: { roomId: string }) {
     const firstKey = rows[0]?.key ?? '';
     const lastKey = rows[rows.length - 1]?.key ?? '';
     if (prev.count === 0 || !prev.lastKey) {
-      el.scrollTop = el.scrollHeight;
-      atBottom.current = true;
+      // Opening a room: start at the first unread message if there is one, else at the bottom.
+      const mark = el.querySelector<HTMLElement>('.unread-mark');
+      if (mark && mark.offsetTop + el.clientHeight < el.scrollHeight) {
+        el.scrollTop = Math.max(0, mark.offsetTop - 24);
+        atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < BOTTOM_SLACK_PX;
+      } else {
+        el.scrollTop = el.scrollHeight;
+        atBottom.current = true;
+      }
     } else if (firstKey !== prev.firstKey && lastKey === prev.lastKey) {
       // Prepended history: keep the same content under the viewport.
       el.scrollTop = el.scrollHeight - prev.height + prev.top;
