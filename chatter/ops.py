@@ -52,7 +52,8 @@ from chatter.errors import Conflict, Invalid, NotFound, Unauthenticated, Unavail
 from chatter.store import queries as q
 from chatter.store.schema import MIGRATIONS
 
-LOCK_TIMEOUT = 0.5  # seconds: how long restore waits for the exclusive lock
+LOCK_TIMEOUT = 0.1  # seconds: the lock probe may hold back a server write this long; other
+# connections hold their shared lock for as long as they are open, so waiting longer finds nothing new
 RESET_TTL = 30 * 60.0  # seconds a password-reset link stays valid
 RESET_PREFIX = "password_reset:"
 BACKUP_WARN_AGE = 24 * 3600.0  # seconds: doctor warns when the last backup is older

@@ -78,6 +78,14 @@ async def test_serves_healthz_ui_and_a_socket_round_trip_with_no_environment(bin
         srv.signal(signal.SIGTERM)
         assert await trio.to_thread.run_sync(srv.wait) == 0, srv.log_text()[-2000:]
     assert (tmp_path / "chatter.db").exists(), "embedded default: ./chatter.db in the working directory"
+    # The operator commands are in the binary too.
+    backup = subprocess.run([*bare_env(), str(binary), "backup", "copy.db"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert backup.returncode == 0 and "integrity ok" in backup.stdout, backup.stderr
+    doctor = subprocess.run([*bare_env(), str(binary), "doctor"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr  # dev mode warns
+    assert "OK backup:" in doctor.stdout and "OK integrity:" in doctor.stdout
 
 
 async def test_reads_config_yml_from_the_working_directory(binary, tmp_path):
