@@ -267,6 +267,9 @@ test('history: pages in older messages on scroll-up without moving the view; new
     });
     expect(r.status(), await r.text()).toBe(201);
   }
+  // Bo has the room open at the bottom, so he reads them live; wait until the
+  // server has his read cursor (Ana sees the receipt), then reload.
+  await expect(messageRow(a, 'Backlog 70').getByTestId('receipt')).toHaveAttribute('data-receipt', 'read');
   await b.reload();
   const list = b.getByTestId('message-list');
   await expect(bodies(b, 'Backlog 70')).toBeInViewport();
