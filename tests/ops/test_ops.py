@@ -72,6 +72,7 @@ async def test_backup_while_server_runs_and_messages_flow(tmp_path):
             room = make_room(http, alice, "busy")
         acked: list[int] = []
         backup_done = trio.Event()
+        twenty = trio.Event()
 
         async def sender() -> None:
             async with socket(srv.ws_url, alice) as ws:
@@ -81,12 +82,13 @@ async def test_backup_while_server_runs_and_messages_flow(tmp_path):
                     ack = await ws.post(room, f"m{i}")
                     assert ack["type"] == "ack", ack
                     acked.append(ack["id"])
+                    if len(acked) == 20:
+                        twenty.set()
                     i += 1
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(sender)
-            while len(acked) < 20:
-                await trio.sleep(0.01)
+            await twenty.wait()
             before = len(acked)
             result = await cli(tmp_path, "backup", "--db", str(db), str(tmp_path / "b1.db"))
             backup_done.set()

@@ -21,7 +21,6 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-
 from ship.shipkit import ROOT, Proc, launch, round_trip
 
 BINARY = ROOT / "bin" / "chatter"
@@ -79,18 +78,18 @@ async def test_serves_healthz_ui_and_a_socket_round_trip_with_no_environment(bin
         assert await trio.to_thread.run_sync(srv.wait) == 0, srv.log_text()[-2000:]
     assert (tmp_path / "chatter.db").exists(), "embedded default: ./chatter.db in the working directory"
     # The operator commands are in the binary too.
-    backup = subprocess.run([*bare_env(), str(binary), "backup", "copy.db"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60, check=False)
-    assert backup.returncode == 0 and "integrity ok" in backup.stdout, backup.stderr
-    doctor = subprocess.run([*bare_env(), str(binary), "doctor"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60, check=False)
+    backup = await trio.run_process([*bare_env(), str(binary), "backup", "copy.db"], cwd=tmp_path,
+                                    capture_stdout=True, capture_stderr=True, check=False)
+    assert backup.returncode == 0 and b"integrity ok" in backup.stdout, backup.stderr
+    doctor = await trio.run_process([*bare_env(), str(binary), "doctor"], cwd=tmp_path, capture_stdout=True,
+                                    capture_stderr=True, check=False)
     assert doctor.returncode == 1, doctor.stdout + doctor.stderr  # dev mode warns
-    assert "OK backup:" in doctor.stdout and "OK integrity:" in doctor.stdout
+    assert b"OK backup:" in doctor.stdout and b"OK integrity:" in doctor.stdout
 
 
-async def test_reads_config_yml_from_the_working_directory(binary, tmp_path):
+def test_reads_config_yml_from_the_working_directory(binary, tmp_path):
     (tmp_path / "config.yml").write_text("server:\n  port: 0\nstore:\n  path: from-config.db\n")
-    with trio.fail_after(60), launch([*bare_env(), str(binary), "serve"], cwd=tmp_path, env={}) as srv:
+    with launch([*bare_env(), str(binary), "serve"], cwd=tmp_path, env={}) as srv:
         r = httpx.get(srv.url + "/healthz", timeout=10)
         assert r.status_code == 200
     assert (tmp_path / "from-config.db").exists()

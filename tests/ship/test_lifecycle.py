@@ -14,8 +14,17 @@ import time
 
 import pytest
 import trio
-
-from ship.shipkit import clean_env, history, launch, login, make_room, make_user, rest, server_cmd, socket
+from ship.shipkit import (
+    clean_env,
+    history,
+    launch,
+    login,
+    make_room,
+    make_user,
+    rest,
+    server_cmd,
+    socket,
+)
 
 pytestmark = pytest.mark.e2e
 
