@@ -203,6 +203,17 @@ def test_rest_session_against_chatter_serve(tmp_path: Path) -> None:
             assert r.status_code == 200 and r.json() == {"status": "ok"}
             assert "default-src 'self'" in r.headers["content-security-policy"]
             expected = session(http)
+            # Over real HTTP: a chunked body (no Content-Length) over server.max_body, and malformed JSON.
+            token = http.post("/api/auth/login", json={"username": "ana", "password": PASSWORD}).json()["token"]
+            http.cookies.clear()
+            r = http.post("/api/rooms", content=iter([b'{"name": "', b"x" * 70_000, b'"}']),
+                          headers={**auth(token), "Content-Type": "application/json"})
+            assert r.status_code == 413 and error_code(r) == "PAYLOAD_TOO_LARGE", r.text
+            for bad in (b'{"name": NaN}', b"\xff", b"[" * 10_000, b""):
+                r = http.post("/api/rooms", content=bad, headers={**auth(token), "Content-Type": "application/json"})
+                assert r.status_code == 400 and error_code(r) == "INVALID_INPUT", (bad[:10], r.text)
+            assert [x["name"] for x in http.get("/api/rooms", headers=auth(token)).json()["rooms"]] == \
+                ["Ben Real", "Trio"]
             metrics = http.get("/metrics").text
             assert "chatter_http_requests_total" in metrics
         assert server.stop(signal.SIGTERM) == 0

@@ -165,18 +165,19 @@ MALFORMED: list[tuple[str, bytes]] = [
 ]
 
 
-@pytest.mark.parametrize("case,data", MALFORMED, ids=[c for c, _ in MALFORMED])
 @pytest.mark.parametrize("method,path", [
     ("POST", "/api/rooms"), ("POST", "/api/dms"), ("PATCH", "/api/rooms/{rid}"),
     ("POST", "/api/rooms/{rid}/members"), ("PATCH", "/api/rooms/{rid}/members/bob"),
 ])
-async def test_room_routes_malformed_json(tmp_path, case, data, method, path):
+async def test_room_routes_malformed_json(tmp_path, method, path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
             before = await w.snapshot()
-            r = await w.c.open(path.format(rid=w.rid), method=method, data=data, headers={**JSON, **w.h("alice")})
-            await err(r, 400, "INVALID_INPUT")
+            for case, data in MALFORMED:
+                r = await w.c.open(path.format(rid=w.rid), method=method, data=data, headers={**JSON, **w.h("alice")})
+                assert r.status_code == 400, case
+                await err(r, 400, "INVALID_INPUT")
             assert await w.snapshot() == before
 
 

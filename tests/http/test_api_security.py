@@ -267,7 +267,7 @@ async def test_body_over_max_body_is_413_everywhere(tmp_path, method, path):
                    "client_msg_id": "c", "body": "b" * 5000, "up_to": 1, "role": "admin"}
             r = await c.open(path.format(rid=rid), method=method, json=big, headers=bearer(t))
             await err(r, 413, "PAYLOAD_TOO_LARGE")
-            # A chunked body (no Content-Length) is limited too.
+            # A raw (non-JSON-encoded) body over the limit too.
             r = await c.open(path.format(rid=rid), method=method, data=b"{" + b" " * 8000 + b"}",
                              headers={**bearer(t), **JSON})
             await err(r, 413, "PAYLOAD_TOO_LARGE")
