@@ -52,16 +52,18 @@ from chatter.errors import Conflict, Invalid, NotFound, Unauthenticated, Unavail
 from chatter.store import queries as q
 from chatter.store.schema import MIGRATIONS
 
-LOCK_TIMEOUT = 0.1  # seconds: the lock probe may hold back a server write this long; other
-# connections hold their shared lock for as long as they are open, so waiting longer finds nothing new
+# Seconds the lock probe waits.  It may hold back a server write this long; other connections
+# keep their shared lock for as long as they are open, so waiting longer finds nothing new.
+LOCK_TIMEOUT = 0.1
 RESET_TTL = 30 * 60.0  # seconds a password-reset link stays valid
 RESET_PREFIX = "password_reset:"
 BACKUP_WARN_AGE = 24 * 3600.0  # seconds: doctor warns when the last backup is older
 WAL_WARN_BYTES = 64 * 1024 * 1024
 DISK_WARN_BYTES = 1024 * 1024 * 1024
 DISK_FAIL_BYTES = 64 * 1024 * 1024
-REQUIRED_TABLES = frozenset({"meta", "users", "rooms", "members", "member_spans", "events", "messages",
-                             "schema_version"})
+REQUIRED_TABLES = frozenset(
+    {"meta", "users", "rooms", "members", "member_spans", "events", "messages", "schema_version"}
+)
 
 
 def rfc3339(ts: float) -> str:
@@ -80,12 +82,19 @@ def _open_existing(path: Path, busy_timeout: float) -> sqlite3.Connection:
     if not path.is_file():
         raise NotFound(f"database {path} does not exist")
     try:
-        db = sqlite3.connect(f"file:{path.resolve()}?mode=rw", uri=True, isolation_level=None,
-                             timeout=busy_timeout, check_same_thread=False)
+        db = sqlite3.connect(
+            f"file:{path.resolve()}?mode=rw",
+            uri=True,
+            isolation_level=None,
+            timeout=busy_timeout,
+            check_same_thread=False,
+        )
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as e:
         if "locked" in str(e):
-            raise Unavailable(f"a running server (or another program) holds {path} exclusively") from None
+            raise Unavailable(
+                f"a running server (or another program) holds {path} exclusively"
+            ) from None
         raise Invalid(f"{path} is not a usable SQLite database: {e}") from None
     except sqlite3.DatabaseError as e:
         raise Invalid(f"{path} is not a usable SQLite database: {e}") from None
@@ -119,13 +128,17 @@ def check_schema(db: sqlite3.Connection, what: str) -> int:
     """The schema version of a Chatter database; Invalid if it is not one this program can use."""
     missing = REQUIRED_TABLES - _tables(db)
     if missing:
-        raise Invalid(f"{what} is not a Chatter database (missing tables: {', '.join(sorted(missing))})")
+        raise Invalid(
+            f"{what} is not a Chatter database (missing tables: {', '.join(sorted(missing))})"
+        )
     version = _version(db)
     if version < 1:
         raise Invalid(f"{what} has no schema version")
     if version > len(MIGRATIONS):
-        raise Invalid(f"{what} has schema version {version}, newer than this program ({len(MIGRATIONS)}); "
-                      "upgrade Chatter first")
+        raise Invalid(
+            f"{what} has schema version {version}, newer than this program ({len(MIGRATIONS)}); "
+            "upgrade Chatter first"
+        )
     if not q.get_meta(db, "epoch"):
         raise Invalid(f"{what} has no epoch in its meta table")
     return version
@@ -143,14 +156,24 @@ class BackupResult:
     head: int
 
 
-def backup(db_path: str | os.PathLike[str], dest: str | os.PathLike[str], *, force: bool = False,
-           busy_timeout: float = 5.0, now: float | None = None) -> BackupResult:
+def backup(
+    db_path: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    busy_timeout: float = 5.0,
+    now: float | None = None,
+) -> BackupResult:
     """Copy the live database to ``dest`` and verify the copy; see the module docstring."""
     src_path, dest_path = Path(db_path), Path(dest)
     if dest_path.is_dir():
-        raise Invalid(f"{dest_path} is a directory; give a file name, e.g. {dest_path / 'chatter-backup.db'}")
+        raise Invalid(
+            f"{dest_path} is a directory; give a file name, e.g. {dest_path / 'chatter-backup.db'}"
+        )
     if dest_path.exists() and not force:
-        raise Conflict(f"{dest_path} already exists; choose another name or pass --force to overwrite it")
+        raise Conflict(
+            f"{dest_path} already exists; choose another name or pass --force to overwrite it"
+        )
     if not dest_path.parent.is_dir():
         raise NotFound(f"directory {dest_path.parent} does not exist")
     if src_path.exists() and dest_path.exists() and src_path.resolve() == dest_path.resolve():
@@ -174,7 +197,9 @@ def backup(db_path: str | os.PathLike[str], dest: str | os.PathLike[str], *, for
                 try:
                     os.link(tmp, dest_path)  # fails if dest appeared meanwhile: never overwrite
                 except FileExistsError:
-                    raise Conflict(f"{dest_path} already exists; pass --force to overwrite it") from None
+                    raise Conflict(
+                        f"{dest_path} already exists; pass --force to overwrite it"
+                    ) from None
                 tmp.unlink()
             stamp = rfc3339(time.time() if now is None else now)
             src.execute("BEGIN IMMEDIATE")
@@ -184,8 +209,13 @@ def backup(db_path: str | os.PathLike[str], dest: str | os.PathLike[str], *, for
         raise Unavailable(f"backup failed: {e}") from None
     finally:
         tmp.unlink(missing_ok=True)
-    return BackupResult(path=dest_path, bytes=dest_path.stat().st_size, seconds=time.monotonic() - started,
-                        schema_version=version, head=head)
+    return BackupResult(
+        path=dest_path,
+        bytes=dest_path.stat().st_size,
+        seconds=time.monotonic() - started,
+        schema_version=version,
+        head=head,
+    )
 
 
 # -- restore ----------------------------------------------------------------
@@ -193,7 +223,7 @@ def backup(db_path: str | os.PathLike[str], dest: str | os.PathLike[str], *, for
 
 @contextmanager
 def exclusive(db_path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[sqlite3.Connection | None]:
-    """Hold the database exclusively (None if the file does not exist); Unavailable if a server has it."""
+    """Hold the database exclusively (None if there is no file); Unavailable if a server has it."""
     if not db_path.exists():
         yield None
         return
@@ -205,8 +235,10 @@ def exclusive(db_path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[sqlite3.
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
             db.execute("COMMIT")
         except sqlite3.OperationalError:
-            raise Unavailable(f"a running server (or another program) is using {db_path}; "
-                              "stop it first, then restore") from None
+            raise Unavailable(
+                f"a running server (or another program) is using {db_path}; "
+                "stop it first, then restore"
+            ) from None
         yield db
     finally:
         db.close()
@@ -223,7 +255,9 @@ def in_use(db_path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def _swap(old: sqlite3.Connection | None, target: Path, new: Path, stamp: str) -> tuple[Path | None, str | None]:
+def _swap(
+    old: sqlite3.Connection | None, target: Path, new: Path, stamp: str
+) -> tuple[Path | None, str | None]:
     """Move ``target`` aside (if it exists) and ``new`` into its place; (aside path, old epoch)."""
     old_epoch = None
     if old is not None:
@@ -255,8 +289,13 @@ class RestoreResult:
     head: int
 
 
-def restore(backup_path: str | os.PathLike[str], db_path: str | os.PathLike[str], *,
-            lock_timeout: float = LOCK_TIMEOUT, now: float | None = None) -> RestoreResult:
+def restore(
+    backup_path: str | os.PathLike[str],
+    db_path: str | os.PathLike[str],
+    *,
+    lock_timeout: float = LOCK_TIMEOUT,
+    now: float | None = None,
+) -> RestoreResult:
     """Replace the (stopped) database with a checked copy of ``backup_path`` and a new epoch."""
     src, target = Path(backup_path), Path(db_path)
     if not src.is_file():
@@ -265,7 +304,9 @@ def restore(backup_path: str | os.PathLike[str], db_path: str | os.PathLike[str]
         raise Invalid("the backup is the database itself")
     if not target.parent.is_dir():
         raise NotFound(f"directory {target.parent} does not exist")
-    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime(
+        "%Y%m%dT%H%M%SZ"
+    )
     tmp = target.with_name(f".{target.name}.restoring-{secrets.token_hex(4)}")
     try:
         shutil.copyfile(src, tmp)
@@ -277,7 +318,9 @@ def restore(backup_path: str | os.PathLike[str], db_path: str | os.PathLike[str]
             new_epoch = secrets.token_hex(8)
             db.execute("BEGIN IMMEDIATE")
             q.set_meta(db, "epoch", new_epoch)
-            q.set_meta(db, "restored_from", f"{src.name} at {rfc3339(time.time() if now is None else now)}")
+            q.set_meta(
+                db, "restored_from", f"{src.name} at {rfc3339(time.time() if now is None else now)}"
+            )
             db.execute("COMMIT")
             head = _head(db)
             db.execute("PRAGMA journal_mode = DELETE")
@@ -291,8 +334,14 @@ def restore(backup_path: str | os.PathLike[str], db_path: str | os.PathLike[str]
         raise Unavailable(f"restore failed: {e}") from None
     finally:
         tmp.unlink(missing_ok=True)
-    return RestoreResult(db=target, moved_aside=aside, old_epoch=old_epoch, new_epoch=new_epoch,
-                         schema_version=version, head=head)
+    return RestoreResult(
+        db=target,
+        moved_aside=aside,
+        old_epoch=old_epoch,
+        new_epoch=new_epoch,
+        schema_version=version,
+        head=head,
+    )
 
 
 # -- doctor -----------------------------------------------------------------
@@ -339,7 +388,11 @@ def _secret_check(cfg: Config) -> Check:
     if cfg.auth.secret:
         reason = check_secret(cfg.auth.secret, dev=False)
         if reason:
-            return Check(WARN if dev else FAIL, "secret", reason + (" (accepted only in dev mode)" if dev else ""))
+            return Check(
+                WARN if dev else FAIL,
+                "secret",
+                reason + (" (accepted only in dev mode)" if dev else ""),
+            )
         return Check(OK, "secret", f"auth.secret set, {len(cfg.auth.secret.encode())} bytes")
     if cfg.auth.secret_file:
         path = Path(cfg.auth.secret_file)
@@ -354,11 +407,17 @@ def _secret_check(cfg: Config) -> Check:
             return Check(FAIL, "secret", f"{path}: {reason.replace('auth.secret ', 'the key ')}")
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            return Check(WARN, "secret", f"{path} is readable by others (mode {mode:o}); chmod 600 it")
+            return Check(
+                WARN, "secret", f"{path} is readable by others (mode {mode:o}); chmod 600 it"
+            )
         return Check(OK, "secret", f"{path}, {len(text.encode())} bytes, mode {mode:o}")
     if dev:
-        return Check(WARN, "secret", "dev mode keeps a generated key in the database; "
-                     "set auth.secret_file (CHATTER_AUTH_SECRET_FILE) for production")
+        return Check(
+            WARN,
+            "secret",
+            "dev mode keeps a generated key in the database; "
+            "set auth.secret_file (CHATTER_AUTH_SECRET_FILE) for production",
+        )
     return Check(FAIL, "secret", check_secret("", dev=False) or "no secret")
 
 
@@ -367,7 +426,9 @@ def _listen_check(cfg: Config, running: bool) -> Check:
     loopback = host in ("127.0.0.1", "::1", "localhost")
     where = f"{host}:{port}" + (" (loopback only)" if loopback else "")
     if cfg.server.dev and not loopback:
-        return Check(WARN, "listen", f"{where} in dev mode: cookies lack Secure; set server.dev=false")
+        return Check(
+            WARN, "listen", f"{where} in dev mode: cookies lack Secure; set server.dev=false"
+        )
     if cfg.server.dev:
         return Check(WARN, "listen", f"{where}, dev mode (set server.dev=false in production)")
     if not running and port:
@@ -377,24 +438,45 @@ def _listen_check(cfg: Config, running: bool) -> Check:
             try:
                 s.bind((host, port))
             except OSError as e:
-                return Check(FAIL, "listen", f"{where}: cannot bind ({e.strerror}); another program has the port?")
+                return Check(
+                    FAIL,
+                    "listen",
+                    f"{where}: cannot bind ({e.strerror}); another program has the port?",
+                )
     return Check(OK, "listen", f"{where}, production mode")
 
 
 def _db_checks(db: sqlite3.Connection, now: float, quick: bool) -> list[Check]:
     checks: list[Check] = []
     verdict = _integrity(db, quick)
-    checks.append(Check(OK if verdict == "ok" else FAIL, "integrity",
-                        ("quick_check " if quick else "integrity_check ") + verdict))
+    checks.append(
+        Check(
+            OK if verdict == "ok" else FAIL,
+            "integrity",
+            ("quick_check " if quick else "integrity_check ") + verdict,
+        )
+    )
     version = _version(db)
     if version == len(MIGRATIONS):
         checks.append(Check(OK, "schema", f"version {version} (current)"))
     elif version < len(MIGRATIONS):
-        checks.append(Check(WARN, "schema", f"version {version}; the next start migrates it "
-                            f"to {len(MIGRATIONS)} (take a backup first)"))
+        checks.append(
+            Check(
+                WARN,
+                "schema",
+                f"version {version}; the next start migrates it "
+                f"to {len(MIGRATIONS)} (take a backup first)",
+            )
+        )
     else:
-        checks.append(Check(FAIL, "schema", f"version {version} is newer than this program "
-                            f"({len(MIGRATIONS)}); upgrade Chatter"))
+        checks.append(
+            Check(
+                FAIL,
+                "schema",
+                f"version {version} is newer than this program "
+                f"({len(MIGRATIONS)}); upgrade Chatter",
+            )
+        )
     last = q.get_meta(db, "last_backup") if "meta" in _tables(db) else None
     when = parse_rfc3339(last) if last else None
     if when is None:
@@ -413,7 +495,9 @@ def doctor(cfg: Config, *, now: float | None = None, quick: bool = False) -> lis
     path = Path(cfg.store.path)
     running = False
     if not path.exists():
-        checks.append(Check(WARN, "database", f"{path} does not exist yet (created at first start)"))
+        checks.append(
+            Check(WARN, "database", f"{path} does not exist yet (created at first start)")
+        )
     else:
         running = in_use(path)  # before opening our own connection, which would count
         try:
@@ -422,17 +506,36 @@ def doctor(cfg: Config, *, now: float | None = None, quick: bool = False) -> lis
             checks.append(Check(FAIL, "database", e.message))
         else:
             with closing(db):
-                checks.append(Check(OK, "database", f"{path}, {_size(path.stat().st_size)}"
-                                    + (", in use by a running server" if running else ", not in use")))
+                checks.append(
+                    Check(
+                        OK,
+                        "database",
+                        f"{path}, {_size(path.stat().st_size)}"
+                        + (", in use by a running server" if running else ", not in use"),
+                    )
+                )
                 try:
                     checks += _db_checks(db, now, quick)
                 except sqlite3.DatabaseError as e:
-                    checks.append(Check(FAIL, "integrity", f"SQLite cannot read {path}: {e}; restore a backup"))
+                    checks.append(
+                        Check(
+                            FAIL, "integrity", f"SQLite cannot read {path}: {e}; restore a backup"
+                        )
+                    )
         wal = Path(f"{path}-wal")
         wal_size = wal.stat().st_size if wal.exists() else 0
-        checks.append(Check(OK if wal_size <= WAL_WARN_BYTES else WARN, "wal",
-                            f"{_size(wal_size)}" + ("" if wal_size <= WAL_WARN_BYTES else
-                                                    " (large: a long reader blocks checkpoints?)")))
+        checks.append(
+            Check(
+                OK if wal_size <= WAL_WARN_BYTES else WARN,
+                "wal",
+                f"{_size(wal_size)}"
+                + (
+                    ""
+                    if wal_size <= WAL_WARN_BYTES
+                    else " (large: a long reader blocks checkpoints?)"
+                ),
+            )
+        )
     checks.append(_secret_check(cfg))
     where = path.parent if path.parent.exists() else Path(".")
     usage = shutil.disk_usage(where)
@@ -444,7 +547,9 @@ def doctor(cfg: Config, *, now: float | None = None, quick: bool = False) -> lis
         level = WARN
     else:
         level = OK
-    checks.append(Check(level, "disk", f"{_size(free)} free of {_size(usage.total)} at {where.resolve()}"))
+    checks.append(
+        Check(level, "disk", f"{_size(free)} free of {_size(usage.total)} at {where.resolve()}")
+    )
     checks.append(_listen_check(cfg, running))
     return checks
 
@@ -466,7 +571,9 @@ def reset_username(raw: str | None, now: float) -> str:
     if not isinstance(entry, dict) or not isinstance(entry.get("user"), str):
         raise Unauthenticated("this reset link is not valid; ask an administrator for a new one")
     if entry.get("used"):
-        raise Unauthenticated("this reset link has already been used; ask an administrator for a new one")
+        raise Unauthenticated(
+            "this reset link has already been used; ask an administrator for a new one"
+        )
     expires = entry.get("expires")
     if not isinstance(expires, int | float) or now >= expires:
         raise Unauthenticated("this reset link has expired; ask an administrator for a new one")
@@ -497,8 +604,9 @@ class ResetLink:
     expires: float
 
 
-def create_reset_link(cfg: Config, username: str, *, now: float | None = None,
-                      url: str | None = None) -> ResetLink:
+def create_reset_link(
+    cfg: Config, username: str, *, now: float | None = None, url: str | None = None
+) -> ResetLink:
     """Store a one-time reset token for ``username`` and return its link."""
     now = time.time() if now is None else now
     path = Path(cfg.store.path)
@@ -510,17 +618,28 @@ def create_reset_link(cfg: Config, username: str, *, now: float | None = None,
             raise NotFound(f"user {username!r} not found in {path}")
         try:
             db.execute("BEGIN IMMEDIATE")
-            for key, value in db.execute("SELECT key, value FROM meta WHERE key >= ? AND key < ?",
-                                         (RESET_PREFIX, RESET_PREFIX + "\x7f")).fetchall():
+            for key, value in db.execute(
+                "SELECT key, value FROM meta WHERE key >= ? AND key < ?",
+                (RESET_PREFIX, RESET_PREFIX + "\x7f"),
+            ).fetchall():
                 try:
                     old = json.loads(value)
                 except ValueError:
                     old = {}
                 # A new link voids the user's older ones; expired links of anyone are pruned.
-                if not isinstance(old, dict) or old.get("user") == username or now >= old.get("expires", 0):
+                if (
+                    not isinstance(old, dict)
+                    or old.get("user") == username
+                    or now >= old.get("expires", 0)
+                ):
                     db.execute("DELETE FROM meta WHERE key = ?", (key,))
-            q.set_meta(db, reset_key(token), json.dumps({"user": username, "expires": expires,
-                                                         "created": rfc3339(now), "used": False}))
+            q.set_meta(
+                db,
+                reset_key(token),
+                json.dumps(
+                    {"user": username, "expires": expires, "created": rfc3339(now), "used": False}
+                ),
+            )
             db.execute("COMMIT")
         except sqlite3.OperationalError as e:
             if db.in_transaction:

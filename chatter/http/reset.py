@@ -93,7 +93,9 @@ async def reset_password() -> Response:
     ip = client_ip()
     wait = d.login_ip.retry_after(ip, time.monotonic())
     if wait is not None:
-        raise RateLimited(f"too many attempts from this address; try again in {int(wait) + 1} s", retry_after=wait)
+        raise RateLimited(
+            f"too many attempts from this address; try again in {int(wait) + 1} s", retry_after=wait
+        )
     data = await body()
     token = field(data, "token")
     if not isinstance(token, str) or not 1 <= len(token) <= 256:
