@@ -8,8 +8,10 @@ Systems start inside each test under ``trio.fail_after``.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 import pytest
 import trio
 
@@ -301,6 +303,10 @@ async def test_login_success_shape_and_cookie_flags(tmp_path):
             check_user(body["user"], "alice", "Alice")
             assert isinstance(body["token"], str) and body["token"].count(".") == 2
             assert TIME_RE.match(body["expires_at"]), body["expires_at"]
+            claims = jwt.decode(body["token"], options={"verify_signature": False})
+            ttl = app.extensions["chatter"].cfg.auth.token_ttl
+            assert claims["sub"] == "alice" and claims["exp"] - claims["iat"] == int(ttl)
+            assert body["expires_at"] == datetime.fromtimestamp(claims["exp"], UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
             cookies = r.headers.get_all("Set-Cookie")
             assert len(cookies) == 1
             parts = [p.strip() for p in cookies[0].split(";")]
@@ -312,6 +318,7 @@ async def test_login_success_shape_and_cookie_flags(tmp_path):
             assert flags["samesite"].lower() == "samesite=strict"
             assert flags["path"] == "Path=/"
             assert "secure" not in flags  # dev mode on plain HTTP
+            assert flags["max-age"] == f"Max-Age={int(ttl)}"
             # The token in the body and the cookie both authenticate.
             assert (await c.get("/api/me", headers=bearer(body["token"]))).status_code == 200
 
