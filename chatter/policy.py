@@ -140,6 +140,8 @@ def check_delete(role_: str, kind: str) -> None:
 
 
 def check_add(actor_role: str, new_role: str, kind: str) -> None:
+    if new_role not in ("member", "admin"):
+        raise Invalid("role must be member or admin")
     _no_dm(kind, "given more members")
     if actor_role not in ("owner", "admin"):
         raise Forbidden("only the owner or an admin can add members")
@@ -147,7 +149,9 @@ def check_add(actor_role: str, new_role: str, kind: str) -> None:
         raise Forbidden("only the owner can make someone an admin")
 
 
-def check_set_role(actor_role: str, kind: str) -> None:
+def check_set_role(actor_role: str, new_role: str, kind: str) -> None:
+    if new_role not in ("owner", "admin", "member"):
+        raise Invalid("role must be owner, admin or member")
     _no_dm(kind, "given roles")
     if actor_role != "owner":
         raise Forbidden("only the owner can change roles")

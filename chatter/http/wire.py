@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from chatter.errors import Invalid
 
 MAX_DEPTH = 32
@@ -60,9 +62,16 @@ def parse_json(data: str | bytes) -> Any:
     if not _depth_ok(data):
         raise Invalid(f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        obj = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except (ValueError, RecursionError) as e:
         raise Invalid(f"malformed JSON: {str(e).splitlines()[0][:120]}") from None
+    if "\\u" in data:
+        # JSON may escape a lone surrogate (\ud800), which no UTF-8 text can hold.
+        try:
+            orjson.dumps(obj)
+        except TypeError:
+            raise Invalid("JSON text contains an unpaired surrogate (invalid Unicode)") from None
+    return obj
 
 
 def parse_object(data: str | bytes) -> dict[str, Any]:

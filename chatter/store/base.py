@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 import trio
 
+from chatter.errors import Invalid
 from chatter.store import queries as q
 from chatter.store.models import (
     EventPage,
@@ -35,6 +36,10 @@ from chatter.store.models import (
 )
 
 T = TypeVar("T")
+
+# SQLite cannot store text holding an unpaired surrogate: such input is the
+# caller's fault, whichever validator let it through.
+UNENCODABLE = Invalid("text contains an unpaired surrogate (invalid Unicode)")
 Committed = list[tuple[EventRow, object]]  # (event, origin) in seq order
 
 

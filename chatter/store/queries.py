@@ -65,9 +65,12 @@ def migrate(db: sqlite3.Connection, now: str) -> int:
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in script.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            if callable(script):
+                script(db)
+            else:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
             if number == 1:
                 db.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),))
             db.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (number, now))
@@ -170,29 +173,35 @@ def require_user(db: sqlite3.Connection, username: str) -> UserRow:
     return user
 
 
+def search_key(name: str) -> str:
+    """What display-name search matches against: Unicode case folding (SQLite's NOCASE is ASCII-only)."""
+    return name.casefold()
+
+
 def create_user(db: sqlite3.Connection, username: Username, name: str, password_hash: str, now: str
                 ) -> tuple[UserRow, Events]:
     try:
-        db.execute("INSERT INTO users (username, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                   (username, name, password_hash, now))
+        db.execute("INSERT INTO users (username, name, name_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                   (username, name, search_key(name), password_hash, now))
     except sqlite3.IntegrityError:
         raise Conflict(f"username {username!r} is taken") from None
     return require_user(db, username), []
 
 
 def search_users(db: sqlite3.Connection, q: str, limit: int) -> list[UserRow]:
-    """Users whose username or display name starts with ``q`` (case-insensitive)."""
-    pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    """Users whose username or display name starts with ``q`` (Unicode case-insensitive)."""
+    key = search_key(q)
+    upper = key + "\U0010ffff"
     rows = db.execute(
-        f"SELECT {_USER_COLS} FROM users WHERE username LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' "  # noqa: S608
+        f"SELECT {_USER_COLS} FROM users WHERE (username >= ? AND username < ?) OR (name_key >= ? AND name_key < ?) "  # noqa: S608
         "ORDER BY username LIMIT ?",
-        (pattern, pattern, limit),
+        (key, upper, key, upper, limit),
     ).fetchall()
     return [_user(r) for r in rows]
 
 
 def rename_user(db: sqlite3.Connection, username: Username, name: str) -> tuple[UserRow, Events]:
-    db.execute("UPDATE users SET name = ? WHERE username = ?", (name, username))
+    db.execute("UPDATE users SET name = ?, name_key = ? WHERE username = ?", (name, search_key(name), username))
     return require_user(db, username), []
 
 
@@ -354,9 +363,10 @@ def delete_room(db: sqlite3.Connection, actor: Username, room: str) -> tuple[Non
     db.execute("DELETE FROM members WHERE room = ?", (rid,))
     db.execute("UPDATE rooms SET deleted = 1, last_message = NULL, dm_key = NULL WHERE id = ?", (rid,))
     db.execute("DELETE FROM messages WHERE room = ?", (rid,))
-    # Deleting means deleting: only the room_deleted event stays, so that
-    # members who were offline still learn the room is gone when they resume.
-    db.execute("DELETE FROM events WHERE room = ? AND seq < ?", (rid, ev.seq))
+    # Deleting means deleting: only room_deleted and earlier member_removed
+    # events stay, so that everyone who was ever in the room -- members now,
+    # and users removed before -- learns it is gone when they resume.
+    db.execute("DELETE FROM events WHERE room = ? AND seq < ? AND type != 'member_removed'", (rid, ev.seq))
     return None, [ev]
 
 
@@ -383,7 +393,7 @@ def add_member(db: sqlite3.Connection, actor: Username, room: str, username: Use
 def set_role(db: sqlite3.Connection, actor: Username, room: str, username: Username, role: str
              ) -> tuple[MemberRow, Events]:
     actor_role = require_member(db, room, actor)
-    policy.check_set_role(actor_role, _kind(db, room))
+    policy.check_set_role(actor_role, role, _kind(db, room))
     target_role = role_of(db, room, username)
     if target_role is None:
         raise NotFound(f"{username!r} is not a member of this room")

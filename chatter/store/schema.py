@@ -9,7 +9,19 @@ their own ``member_added``, a removed one their ``member_removed``).
 
 from __future__ import annotations
 
-MIGRATIONS: tuple[str, ...] = (
+import sqlite3
+from collections.abc import Callable
+
+
+def _v2_name_search_key(db: sqlite3.Connection) -> None:
+    """Display-name search that folds case beyond ASCII ('émi' finds 'Émilie')."""
+    db.execute("ALTER TABLE users ADD COLUMN name_key TEXT NOT NULL DEFAULT ''")
+    for username, name in db.execute("SELECT username, name FROM users").fetchall():
+        db.execute("UPDATE users SET name_key = ? WHERE username = ?", (name.casefold(), username))
+    db.execute("CREATE INDEX users_by_name_key ON users(name_key)")
+
+
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 1: initial schema
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -73,4 +85,6 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX messages_by_room ON messages(room, id);
     """,
+    # 2: Unicode case-insensitive name search
+    _v2_name_search_key,
 )

@@ -26,7 +26,7 @@ import trio
 
 from chatter.errors import ChatError, Unavailable
 from chatter.store import queries as q
-from chatter.store.base import Committed, StoreBase, utc_now
+from chatter.store.base import UNENCODABLE, Committed, StoreBase, utc_now
 from chatter.store.models import EventRow
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,8 @@ class SqliteStore(StoreBase):
         db.execute("BEGIN")
         try:
             return fn(db, *args)
+        except UnicodeEncodeError:
+            raise UNENCODABLE from None
         finally:
             db.execute("COMMIT")
 
@@ -163,9 +165,9 @@ class SqliteStore(StoreBase):
                 op.result, op.events = op.fn(db, *op.args)
             except Exception as e:  # noqa: BLE001 - handed to the caller, who re-raises it
                 db.execute("ROLLBACK TO w")
-                op.error = e
+                op.error = UNENCODABLE if isinstance(e, UnicodeEncodeError) else e
                 op.events = []
-                if not isinstance(e, ChatError):
+                if not isinstance(op.error, ChatError):
                     log.error("write %s failed", getattr(op.fn, "__name__", op.fn), exc_info=e)
             db.execute("RELEASE w")
         try:

@@ -200,8 +200,6 @@ async def test_search_users(kind: str, tmp_path: Path) -> None:
             assert len(await found("", 5)) == 5
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: search_users is case-insensitive for ASCII only "
-                                       "(SQLite LIKE/NOCASE); 'émi' does not find 'Émilie'")
 async def test_search_users_non_ascii_case_insensitive(kind: str, tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         async with open_store(kind, tmp_path) as store:
@@ -534,8 +532,6 @@ async def test_add_member_errors(kind: str, tmp_path: Path) -> None:
                     await store.add_member("olga", "r_nonexistent", "nina", "member")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: policy.check_add only guards role 'admin'; add_member with "
-                                       "role='owner' succeeds, even for an admin, creating a second owner")
 async def test_add_member_cannot_create_a_second_owner(kind: str, tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         async with open_store(kind, tmp_path) as store:
@@ -546,8 +542,6 @@ async def test_add_member_cannot_create_a_second_owner(kind: str, tmp_path: Path
                     await store.add_member("adam", rid, "nina", "owner")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unknown role reaches the CHECK constraint and raises "
-                                       "sqlite3.IntegrityError (not a ChatError, i.e. a 500) instead of Invalid")
 async def test_unknown_role_is_invalid(kind: str, tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         async with open_store(kind, tmp_path) as store:
@@ -808,9 +802,6 @@ async def test_text_round_trips_exactly(kind: str, tmp_path: Path) -> None:
             assert room.members[0].name == "Zoë 🦊 \u202eevil"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a lone surrogate (valid in JSON as \\ud800, accepted by "
-                                       "policy.body/client_msg_id) makes the store raise UnicodeEncodeError, "
-                                       "not a ChatError: a 500 / close 1011")
 async def test_unencodable_text_is_invalid(kind: str, tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         async with open_store(kind, tmp_path) as store:
@@ -962,9 +953,6 @@ async def test_deleted_room_leaves_only_room_deleted(kind: str, tmp_path: Path) 
             assert r.created is True and r.message.seq == 9
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: delete_room deletes the member_removed event of users removed "
-                                       "earlier, and their span ends before room_deleted: a removed user who "
-                                       "resumes from before the removal never learns they lost the room")
 async def test_removed_member_still_learns_after_room_deletion(kind: str, tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         async with open_store(kind, tmp_path) as store:
@@ -1141,9 +1129,7 @@ async def test_failed_writes_among_concurrent_writes_leave_no_trace(kind: str, t
 
 
 @pytest.mark.parametrize("kind", [
-    pytest.param("memory", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: MemoryStore._write commits, then awaits the subscriber channel's send in the "
-                            "caller's task; a caller cancelled there loses the committed write's events")),
+    "memory",
     "sqlite",
 ])
 async def test_cancelled_caller_still_delivers_committed_events(kind: str, tmp_path: Path) -> None:
