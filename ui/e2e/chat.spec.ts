@@ -11,6 +11,7 @@ test.describe.configure({ mode: 'serial' });
 let ana: Person;
 let bo: Person;
 const group = `Launch ${Date.now().toString(36).slice(-4)}`;
+let groupId = '';
 
 /** Uncaught exceptions and CSP refusals seen in either page during the run. */
 const problems: string[] = [];
@@ -260,6 +261,7 @@ test('history: pages in older messages on scroll-up without moving the view; new
   const a = ana.page;
   const b = bo.page;
   const roomId = decodeURIComponent(new URL(a.url()).pathname.split('/').pop()!);
+  groupId = roomId;
   // A backlog longer than one page (50), posted over REST with idempotency keys.
   for (let i = 1; i <= 70; i++) {
     const r = await ana.context.request.post(`/api/rooms/${encodeURIComponent(roomId)}/messages`, {
@@ -314,12 +316,33 @@ test('direct messages show presence; going away shows last seen', async ({ brows
   await send(a, 'Ping in private');
   await expect(roomLink(bo.page, ana.name)).toContainText('Ping in private');
 
+  // Unread messages arriving elsewhere: a badge; opening the room starts at
+  // the first unread one, and only what is on screen is marked read.
+  const b = bo.page;
+  await openRoom(b, ana.name);
+  await expect(bodies(b, 'Ping in private')).toBeVisible();
+  for (let i = 1; i <= 30; i++) {
+    const r = await ana.context.request.post(`/api/rooms/${encodeURIComponent(groupId)}/messages`, {
+      data: { client_msg_id: `unread-${i}`, body: `Unread ${i}` },
+    });
+    expect(r.status()).toBe(201);
+  }
+  await expect(roomLink(b, `${group} HQ`).getByTestId('unread-badge')).toHaveText('30');
+  await openRoom(b, `${group} HQ`);
+  await expect(b.getByRole('separator').filter({ hasText: 'New messages' })).toBeInViewport();
+  await expect(bodies(b, 'Unread 1')).toBeInViewport();
+  await expect(bodies(b, 'Unread 30')).not.toBeInViewport();
+  await expect(roomLink(b, `${group} HQ`).getByTestId('unread-badge')).toHaveText(/^\d+$/);
+  await shot(b, '12-first-unread');
+  await b.getByTestId('message-list').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  await expect(roomLink(b, `${group} HQ`).getByTestId('unread-badge')).toHaveCount(0);
+
   // Screens for the record: dark theme and phone width.
   const dark = await browser.newContext({ colorScheme: 'dark', viewport: { width: 1280, height: 800 }, storageState: await ana.context.storageState() });
   const dp = await dark.newPage();
   await dp.goto('/');
   await openRoom(dp, group + ' HQ');
-  await expect(bodies(dp, 'Fresh while you read')).toBeInViewport();
+  await expect(bodies(dp, 'Unread 30')).toBeInViewport();
   await shot(dp, '07-chat-dark');
   await dark.close();
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, storageState: await bo.context.storageState() });
