@@ -51,4 +51,5 @@ mv "$work/dist/chatter" bin/chatter.tmp
 mv bin/chatter.tmp bin/chatter
 end=$(date +%s.%N)
 size=$(stat -c %s bin/chatter)
-printf 'build-binary: bin/chatter %.1f MB, built in %.0f s\n' "$(echo "$size / 1000000" | bc -l)" "$(echo "$end - $start" | bc -l)"
+awk -v s="$size" -v t="$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" \
+  'BEGIN{printf "build-binary: bin/chatter %.1f MB, built in %.0f s\n", s/1e6, t}'

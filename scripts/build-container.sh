@@ -19,4 +19,5 @@ else
   echo "build-container: neither podman nor a running docker engine found (see /work/shared/tools/podman-setup.sh or docs/DEPLOY.md)" >&2
   exit 2
 fi
-printf 'build-container: %s %.0f MB, built in %d s\n' "$tag" "$(echo "$size / 1000000" | bc -l)" "$(( $(date +%s) - start ))"
+awk -v tag="$tag" -v s="$size" -v t="$(( $(date +%s) - start ))" \
+  'BEGIN{printf "build-container: %s %.0f MB, built in %d s\n", tag, s/1e6, t}'

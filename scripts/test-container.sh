@@ -77,7 +77,7 @@ if ! wait "$hold_pid"; then say "FAIL: open socket not closed with 1001"; cat "/
 tail -1 "/tmp/$name.hold" >&2
 rm -f "/tmp/$name.hold"
 code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
-took=$(echo "$(date +%s.%N) - $t0" | bc -l)
+took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')
 [ "$code" = 0 ] || { say "FAIL: exit code $code after SIGTERM"; podman logs "$name" >&2; exit 1; }
 podman logs "$name" 2>&1 | grep -q "received SIGTERM" || { say "FAIL: the server did not see SIGTERM"; exit 1; }
 if podman logs "$name" 2>&1 | grep -q Traceback; then say "FAIL: traceback in the log"; podman logs "$name" >&2; exit 1; fi
@@ -91,4 +91,4 @@ stop "$name-2"
 [ "$(podman inspect --format '{{.State.ExitCode}}' "$name-2")" = 0 ] || { say "FAIL: second container exit code"; exit 1; }
 rm -f "/tmp/$name.json"
 size=$(podman image inspect --format '{{.Size}}' "$image")
-printf 'test-container: PASS (image %s, %.0f MB)\n' "$image" "$(echo "$size / 1000000" | bc -l)" >&2
+awk -v i="$image" -v s="$size" 'BEGIN{printf "test-container: PASS (image %s, %.0f MB)\n", i, s/1e6}' >&2
