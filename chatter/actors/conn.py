@@ -58,6 +58,7 @@ class Conn:
         self.close_reason = ""
         self.closed = trio.Event()
         self.last_progress = trio.current_time()
+        self.addresses: tuple[tuple[str, int], tuple[str, int]] | None = None  # (local, peer), set by transport
 
     def __repr__(self) -> str:
         return f"<Conn {self.id} {self.user} cursor={self.cursor} live={self.live}>"

@@ -132,6 +132,9 @@ class ChatSystem:
         self.accepting = False
         self.sessions.close_all(code, reason)
 
+    def all_conns(self) -> list[Conn]:
+        return [c for u in self.sessions.users() if (s := self.sessions.get(u)) for c in s.conns.values()]
+
     def open_sockets(self) -> int:
         return int(self.metrics.sockets_open.value)
 

@@ -28,6 +28,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from chatter.config import Config
 from chatter.http.app import chat_system, open_chatter
+from chatter.http.transport import shutdown_connections
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,20 @@ class ChatterASGI:
 
 
 async def drain(app: Any, grace: float) -> None:
-    """Close every socket with 1001 and wait (at most ``grace``) for them to go."""
+    """Close every socket with 1001 and wait (at most ``grace``) for them to go.
+
+    Sockets still open at the deadline have a writer stuck in a send to a
+    client that stopped reading: their connections are shut down underneath
+    hypercorn so that the process can exit within the grace period.
+    """
     system = chat_system(app)
     system.close_all_sockets(1001, "server shutting down")
     with trio.move_on_after(grace):
         while system.open_sockets() > 0:
             await trio.sleep(0.05)
+    stuck = {c.addresses for c in system.all_conns() if c.addresses is not None}
+    if stuck:
+        await trio.to_thread.run_sync(shutdown_connections, stuck)
 
 
 def listening_socket(host: str, port: int, backlog: int, user_timeout: float) -> socket.socket:

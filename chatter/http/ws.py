@@ -27,6 +27,7 @@ from chatter.actors.frames import error as error_frame
 from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
 from chatter.http.authn import identify, origin_allowed
 from chatter.http.rest import deps
+from chatter.http.transport import shutdown_connections
 from chatter.http.wire import field, parse_object
 from chatter.ratelimit import RateLimiter
 
@@ -184,13 +185,21 @@ async def _writer(sock: Socket, done: trio.CancelScope) -> None:
 
 
 async def _watchdog(sock: Socket) -> None:
-    """Close a socket whose writer has made no progress while frames wait (4008)."""
+    """Close a socket whose writer has made no progress while frames wait (4008).
+
+    If the writer is stuck inside a send (the client stopped reading), the
+    close frame cannot go out either: the connection is then shut down
+    underneath hypercorn (``transport``) so the stuck send fails.
+    """
     conn = sock.conn
     timeout = sock.cfg.stall_timeout
     while conn.close_code is None:
         await trio.sleep(min(timeout / 4, 5.0))
         if conn.queued and trio.current_time() - conn.last_progress > timeout:
             conn.close(4008, "too slow")
+    await trio.sleep(2)  # the writer had its chance to send the close frame
+    if conn.addresses is not None:
+        await trio.to_thread.run_sync(shutdown_connections, {conn.addresses})
 
 
 async def _hello_deadline(sock: Socket, seconds: float) -> None:
@@ -216,6 +225,9 @@ async def socket_endpoint() -> Response | None:
     await websocket.accept()
     cfg = d.cfg.realtime
     conn = system.new_conn(who.user.username, who.claims.ver)
+    server, client = websocket.scope.get("server"), websocket.scope.get("client")
+    if server and client:
+        conn.addresses = ((str(server[0]), int(server[1])), (str(client[0]), int(client[1])))
     sock = Socket(conn, cfg)
     try:
         async with trio.open_nursery() as nursery:
