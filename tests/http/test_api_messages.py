@@ -479,3 +479,25 @@ async def test_message_routes_require_auth(tmp_path, method, path):
                                                                                "up_to": 1})
             await err(r, 401, "UNAUTHENTICATED")
             assert await ch.snapshot() == before
+
+
+async def test_events_stop_at_leaving_and_resume_on_rejoin(tmp_path):
+    with trio.fail_after(10):
+        async with running_app(cfg(tmp_path)) as app:
+            ch = await chat(app)
+            store = system_of(app).store
+            await ch.send("alice", "before")
+            head = await store.head()
+            assert (await ch.c.delete(f"/api/rooms/{ch.rid}/members/bob", headers=ch.h("bob"))).status_code == 204
+            away = await ch.send("alice", "while bob is away")
+            page = await (await ch.c.get(f"/api/events?since={head}", headers=ch.h("bob"))).get_json()
+            assert [(e["type"], e["username"]) for e in page["events"]] == [("member_removed", "bob")]
+            assert page["has_more"] is False
+            await err(await ch.history("bob"), 404, "NOT_FOUND")
+            r = await ch.c.post(f"/api/rooms/{ch.rid}/members", json={"username": "bob"}, headers=ch.h("alice"))
+            assert r.status_code == 201
+            back = await ch.send("alice", "welcome back")
+            page = await (await ch.c.get(f"/api/events?since={head}", headers=ch.h("bob"))).get_json()
+            assert [e["type"] for e in page["events"]] == ["member_removed", "member_added", "message"]
+            assert away["seq"] not in [e["seq"] for e in page["events"]]
+            assert page["events"][-1]["id"] == back["id"]
