@@ -71,11 +71,11 @@ class Sizes:
     storm_hold_s: float = 1.0
 
 
-FULL = Sizes(storm=(1000, 5000), members=1000, fanout_s=5, fanout_window=16,
-             latency_pcts=(10, 25, 50, 80), latency_s=5, rooms=2000, room_size=5,
-             room_post_every_s=10, ramp=(1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64), ramp_step_s=5,
+FULL = Sizes(storm=(1000, 5000), members=1000, fanout_s=4, fanout_window=16,
+             latency_pcts=(25, 50, 80), latency_s=3, rooms=2000, room_size=5,
+             room_post_every_s=10, ramp=(1, 2, 4, 8, 16, 24, 32, 48, 64), ramp_step_s=3,
              history_rows=1_000_000, history_requests=2000, login_users=500, login_threads=8,
-             slow_s=20, runs=3, warmup_s=1, drain_s=20)
+             slow_s=10, runs=3, warmup_s=1, drain_s=20)
 SMOKE = Sizes(storm=(60,), members=40, fanout_s=0.8, fanout_window=4,
               latency_pcts=(25,), latency_s=0.7, rooms=6, room_size=5,
               room_post_every_s=1, ramp=(1, 2), ramp_step_s=0.5,
@@ -281,7 +281,8 @@ def machine_busy_s() -> float:
 
 
 QUIET_CORES = 0.3  # other processes' CPU (in cores) above which a measurement is not trusted
-QUIET_MAX_WAIT = [45.0]  # smoke mode sets 0: it checks correctness, not speed
+QUIET_MAX_WAIT = [10.0]  # --quiet-wait; smoke mode sets 0: it checks correctness, not speed
+ATTEMPTS = [2]  # --attempts: measurements of one scenario/target when other processes interfere
 
 
 def wait_quiet(max_wait: float | None = None) -> tuple[float, float]:
@@ -611,7 +612,7 @@ class Bench:
                 if sc in ("latency", "login", "slow") and self.peer_max_msgs is None:
                     self.fanout_maxima()
                 for t in self.targets:
-                    for attempt in range(1, 4):
+                    for attempt in range(1, ATTEMPTS[0] + 1):
                         log(f"run {run} {sc} {t}" + (f" (attempt {attempt})" if attempt > 1 else ""))
                         mark = len(self.records)
                         try:
@@ -625,7 +626,7 @@ class Bench:
                             r["attempt"] = attempt
                             r["foreign_cpu_cores"] = foreign
                         # the login storm's own client is "foreign" load by design
-                        if foreign <= QUIET_CORES or self.smoke or attempt == 3 or sc == "login":
+                        if foreign <= QUIET_CORES or self.smoke or attempt == ATTEMPTS[0] or sc == "login":
                             break
                         log(f"  other processes used {foreign:.2f} cores during {sc}/{t}: measuring again")
                         del self.records[mark:]
@@ -774,11 +775,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--runs", type=int, help="override the number of interleaved runs")
     ap.add_argument("--out", type=Path, help="results directory (default bench/results/<stamp>)")
+    ap.add_argument("--quiet-wait", type=float, default=10.0,
+                    help="seconds to wait for other processes to go below 0.3 cores before a measurement")
+    ap.add_argument("--attempts", type=int, default=2, help="measurements of a scenario when others interfere")
     ap.add_argument("--no-chatter-ok", action="store_true", help="drop chatter from targets if it cannot serve yet")
     a = ap.parse_args(argv)
     z = SMOKE if a.smoke else FULL
-    if a.smoke:
-        QUIET_MAX_WAIT[0] = 0.0
+    QUIET_MAX_WAIT[0] = 0.0 if a.smoke else a.quiet_wait
+    ATTEMPTS[0] = max(1, a.attempts)
     if a.runs:
         z = Sizes(**{**z.__dict__, "runs": a.runs})
     targets = [t for t in a.targets.split(",") if t]
