@@ -225,8 +225,18 @@ class Server:
         self.logf.close()
 
 
+CHATTER_GC: list[str] = []  # --chatter-gc: experiment, gc.set_threshold(...) before Chatter starts
+
+
 def chatter_cmd(port: int, db: Path) -> list[str]:
-    return [str(PY), "-m", "chatter", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(db),
+    if CHATTER_GC:
+        # an experiment on an unmodified Chatter: tune the collector in the same process, then run its CLI
+        code = (f"import gc, sys; gc.set_threshold({CHATTER_GC[0]}); import chatter.cli; "
+                "sys.exit(chatter.cli.main(sys.argv[1:]))")
+        head = [str(PY), "-c", code]
+    else:
+        head = [str(PY), "-m", "chatter"]
+    return [*head, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(db),
             "--set", "auth.bcrypt_rounds=4", "--set", "auth.login_per_ip_per_minute=100000",
             # bench-only: every bench user registers from 127.0.0.1
             "--set", "auth.register_per_ip_per_minute=1000000"]
@@ -778,11 +788,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quiet-wait", type=float, default=10.0,
                     help="seconds to wait for other processes to go below 0.3 cores before a measurement")
     ap.add_argument("--attempts", type=int, default=2, help="measurements of a scenario when others interfere")
+    ap.add_argument("--chatter-gc", metavar="G0,G1,G2",
+                    help="experiment: run Chatter with gc.set_threshold(G0,G1,G2) (its code unchanged)")
     ap.add_argument("--no-chatter-ok", action="store_true", help="drop chatter from targets if it cannot serve yet")
     a = ap.parse_args(argv)
     z = SMOKE if a.smoke else FULL
     QUIET_MAX_WAIT[0] = 0.0 if a.smoke else a.quiet_wait
     ATTEMPTS[0] = max(1, a.attempts)
+    if a.chatter_gc:
+        CHATTER_GC.append(",".join(str(int(x)) for x in a.chatter_gc.split(",")))
     if a.runs:
         z = Sizes(**{**z.__dict__, "runs": a.runs})
     targets = [t for t in a.targets.split(",") if t]
