@@ -111,7 +111,7 @@ def query_int(raw: str | None, field: str, *, default: int | None, minimum: int,
     """A query-string integer (``?limit=``), range-checked."""
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 19:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise Invalid(f"{field} must be an integer")
     value = int(raw)
     if not minimum <= value <= maximum:

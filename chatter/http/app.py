@@ -30,6 +30,7 @@ from chatter.config import Config, check_secret
 from chatter.errors import ChatError, ConfigError
 from chatter.http.reset import reset
 from chatter.http.rest import Deps, api
+from chatter.http.schemas import ChatterOpenAPI
 from chatter.http.ws import wire_socket
 from chatter.metrics import Metrics
 from chatter.ratelimit import RateLimiter
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
-_NOT_UI = ("/api/", "/ws", "/healthz", "/metrics", "/openapi.json")
+_NOT_UI = ("/api", "/ws", "/healthz", "/metrics", "/openapi.json")
 
 _NO_UI_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Chatter</title></head>
 <body><h1>Chatter is running</h1><p>The web UI has not been built. Run <code>just build-ui</code>
@@ -79,7 +80,7 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
                 swagger_ui_path=None, conversion_preference="msgspec",
                 info={"title": "Chatter", "version": "1"},
                 security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
-                security=[{"bearer": []}])
+                security=[{"bearer": []}], openapi_provider_class=ChatterOpenAPI)
     passwords = auth.Passwords(cfg.auth.bcrypt_rounds, cfg.auth.bcrypt_threads)
     per_account = cfg.auth.login_per_account_per_minute
     app.extensions["chatter"] = Deps(
@@ -166,7 +167,8 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     @app.get("/<path:path>")
     @hide
     async def ui(path: str = "") -> Response:
-        if any(("/" + path).startswith(p) for p in _NOT_UI):
+        first = "/" + path.split("/", 1)[0]
+        if first in _NOT_UI:
             return Response(_dumps({"error": {"code": "NOT_FOUND", "message": "not found"}}), status=404,
                             mimetype="application/json")
         index = ui_dir / "index.html"

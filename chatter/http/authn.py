@@ -56,7 +56,10 @@ def origin_allowed(origin: str, host: str, allowed: list[str]) -> bool:
     """Same-origin (Origin's host:port equals the Host header) or listed."""
     if origin in allowed:
         return True
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # e.g. "http://[::1" -- malformed, so certainly not ours
+        return False
     return bool(parts.scheme in ("http", "https") and parts.netloc and parts.netloc.lower() == host.lower())
 
 

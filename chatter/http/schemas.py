@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from typing import Any
+
 import msgspec
 from msgspec import Meta
+from quart_schema.openapi import OpenAPIProvider
 
 Username = Annotated[str, Meta(pattern="^[A-Za-z0-9_]{3,32}$")]
 Name = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -168,3 +171,35 @@ class Events(msgspec.Struct):
 
 class Health(msgspec.Struct):
     status: str
+
+
+# Statuses every authenticated /api operation may answer with an Error body.
+_ERRORS = {400: "Invalid input", 401: "Not authenticated", 403: "Forbidden (role or CSRF rule)",
+           404: "Not found (also: a room you are not in)", 409: "Conflict", 413: "Body too large",
+           429: "Rate limited (see Retry-After)", 503: "Unavailable"}
+_PUBLIC = {("/api/users", "post"), ("/api/auth/login", "post")}
+
+
+class ChatterOpenAPI(OpenAPIProvider):
+    """quart-schema's generator, plus bodyless responses and the protocol's error responses."""
+
+    def build_response_object(self, model: Any, headers_model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        if model is None:
+            return {"description": "No content"}, {}
+        return super().build_response_object(model, headers_model)  # type: ignore[no-any-return]
+
+    def schema(self) -> dict[str, Any]:
+        doc: dict[str, Any] = super().schema()
+        error_response, defs = super().build_response_object(Error, None)
+        doc.setdefault("components", {}).setdefault("schemas", {}).update(defs)
+        error_ref = {"content": error_response["content"]}
+        for path, ops in doc.get("paths", {}).items():
+            if not path.startswith("/api/"):
+                continue
+            for method, op in ops.items():
+                responses = op.setdefault("responses", {})
+                for status, text in _ERRORS.items():
+                    responses.setdefault(status, {"description": text, **error_ref})
+                if (path, method) in _PUBLIC:
+                    op["security"] = []
+        return doc
