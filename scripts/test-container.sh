@@ -27,7 +27,7 @@ volume=chatter-test-data-$$
 port=${CHATTER_TEST_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
 base=http://127.0.0.1:$port
 cleanup() {
-  podman rm -f "$name" "$name-2" >/dev/null 2>&1 || true
+  podman rm -f "$name" "$name-2" "$name-bin" >/dev/null 2>&1 || true
   podman volume rm -f "$volume" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -90,5 +90,23 @@ python3 scripts/ship_probe.py "$base" check < "/tmp/$name.json"
 stop "$name-2"
 [ "$(podman inspect --format '{{.State.ExitCode}}' "$name-2")" = 0 ] || { say "FAIL: second container exit code"; exit 1; }
 rm -f "/tmp/$name.json"
+# bin/chatter on a system with no Python and no Node: a bare Debian image.
+if [ -x bin/chatter ] && podman image exists localhost/debian:bookworm; then
+  if podman run --rm --pull=never localhost/debian:bookworm sh -c 'command -v python3 || command -v python || command -v node' >/dev/null; then
+    say "note: localhost/debian:bookworm has Python or Node; the bare-system check proves less"
+  fi
+  run --name "$name-bin" -p "127.0.0.1:$port:8080" -v "$PWD/bin/chatter:/usr/local/bin/chatter:ro" \
+    -e CHATTER_SERVER_HOST=0.0.0.0 -w /tmp localhost/debian:bookworm chatter
+  wait_healthy "$name-bin"
+  python3 -c "import sys,urllib.request as u; sys.exit(b'<div id=\"root\"' not in u.urlopen('$base/', timeout=5).read())" \
+    || { say "FAIL: bin/chatter in a bare Debian container does not serve the UI"; exit 1; }
+  stop "$name-bin"
+  [ "$(podman inspect --format '{{.State.ExitCode}}' "$name-bin")" = 0 ] || { say "FAIL: bin/chatter exit code"; exit 1; }
+  podman rm -f "$name-bin" >/dev/null
+  say "bin/chatter serves /healthz and the UI in a bare Debian container (no Python, no Node)"
+else
+  say "note: no bin/chatter or no localhost/debian:bookworm image: bare-system check of the binary skipped"
+fi
+
 size=$(podman image inspect --format '{{.Size}}' "$image")
 awk -v i="$image" -v s="$size" 'BEGIN{printf "test-container: PASS (image %s, %.0f MB)\n", i, s/1e6}' >&2
