@@ -2,8 +2,10 @@
 # Build the image and check it from outside (`just test-container`):
 #   /healthz and the HEALTHCHECK, register + login, a socket message, the
 #   non-root user, SIGTERM via `podman stop -t 30` -> exit code 0 and a
-#   clean log, then a new container on the same named volume still has the
-#   account and the message.
+#   clean log, an open socket closed with 1001, then a new container on the
+#   same named volume still has the account and the message; and, when
+#   bin/chatter exists, the single binary serves /healthz and the UI in a
+#   bare Debian container (no Python, no Node).
 # Skips (exit 0, saying why) only when podman cannot run a container here.
 # Env: CHATTER_IMAGE (default chatter:test), CHATTER_TEST_PORT (default: a free port).
 set -euo pipefail
