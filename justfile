@@ -81,3 +81,11 @@ test-ship: setup build
 # Build the container image and test it with podman (skips, saying why, where podman cannot run).
 test-container:
     bash scripts/test-container.sh
+
+# Reliability and security suite at smoke sizes (also part of `just test`).
+test-reliability: setup-py
+    {{py}} -m pytest -q -p no:cacheprovider -s tests/reliability tests/security
+
+# Reliability suite at soak sizes (bounded: well under 15 minutes); prints RESULT lines.
+soak: setup-py
+    CHATTER_SOAK=1 {{py}} -m pytest -q -p no:cacheprovider -s tests/reliability tests/security
