@@ -11,8 +11,8 @@ serve *ARGS: setup build-ui
     {{py}} -m chatter serve {{ARGS}}
 
 # Run every test: Python (unit, protocol, end-to-end), UI unit tests, browser e2e.
-test: setup setup-system build-ui
-    {{py}} -m pytest -q -p no:cacheprovider
+test: setup setup-system setup-bench build-ui
+    {{py}} -m pytest -q -p no:cacheprovider tests bench/test_smoke.py
     cd ui && npm run --silent test
     cd ui && npm run --silent e2e
 
@@ -41,6 +41,24 @@ setup-ui:
     fi
 
 setup: setup-py setup-ui
+
+# Benchmark dependencies: pinned Python packages, the Node peers' lockfile, the C load generator.
+setup-bench: setup-py
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -f "{{venv}}/.bench-installed" ] || [ bench/requirements.txt -nt "{{venv}}/.bench-installed" ]; then
+      "{{py}}" -m pip install -q -r bench/requirements.txt
+      touch "{{venv}}/.bench-installed"
+    fi
+    if [ ! -d bench/peers/node_modules ] || [ bench/peers/package-lock.json -nt bench/peers/node_modules/.package-lock.json ]; then
+      (cd bench/peers && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    make -s -C bench/loadgen
+
+# Full benchmarks (minutes; loopback only): writes bench/results/ and BENCHMARKS.md.
+bench: setup-bench
+    {{py}} bench/bench.py
+    {{py}} bench/report
 
 # System packages the tests need (chromium for the browser tests).
 setup-system:
