@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 
 import trio
+from quart_schema import hide
 from quart import Blueprint, Response, current_app
 
 from chatter import ops, policy
@@ -74,6 +75,7 @@ def _lock() -> trio.Lock:
 
 
 @reset.get("/reset")
+@hide
 async def reset_page() -> Response:
     resp = Response(_PAGE, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
@@ -81,6 +83,7 @@ async def reset_page() -> Response:
 
 
 @reset.get("/reset.js")
+@hide
 async def reset_script() -> Response:
     resp = Response(_SCRIPT, mimetype="text/javascript")
     resp.headers["Cache-Control"] = "no-cache"
