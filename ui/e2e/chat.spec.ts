@@ -88,6 +88,8 @@ test('create a group with a member; it appears live for the member; messages flo
 
   await send(a, 'Hello Bo, welcome aboard');
   await expect(roomLink(b, group)).toContainText('Hello Bo, welcome aboard');
+  // Screen readers hear it through the polite live region.
+  await expect(b.getByTestId('live-region')).toHaveText(`${ana.name} in ${group}: Hello Bo, welcome aboard`);
   await expect(roomLink(b, group).getByTestId('unread-badge')).toHaveText('1');
   await openRoom(b, group);
   await expect(bodies(b, 'Hello Bo, welcome aboard')).toHaveCount(1);
@@ -349,6 +351,9 @@ test('direct messages show presence; going away shows last seen', async ({ brows
   await dp.goto('/');
   await openRoom(dp, group + ' HQ');
   await expect(bodies(dp, 'Unread 30')).toBeInViewport();
+  // The theme follows prefers-color-scheme.
+  expect(await dp.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(17, 18, 24)');
+  expect(await a.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(244, 245, 248)');
   await shot(dp, '07-chat-dark');
   await dark.close();
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, storageState: await bo.context.storageState() });
