@@ -17,23 +17,49 @@ def _labels(labels: dict[str, str]) -> str:
     return "{" + inner + "}"
 
 
+class _Child:
+    """One labelled series of a Counter, bound once: ``inc`` is a plain add (hot paths)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1) -> None:
+        self.value += amount
+
+
 class Counter:
     def __init__(self, name: str, help_: str) -> None:
         self.name, self.help = name, help_
         self.values: dict[tuple[tuple[str, str], ...], float] = {}
+        self._children: dict[tuple[tuple[str, str], ...], _Child] = {}
 
     def inc(self, amount: float = 1, **labels: str) -> None:
         key = tuple(sorted(labels.items()))
         self.values[key] = self.values.get(key, 0) + amount
 
+    def child(self, **labels: str) -> _Child:
+        key = tuple(sorted(labels.items()))
+        if key not in self._children:
+            self._children[key] = _Child()
+        return self._children[key]
+
+    def _merged(self) -> dict[tuple[tuple[str, str], ...], float]:
+        merged = dict(self.values)
+        for key, c in self._children.items():
+            merged[key] = merged.get(key, 0) + c.value
+        return merged
+
     def get(self, **labels: str) -> float:
-        return self.values.get(tuple(sorted(labels.items())), 0)
+        return self._merged().get(tuple(sorted(labels.items())), 0)
 
     def render(self) -> list[str]:
         out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
-        for key, v in sorted(self.values.items()):
+        merged = self._merged()
+        for key, v in sorted(merged.items()):
             out.append(f"{self.name}{_labels(dict(key))} {v:g}")
-        if not self.values:
+        if not merged:
             out.append(f"{self.name} 0")
         return out
 
@@ -119,6 +145,10 @@ class Metrics:
         self.store_batches = Gauge("chatter_store_commits", "Transactions committed by the writer.")
         self.store_writes = Gauge("chatter_store_writes", "Writes committed (group commit: writes >= commits).")
         self.online_users = Gauge("chatter_users_online", "Users currently online.")
+        # Pre-bound series for the per-delivery hot path.
+        self.delivered_live = self.events_delivered.child(kind="live")
+        self.delivered_catchup = self.events_delivered.child(kind="catchup")
+        self.delivered_ephemeral = self.events_delivered.child(kind="ephemeral")
 
     def render(self) -> str:
         lines: list[str] = []

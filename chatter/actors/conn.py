@@ -90,7 +90,7 @@ class Conn:
             return
         self._durable_or_ephemeral += 1
         self._push(EPHEMERAL, text)
-        self.metrics.events_delivered.inc(kind="ephemeral")
+        self.metrics.delivered_ephemeral.inc()
 
     def offer_durable(self, seq: int, text: str) -> bool:
         """Queue a live durable event; False if the socket is (now) behind."""
@@ -101,7 +101,7 @@ class Conn:
                 self._durable_or_ephemeral += 1
                 self._push(seq, text)
                 self.cursor = seq
-                self.metrics.events_delivered.inc(kind="live")
+                self.metrics.delivered_live.inc()
                 return True
             self.fall_behind()
         self.dropped_max = max(self.dropped_max, seq)
@@ -129,7 +129,7 @@ class Conn:
         self._durable_or_ephemeral += 1
         self._push(seq, text)
         self.cursor = seq
-        self.metrics.events_delivered.inc(kind="catchup")
+        self.metrics.delivered_catchup.inc()
 
     # -- the writer's side -------------------------------------------------
 

@@ -17,6 +17,7 @@ closes the actors and finally the store.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import socket
@@ -62,6 +63,7 @@ class ChatterASGI:
             async with open_chatter(self.cfg) as app:
                 self.app = app
                 started = True
+                tune_gc()
                 self.ready.set()
                 await send({"type": "lifespan.startup.complete"})
                 message = await receive()  # lifespan.shutdown
@@ -92,6 +94,18 @@ async def drain(app: Any, grace: float) -> None:
     stuck = {c.addresses for c in system.all_conns() if c.addresses is not None}
     if stuck:
         await trio.to_thread.run_sync(shutdown_connections, stuck)
+
+
+def tune_gc() -> None:
+    """Move start-up objects out of the collector's view and collect young objects less often.
+
+    With default thresholds the generation-0 collections triggered by
+    per-event garbage made fan-out about 3x slower here (PITFALLS.md); what
+    this buys now is measured in BENCHMARKS.md.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def listening_socket(host: str, port: int, backlog: int, user_timeout: float) -> socket.socket:
