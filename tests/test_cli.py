@@ -20,20 +20,39 @@ ROOT = Path(__file__).resolve().parents[1]
 GOOD_SECRET = "k3y-" + "z" * 40
 
 
-def run(tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-        timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run(
+    tmp_path: Path,
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATTER_")}
     clean["PYTHONPATH"] = str(ROOT)
     clean.update(env or {})
     try:
-        return subprocess.run([sys.executable, "-m", "chatter", *args], cwd=tmp_path, input=stdin, text=True,
-                              capture_output=True, env=clean, timeout=timeout, check=False)
+        return subprocess.run(  # noqa: S603 (this interpreter, fixed args)
+            [sys.executable, "-m", "chatter", *args],
+            cwd=tmp_path,
+            input=stdin,
+            text=True,
+            capture_output=True,
+            env=clean,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired as e:  # e.g. a serve that should have refused to start
-        raise AssertionError(f"chatter {' '.join(args)} did not exit: {e.stdout!r} {e.stderr!r}") from None
+        raise AssertionError(
+            f"chatter {' '.join(args)} did not exit: {e.stdout!r} {e.stderr!r}"
+        ) from None
 
 
-def run_many(tmp_path: Path, *argv: tuple[str, ...], stdin: str | None = None,
-             env: dict[str, str] | None = None) -> list[subprocess.CompletedProcess[str]]:
+def run_many(
+    tmp_path: Path,
+    *argv: tuple[str, ...],
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> list[subprocess.CompletedProcess[str]]:
     """Several independent invocations at once (each is mostly interpreter start-up)."""
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         return list(pool.map(lambda a: run(tmp_path, *a, stdin=stdin, env=env), argv))
@@ -80,8 +99,11 @@ def test_migrate_creates_db_and_prints_version(tmp_path):
     assert again.returncode == 0 and f"schema version {version}" in again.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `chatter migrate --db <path in a missing directory>` dies with a "
-                                       "sqlite3.OperationalError traceback and exit 1, not one line and exit 2")
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: `chatter migrate --db <path in a missing directory>` dies with a "
+    "sqlite3.OperationalError traceback and exit 1, not one line and exit 2",
+)
 def test_migrate_into_missing_directory_is_one_line(tmp_path):
     p = run(tmp_path, "migrate", "--db", str(tmp_path / "no" / "such" / "dir" / "x.db"))
     line = one_line_error(p)
@@ -89,8 +111,19 @@ def test_migrate_into_missing_directory_is_one_line(tmp_path):
 
 
 def _create_alice(tmp_path: Path, db: Path) -> None:
-    p = run(tmp_path, "create-user", "Alice", "--name", "Alice A", "--password-stdin", "--db", str(db),
-            "--set", "auth.bcrypt_rounds=4", stdin="a long enough password é\n")
+    p = run(
+        tmp_path,
+        "create-user",
+        "Alice",
+        "--name",
+        "Alice A",
+        "--password-stdin",
+        "--db",
+        str(db),
+        "--set",
+        "auth.bcrypt_rounds=4",
+        stdin="a long enough password é\n",
+    )
     assert p.returncode == 0, p.stderr
     assert "alice" in p.stdout
 
@@ -105,43 +138,82 @@ def test_create_user(tmp_path):
     assert "a long enough password" not in row[0][2]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `chatter create-user alice` when alice exists prints an ExceptionGroup "
-                                       "traceback and exits 1 (Conflict escapes the store's nursery wrapped in an "
-                                       "ExceptionGroup, so main()'s `except ChatError` misses it); expected exit 2 "
-                                       "and one line `chatter: username 'alice' is taken`")
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: `chatter create-user alice` when alice exists prints an ExceptionGroup "
+    "traceback and exits 1 (Conflict escapes the store's nursery wrapped in an "
+    "ExceptionGroup, so main()'s `except ChatError` misses it); expected exit 2 "
+    "and one line `chatter: username 'alice' is taken`",
+)
 def test_create_user_duplicate_is_one_line(tmp_path):
     db = tmp_path / "c.db"
     _create_alice(tmp_path, db)
-    dup = run(tmp_path, "create-user", "alice", "--password-stdin", "--db", str(db), "--set",
-              "auth.bcrypt_rounds=4", stdin="another password\n")
+    dup = run(
+        tmp_path,
+        "create-user",
+        "alice",
+        "--password-stdin",
+        "--db",
+        str(db),
+        "--set",
+        "auth.bcrypt_rounds=4",
+        stdin="another password\n",
+    )
     line = one_line_error(dup)
     assert "alice" in line
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
 
 
-@pytest.mark.parametrize("username,password", [("al", "long enough pw"), ("bad-name", "long enough pw"),
-                                               ("carol", "short")])
+@pytest.mark.parametrize(
+    "username,password",
+    [("al", "long enough pw"), ("bad-name", "long enough pw"), ("carol", "short")],
+)
 def test_create_user_bad_input_is_one_line(tmp_path, username, password):
     db = tmp_path / "c.db"
-    p = run(tmp_path, "create-user", username, "--password-stdin", "--db", str(db), "--set", "auth.bcrypt_rounds=4",
-            stdin=password + "\n")
+    p = run(
+        tmp_path,
+        "create-user",
+        username,
+        "--password-stdin",
+        "--db",
+        str(db),
+        "--set",
+        "auth.bcrypt_rounds=4",
+        stdin=password + "\n",
+    )
     one_line_error(p)
     if db.exists():
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
 
 
-BAD_SETS = [("noequals", "KEY=VALUE"), ("=5", "KEY=VALUE"), ("server.prot=80", "server.prot"),
-            ("server.port=abc", "server.port"), ("server.port=99999", "server.port"),
-            ("server.dev=maybe", "server.dev")]
+BAD_SETS = [
+    ("noequals", "KEY=VALUE"),
+    ("=5", "KEY=VALUE"),
+    ("server.prot=80", "server.prot"),
+    ("server.port=abc", "server.port"),
+    ("server.port=99999", "server.port"),
+    ("server.dev=maybe", "server.dev"),
+]
 
 
 def test_bad_set_is_one_line(tmp_path):
-    results = run_many(tmp_path, *(("print-config", "--set", item) for item, _ in BAD_SETS),
-                       ("migrate", "--db", str(tmp_path / "x.db"), "--set", "server.port=abc"),
-                       ("create-user", "zed", "--password-stdin", "--db", str(tmp_path / "x.db"), "--set", "nokey"),
-                       stdin="long enough password\n")
+    results = run_many(
+        tmp_path,
+        *(("print-config", "--set", item) for item, _ in BAD_SETS),
+        ("migrate", "--db", str(tmp_path / "x.db"), "--set", "server.port=abc"),
+        (
+            "create-user",
+            "zed",
+            "--password-stdin",
+            "--db",
+            str(tmp_path / "x.db"),
+            "--set",
+            "nokey",
+        ),
+        stdin="long enough password\n",
+    )
     for (item, mentions), p in zip(BAD_SETS, results, strict=False):
         assert mentions in one_line_error(p), item
     assert "server.port" in one_line_error(results[-2])
@@ -159,12 +231,17 @@ def test_bad_config_file_is_one_line(tmp_path):
 
 
 def test_serve_no_dev_refuses_bad_secret(tmp_path):
-    cases = [({}, "required"), ({"CHATTER_AUTH_SECRET": EXAMPLE_SECRET}, "example"),
-             ({"CHATTER_AUTH_SECRET": "too-short-secret"}, "shorter")]
+    cases = [
+        ({}, "required"),
+        ({"CHATTER_AUTH_SECRET": EXAMPLE_SECRET}, "example"),
+        ({"CHATTER_AUTH_SECRET": "too-short-secret"}, "shorter"),
+    ]
     args = ("serve", "--no-dev", "--port", "0", "--db", str(tmp_path / "s.db"))
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda c: run(tmp_path, *args, env=c[0], timeout=20), cases))
-        by_flag = pool.submit(run, tmp_path, *args, "--set", f"auth.secret={EXAMPLE_SECRET}", timeout=20).result()
+        by_flag = pool.submit(
+            run, tmp_path, *args, "--set", f"auth.secret={EXAMPLE_SECRET}", timeout=20
+        ).result()
     for (env, mentions), p in zip(cases, results, strict=True):
         line = one_line_error(p)
         assert "auth.secret" in line and mentions in line, (env, line)
@@ -174,7 +251,13 @@ def test_serve_no_dev_refuses_bad_secret(tmp_path):
 
 
 def test_print_config_redacts_secret(tmp_path):
-    p = run(tmp_path, "print-config", "--set", "server.port=9999", env={"CHATTER_AUTH_SECRET": GOOD_SECRET})
+    p = run(
+        tmp_path,
+        "print-config",
+        "--set",
+        "server.port=9999",
+        env={"CHATTER_AUTH_SECRET": GOOD_SECRET},
+    )
     assert p.returncode == 0, p.stderr
     assert GOOD_SECRET not in p.stdout and GOOD_SECRET not in p.stderr
     assert "<redacted>" in p.stdout

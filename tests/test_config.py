@@ -8,7 +8,14 @@ import pytest
 import yaml
 
 from chatter import config as config_mod
-from chatter.config import EXAMPLE_SECRET, SETTINGS, check_secret, example_env, example_yaml, load_config
+from chatter.config import (
+    EXAMPLE_SECRET,
+    SETTINGS,
+    check_secret,
+    example_env,
+    example_yaml,
+    load_config,
+)
 from chatter.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_config_example_yml_matches_generator():
     committed = (ROOT / "config.example.yml").read_text(encoding="utf-8")
-    assert committed == example_yaml(), "config.example.yml drifted: run `chatter print-config --example`"
+    assert committed == example_yaml(), (
+        "config.example.yml drifted: run `chatter print-config --example`"
+    )
 
 
 def test_example_env_matches_generator():
@@ -81,8 +90,10 @@ def test_defaults_without_file_or_env():
 
 def test_precedence_defaults_yaml_env_overrides(tmp_path):
     path = tmp_path / "c.yml"
-    path.write_text("server:\n  port: 1111\n  log_level: debug\nrealtime:\n  typing_ttl: 3.5\n"
-                    "store:\n  path: from-yaml.db\n")
+    path.write_text(
+        "server:\n  port: 1111\n  log_level: debug\nrealtime:\n  typing_ttl: 3.5\n"
+        "store:\n  path: from-yaml.db\n"
+    )
     env = {"CHATTER_SERVER_PORT": "2222", "CHATTER_STORE_PATH": "from-env.db"}
     cfg = load_config(config_file=path, env=env, overrides={"server.port": "3333"})
     assert cfg.server.port == 3333  # overrides beat env
@@ -118,15 +129,30 @@ def test_empty_yaml_and_empty_sections_are_defaults(tmp_path):
 
 
 def test_value_coercion():
-    cfg = load_config(env={"CHATTER_SERVER_DEV": "off", "CHATTER_SERVER_ALLOWED_ORIGINS": "https://a, https://b,",
-                           "CHATTER_AUTH_TOKEN_TTL": " 120 "}, use_file=False)
+    cfg = load_config(
+        env={
+            "CHATTER_SERVER_DEV": "off",
+            "CHATTER_SERVER_ALLOWED_ORIGINS": "https://a, https://b,",
+            "CHATTER_AUTH_TOKEN_TTL": " 120 ",
+        },
+        use_file=False,
+    )
     assert cfg.server.dev is False
     assert cfg.server.allowed_origins == ["https://a", "https://b"]
     assert cfg.auth.token_ttl == 120.0
-    for raw, expected in (("1", True), ("yes", True), ("TRUE", True), ("on", True), ("0", False), ("no", False),
-                          ("False", False)):
+    for raw, expected in (
+        ("1", True),
+        ("yes", True),
+        ("TRUE", True),
+        ("on", True),
+        ("0", False),
+        ("no", False),
+        ("False", False),
+    ):
         assert load_config(env={"CHATTER_SERVER_DEV": raw}, use_file=False).server.dev is expected
-    cfg = load_config(env={}, use_file=False, overrides={"server.port": 0, "server.max_body": "1024"})
+    cfg = load_config(
+        env={}, use_file=False, overrides={"server.port": 0, "server.max_body": "1024"}
+    )
     assert cfg.server.port == 0 and cfg.server.max_body == 1024
 
 
@@ -158,7 +184,9 @@ BAD_OVERRIDES = [
 ]
 
 
-@pytest.mark.parametrize("dotted,raw,case", BAD_OVERRIDES, ids=[f"{d}={r} ({c})" for d, r, c in BAD_OVERRIDES])
+@pytest.mark.parametrize(
+    "dotted,raw,case", BAD_OVERRIDES, ids=[f"{d}={r} ({c})" for d, r, c in BAD_OVERRIDES]
+)
 def test_bad_values_name_the_setting(tmp_path, dotted, raw, case):
     with pytest.raises(ConfigError, match=dotted.replace(".", r"\.")):
         load_config(env={}, use_file=False, overrides={dotted: raw})
@@ -221,7 +249,9 @@ def test_yaml_that_is_not_a_mapping(tmp_path, text):
         load_config(config_file=path, env={})
 
 
-@pytest.mark.parametrize("text", ["server:\n  port: [1,\n", "server:\n\tport: 1\n", "a: b: c\n", "{unclosed\n"])
+@pytest.mark.parametrize(
+    "text", ["server:\n  port: [1,\n", "server:\n\tport: 1\n", "a: b: c\n", "{unclosed\n"]
+)
 def test_invalid_yaml(tmp_path, text):
     path = tmp_path / "c.yml"
     path.write_text(text)
@@ -269,6 +299,6 @@ def test_check_secret_dev_accepts_anything():
 
 def test_as_dict_redacts_secret():
     cfg = load_config(env={"CHATTER_AUTH_SECRET": "s" * 40}, use_file=False)
-    assert config_mod.as_dict(cfg)["auth"]["secret"] == "<redacted>"
+    assert config_mod.as_dict(cfg)["auth"]["secret"] == "<redacted>"  # noqa: S105
     assert config_mod.as_dict(cfg, redact=False)["auth"]["secret"] == "s" * 40
     assert config_mod.as_dict(load_config(env={}, use_file=False))["auth"]["secret"] == ""

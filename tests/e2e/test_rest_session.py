@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from helpers import PASSWORD, chatter_server
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +57,9 @@ def check_room(r: dict[str, Any], kind: str, name: str, roles: dict[str, str]) -
     assert isinstance(r["unread"], int) and r["unread"] >= 0
     assert TIME_RE.match(r["created_at"])
     if r["last_message"] is not None:
-        check_message(r["last_message"], r["id"], r["last_message"]["sender"], r["last_message"]["body"])
+        check_message(
+            r["last_message"], r["id"], r["last_message"]["sender"], r["last_message"]["body"]
+        )
 
 
 def error_code(r: httpx.Response) -> str:
@@ -87,10 +88,18 @@ def session(http: httpx.Client) -> dict[str, Any]:
         assert "secure" not in flags  # dev mode on plain http
         tokens[username] = body["token"]
     http.cookies.clear()  # bearer only from here on
-    assert error_code(http.post("/api/users", json={"username": "ana", "name": "X", "password": PASSWORD})) == \
-        "CONFLICT"
-    assert error_code(http.post("/api/auth/login", json={"username": "ana", "password": "wrong password"})) == \
-        "UNAUTHENTICATED"
+    assert (
+        error_code(
+            http.post("/api/users", json={"username": "ana", "name": "X", "password": PASSWORD})
+        )
+        == "CONFLICT"
+    )
+    assert (
+        error_code(
+            http.post("/api/auth/login", json={"username": "ana", "password": "wrong password"})
+        )
+        == "UNAUTHENTICATED"
+    )
 
     r = http.get("/api/me", headers=auth(tokens["ana"]))
     check_user(r.json(), "ana", "Ana Real")
@@ -99,7 +108,9 @@ def session(http: httpx.Client) -> dict[str, Any]:
     check_user(http.get("/api/users/cyd", headers=auth(tokens["ana"])).json(), "cyd", "Cyd Real")
 
     # A group and a DM.
-    r = http.post("/api/rooms", json={"name": "Trio", "members": ["ben", "cyd"]}, headers=auth(tokens["ana"]))
+    r = http.post(
+        "/api/rooms", json={"name": "Trio", "members": ["ben", "cyd"]}, headers=auth(tokens["ana"])
+    )
     assert r.status_code == 201, r.text
     group = r.json()
     check_room(group, "group", "Trio", {"ana": "owner", "ben": "member", "cyd": "member"})
@@ -110,41 +121,68 @@ def session(http: httpx.Client) -> dict[str, Any]:
     check_room(dm, "dm", "Ben Real", {"ana": "member", "ben": "member"})
     r = http.post("/api/dms", json={"username": "ana"}, headers=auth(tokens["ben"]))
     assert r.status_code == 200 and r.json()["id"] == dm["id"] and r.json()["name"] == "Ana Real"
-    assert error_code(http.get(f"/api/rooms/{dm['id']}", headers=auth(tokens["cyd"]))) == "NOT_FOUND"
+    assert (
+        error_code(http.get(f"/api/rooms/{dm['id']}", headers=auth(tokens["cyd"]))) == "NOT_FOUND"
+    )
 
     # Messages, with one idempotent repeat.
     sent: list[dict[str, Any]] = []
     for i in range(7):
         who = ("ana", "ben", "cyd")[i % 3]
         cm = uuid.uuid4().hex
-        r = http.post(f"/api/rooms/{group['id']}/messages", json={"client_msg_id": cm, "body": f"msg {i}  "},
-                      headers=auth(tokens[who]))
+        r = http.post(
+            f"/api/rooms/{group['id']}/messages",
+            json={"client_msg_id": cm, "body": f"msg {i}  "},
+            headers=auth(tokens[who]),
+        )
         assert r.status_code == 201, r.text
         m = r.json()
         check_message(m, group["id"], who, f"msg {i}")
         assert m["client_msg_id"] == cm
         assert not sent or (m["id"] > sent[-1]["id"] and m["seq"] > sent[-1]["seq"])
         sent.append(m)
-    r = http.post(f"/api/rooms/{group['id']}/messages",
-                  json={"client_msg_id": sent[0]["client_msg_id"], "body": "msg 0"}, headers=auth(tokens["ana"]))
+    r = http.post(
+        f"/api/rooms/{group['id']}/messages",
+        json={"client_msg_id": sent[0]["client_msg_id"], "body": "msg 0"},
+        headers=auth(tokens["ana"]),
+    )
     assert r.status_code == 201 and r.json() == sent[0]
-    r = http.post(f"/api/rooms/{dm['id']}/messages", json={"client_msg_id": "dm-1", "body": "psst"},
-                  headers=auth(tokens["ben"]))
+    r = http.post(
+        f"/api/rooms/{dm['id']}/messages",
+        json={"client_msg_id": "dm-1", "body": "psst"},
+        headers=auth(tokens["ben"]),
+    )
     assert r.status_code == 201
     dm_msg = r.json()
     check_message(dm_msg, dm["id"], "ben", "psst")
 
     # History pages: newest first page, ascending inside, exact has_more.
-    r = http.get(f"/api/rooms/{group['id']}/messages", params={"limit": 3}, headers=auth(tokens["cyd"]))
+    r = http.get(
+        f"/api/rooms/{group['id']}/messages", params={"limit": 3}, headers=auth(tokens["cyd"])
+    )
     assert r.json() == {"messages": sent[4:], "has_more": True}
-    r = http.get(f"/api/rooms/{group['id']}/messages", params={"limit": 3, "before": sent[4]["id"]},
-                 headers=auth(tokens["cyd"]))
+    r = http.get(
+        f"/api/rooms/{group['id']}/messages",
+        params={"limit": 3, "before": sent[4]["id"]},
+        headers=auth(tokens["cyd"]),
+    )
     assert r.json() == {"messages": sent[1:4], "has_more": True}
-    r = http.get(f"/api/rooms/{group['id']}/messages", params={"limit": 3, "before": sent[1]["id"]},
-                 headers=auth(tokens["cyd"]))
+    r = http.get(
+        f"/api/rooms/{group['id']}/messages",
+        params={"limit": 3, "before": sent[1]["id"]},
+        headers=auth(tokens["cyd"]),
+    )
     assert r.json() == {"messages": sent[:1], "has_more": False}
-    assert error_code(http.get(f"/api/rooms/{group['id']}/messages", params={"limit": 201},
-                               headers=auth(tokens["cyd"]))) == "INVALID_INPUT"
+    assert (
+        error_code(
+            http.get(
+                f"/api/rooms/{group['id']}/messages",
+                params={"limit": 201},
+                headers=auth(tokens["cyd"]),
+            )
+        )
+        == "INVALID_INPUT"
+    )
 
     # Room list: most recent activity first, with last_message and unread.
     rooms = http.get("/api/rooms", headers=auth(tokens["ana"])).json()["rooms"]
@@ -154,13 +192,27 @@ def session(http: httpx.Client) -> dict[str, Any]:
     assert rooms[1]["unread"] == len([m for m in sent if m["sender"] != "ana"])
 
     # Reads: forward only.
-    assert http.post(f"/api/rooms/{group['id']}/read", json={"up_to": sent[-1]["id"]},
-                     headers=auth(tokens["ana"])).status_code == 204
-    assert http.post(f"/api/rooms/{group['id']}/read", json={"up_to": sent[0]["id"]},
-                     headers=auth(tokens["ana"])).status_code == 204
+    assert (
+        http.post(
+            f"/api/rooms/{group['id']}/read",
+            json={"up_to": sent[-1]["id"]},
+            headers=auth(tokens["ana"]),
+        ).status_code
+        == 204
+    )
+    assert (
+        http.post(
+            f"/api/rooms/{group['id']}/read",
+            json={"up_to": sent[0]["id"]},
+            headers=auth(tokens["ana"]),
+        ).status_code
+        == 204
+    )
     room = http.get(f"/api/rooms/{group['id']}", headers=auth(tokens["ben"])).json()
     check_room(room, "group", "Trio", {"ana": "owner", "ben": "member", "cyd": "member"})
-    assert next(m for m in room["members"] if m["username"] == "ana")["read_up_to"] == sent[-1]["id"]
+    assert (
+        next(m for m in room["members"] if m["username"] == "ana")["read_up_to"] == sent[-1]["id"]
+    )
     assert http.get(f"/api/rooms/{group['id']}", headers=auth(tokens["ana"])).json()["unread"] == 0
 
     # The event feed, paged.
@@ -168,10 +220,14 @@ def session(http: httpx.Client) -> dict[str, Any]:
     assert set(full) >= {"epoch", "events", "next", "has_more"} and full["has_more"] is False
     seqs = [e["seq"] for e in full["events"]]
     assert seqs == sorted(set(seqs))
-    assert [e["id"] for e in full["events"] if e["type"] == "message"] == [m["id"] for m in sent] + [dm_msg["id"]]
+    assert [e["id"] for e in full["events"] if e["type"] == "message"] == [
+        m["id"] for m in sent
+    ] + [dm_msg["id"]]
     got, since = [], 0
     while True:
-        page = http.get("/api/events", params={"since": since, "limit": 4}, headers=auth(tokens["ben"])).json()
+        page = http.get(
+            "/api/events", params={"since": since, "limit": 4}, headers=auth(tokens["ben"])
+        ).json()
         assert page["epoch"] == full["epoch"]
         got += page["events"]
         if not page["has_more"]:
@@ -203,17 +259,27 @@ def test_rest_session_against_chatter_serve(tmp_path: Path) -> None:
             assert r.status_code == 200 and r.json() == {"status": "ok"}
             assert "default-src 'self'" in r.headers["content-security-policy"]
             expected = session(http)
-            # Over real HTTP: a chunked body (no Content-Length) over server.max_body, and malformed JSON.
-            token = http.post("/api/auth/login", json={"username": "ana", "password": PASSWORD}).json()["token"]
+            # Over real HTTP: a chunked body (no Content-Length) over max_body; malformed JSON.
+            token = http.post(
+                "/api/auth/login", json={"username": "ana", "password": PASSWORD}
+            ).json()["token"]
             http.cookies.clear()
-            r = http.post("/api/rooms", content=iter([b'{"name": "', b"x" * 70_000, b'"}']),
-                          headers={**auth(token), "Content-Type": "application/json"})
+            r = http.post(
+                "/api/rooms",
+                content=iter([b'{"name": "', b"x" * 70_000, b'"}']),
+                headers={**auth(token), "Content-Type": "application/json"},
+            )
             assert r.status_code == 413 and error_code(r) == "PAYLOAD_TOO_LARGE", r.text
             for bad in (b'{"name": NaN}', b"\xff", b"[" * 10_000, b""):
-                r = http.post("/api/rooms", content=bad, headers={**auth(token), "Content-Type": "application/json"})
+                r = http.post(
+                    "/api/rooms",
+                    content=bad,
+                    headers={**auth(token), "Content-Type": "application/json"},
+                )
                 assert r.status_code == 400 and error_code(r) == "INVALID_INPUT", (bad[:10], r.text)
-            assert [x["name"] for x in http.get("/api/rooms", headers=auth(token)).json()["rooms"]] == \
-                ["Ben Real", "Trio"]
+            assert [
+                x["name"] for x in http.get("/api/rooms", headers=auth(token)).json()["rooms"]
+            ] == ["Ben Real", "Trio"]
             metrics = http.get("/metrics").text
             assert "chatter_http_requests_total" in metrics
         assert server.stop(signal.SIGTERM) == 0
@@ -230,11 +296,23 @@ def test_plain_hypercorn_serves_and_stops_cleanly(tmp_path: Path) -> None:
     port = _free_port()
     db = tmp_path / "plain.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATTER_")}
-    env.update({"CHATTER_STORE_PATH": str(db), "CHATTER_AUTH_BCRYPT_ROUNDS": "4",
-                "CHATTER_SERVER_UI_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)})
+    env.update(
+        {
+            "CHATTER_STORE_PATH": str(db),
+            "CHATTER_AUTH_BCRYPT_ROUNDS": "4",
+            "CHATTER_SERVER_UI_DIR": str(tmp_path),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     hypercorn = Path(sys.executable).parent / "hypercorn"
-    proc = subprocess.Popen([str(hypercorn), "-k", "trio", "--bind", f"127.0.0.1:{port}", "chatter.asgi:app"],
-                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(  # noqa: S603 (our own venv's hypercorn)
+        [str(hypercorn), "-k", "trio", "--bind", f"127.0.0.1:{port}", "chatter.asgi:app"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     log: list[str] = []
     try:
         assert proc.stderr is not None
@@ -255,15 +333,20 @@ def test_plain_hypercorn_serves_and_stops_cleanly(tmp_path: Path) -> None:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as http:
                 r = http.get("/healthz")
                 assert r.status_code == 200 and r.json() == {"status": "ok"}, r.text
-                r = http.post("/api/users", json={"username": "plain", "name": "Plain", "password": PASSWORD})
+                r = http.post(
+                    "/api/users", json={"username": "plain", "name": "Plain", "password": PASSWORD}
+                )
                 assert r.status_code == 201, r.text
                 check_user(r.json()["user"], "plain", "Plain")
                 r = http.post("/api/auth/login", json={"username": "plain", "password": PASSWORD})
                 assert r.status_code == 200, r.text
                 token = r.json()["token"]
                 rid = http.post("/api/rooms", json={"name": "P"}, headers=auth(token)).json()["id"]
-                r = http.post(f"/api/rooms/{rid}/messages", json={"client_msg_id": "p1", "body": "durable"},
-                              headers=auth(token))
+                r = http.post(
+                    f"/api/rooms/{rid}/messages",
+                    json={"client_msg_id": "p1", "body": "durable"},
+                    headers=auth(token),
+                )
                 assert r.status_code == 201
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=20) == 0, "".join(log)
@@ -271,7 +354,9 @@ def test_plain_hypercorn_serves_and_stops_cleanly(tmp_path: Path) -> None:
         text = "".join(log)
         assert "Traceback" not in text, text
         with sqlite3.connect(db) as conn:
-            assert conn.execute("SELECT username, name FROM users").fetchall() == [("plain", "Plain")]
+            assert conn.execute("SELECT username, name FROM users").fetchall() == [
+                ("plain", "Plain")
+            ]
             assert conn.execute("SELECT body FROM messages").fetchall() == [("durable",)]
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:

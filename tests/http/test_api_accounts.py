@@ -14,13 +14,15 @@ from typing import Any
 import jwt
 import pytest
 import trio
-
 from helpers import PASSWORD, bearer, login, make_config, register, running_app, system_of, user
 
 # Tests below create many accounts from the one test-client address; the
 # rate-limit tests set their own limits.
-LIMITS = {"auth__login_per_ip_per_minute": 10_000, "auth__login_per_account_per_minute": 10_000,
-          "auth__register_per_ip_per_minute": 10_000}
+LIMITS = {
+    "auth__login_per_ip_per_minute": 10_000,
+    "auth__login_per_account_per_minute": 10_000,
+    "auth__register_per_ip_per_minute": 10_000,
+}
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 JSON = {"Content-Type": "application/json"}
 
@@ -47,11 +49,15 @@ def check_user(u: dict[str, Any], username: str, name: str) -> None:
     assert u["username"] == username
     assert u["name"] == name
     assert isinstance(u["online"], bool)
-    assert u["last_seen"] is None or (isinstance(u["last_seen"], str) and TIME_RE.match(u["last_seen"]))
+    assert u["last_seen"] is None or (
+        isinstance(u["last_seen"], str) and TIME_RE.match(u["last_seen"])
+    )
     assert "password" not in u and "password_hash" not in u and "token_version" not in u
 
 
-async def raw_post(client: Any, path: str, data: bytes | str, headers: dict[str, str] | None = None) -> Any:
+async def raw_post(
+    client: Any, path: str, data: bytes | str, headers: dict[str, str] | None = None
+) -> Any:
     return await client.post(path, data=data, headers={**JSON, **(headers or {})})
 
 
@@ -62,7 +68,10 @@ async def test_register_success_shape(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             c = app.test_client(use_cookies=False)
-            r = await c.post("/api/users", json={"username": "Alice_1", "name": "  Alice A  ", "password": PASSWORD})
+            r = await c.post(
+                "/api/users",
+                json={"username": "Alice_1", "name": "  Alice A  ", "password": PASSWORD},
+            )
             assert r.status_code == 201
             assert r.mimetype == "application/json"
             body = await r.get_json()
@@ -129,8 +138,14 @@ MALFORMED: list[tuple[str, bytes]] = [
     ("not json", b"hello"),
     ("truncated", b'{"username": "carol"'),
     ("NaN", b'{"username": "carol", "name": "N", "password": "correct horse", "x": NaN}'),
-    ("Infinity", b'{"username": "carol", "name": "N", "password": "correct horse", "x": -Infinity}'),
-    ("duplicate keys", b'{"username": "carol", "name": "N", "password": "correct horse", "username": "dave"}'),
+    (
+        "Infinity",
+        b'{"username": "carol", "name": "N", "password": "correct horse", "x": -Infinity}',
+    ),
+    (
+        "duplicate keys",
+        b'{"username": "carol", "name": "N", "password": "correct horse", "username": "dave"}',
+    ),
     ("100-deep nesting", b'{"username": "carol", "x": ' + b"[" * 100 + b"]" * 100 + b"}"),
     ("100-deep objects", b'{"a":' * 100 + b"1" + b"}" * 100),
     ("array", b'[{"username": "carol", "name": "N", "password": "correct horse"}]'),
@@ -170,7 +185,9 @@ async def test_register_lone_surrogate_name_is_400(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             c = app.test_client(use_cookies=False)
-            r = await raw_post(c, "/api/users", b'{"username":"carol","name":"\\ud800","password":"correct horse"}')
+            r = await raw_post(
+                c, "/api/users", b'{"username":"carol","name":"\\ud800","password":"correct horse"}'
+            )
             await err(r, 400, "INVALID_INPUT")
             assert await system_of(app).store.get_user("carol") is None
 
@@ -183,7 +200,10 @@ async def test_register_duplicate_username_409_case_insensitive(tmp_path):
             await register(c, "alice", "First")
             before = await store.get_user("alice")
             for name in ("alice", "ALICE", "Alice"):
-                r = await c.post("/api/users", json={"username": name, "name": "Second", "password": "other password"})
+                r = await c.post(
+                    "/api/users",
+                    json={"username": name, "name": "Second", "password": "other password"},
+                )
                 await err(r, 409, "CONFLICT")
             assert await store.get_user("alice") == before
             await login(c, "alice")  # the first password still works
@@ -196,7 +216,10 @@ async def test_concurrent_registrations_exactly_one_wins(tmp_path):
             results: list[tuple[int, Any]] = []
 
             async def attempt(i: int) -> None:
-                r = await c.post("/api/users", json={"username": "racer", "name": f"R{i}", "password": f"password {i}"})
+                r = await c.post(
+                    "/api/users",
+                    json={"username": "racer", "name": f"R{i}", "password": f"password {i}"},
+                )
                 results.append((r.status_code, await r.get_json()))
 
             async with trio.open_nursery() as nursery:
@@ -218,7 +241,9 @@ async def test_register_body_over_max_body_is_413(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path, server__max_body=2048)) as app:
             c = app.test_client(use_cookies=False)
-            r = await c.post("/api/users", json={"username": "carol", "name": "N", "password": "p" * 3000})
+            r = await c.post(
+                "/api/users", json={"username": "carol", "name": "N", "password": "p" * 3000}
+            )
             await err(r, 413, "PAYLOAD_TOO_LARGE")
             assert await system_of(app).store.get_user("carol") is None
 
@@ -229,20 +254,41 @@ async def test_register_rate_limited_per_ip(tmp_path):
             c = app.test_client(use_cookies=False)
             ip = {"client": ("10.0.0.9", 1000)}
             for name in ("user_a", "user_b"):
-                r = await c.post("/api/users", json={"username": name, "name": "N", "password": PASSWORD}, scope_base=ip)
+                r = await c.post(
+                    "/api/users",
+                    json={"username": name, "name": "N", "password": PASSWORD},
+                    scope_base=ip,
+                )
                 assert r.status_code == 201
-            r = await c.post("/api/users", json={"username": "user_c", "name": "N", "password": PASSWORD}, scope_base=ip)
+            r = await c.post(
+                "/api/users",
+                json={"username": "user_c", "name": "N", "password": PASSWORD},
+                scope_base=ip,
+            )
             await err(r, 429, "RATE_LIMITED")
             assert int(r.headers["Retry-After"]) >= 1
             assert await system_of(app).store.get_user("user_c") is None
             other = {"client": ("10.0.0.10", 1000)}
-            r = await c.post("/api/users", json={"username": "user_c", "name": "N", "password": PASSWORD},
-                             scope_base=other)
+            r = await c.post(
+                "/api/users",
+                json={"username": "user_c", "name": "N", "password": PASSWORD},
+                scope_base=other,
+            )
             assert r.status_code == 201
 
 
-@pytest.mark.parametrize("password", ["a" * 73, "é" * 64, "x" * 1024, "é" * 1024, "p" * 8, "пароль🔑🔑🔑 \t 密码",
-                                      "'; DROP TABLE users; --"])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "a" * 73,
+        "é" * 64,
+        "x" * 1024,
+        "é" * 1024,
+        "p" * 8,
+        "пароль🔑🔑🔑 \t 密码",
+        "'; DROP TABLE users; --",
+    ],
+)
 async def test_password_lengths_and_unicode_work(tmp_path, password):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
@@ -252,7 +298,9 @@ async def test_password_lengths_and_unicode_work(tmp_path, password):
             assert (await c.get("/api/me", headers=bearer(token))).status_code == 200
             # No truncation: the first 72 bytes alone do not log in.
             if len(password.encode()) > 72:
-                r = await c.post("/api/auth/login", json={"username": "carol", "password": password[:-1]})
+                r = await c.post(
+                    "/api/auth/login", json={"username": "carol", "password": password[:-1]}
+                )
                 await err(r, 401, "UNAUTHENTICATED")
 
 
@@ -263,11 +311,15 @@ async def test_one_mib_password_is_refused_not_500(tmp_path):
             big = "p" * (1 << 20)
             r = await c.post("/api/users", json={"username": "carol", "name": "N", "password": big})
             assert r.status_code in (400, 413)
-            await err(r, r.status_code, {400: "INVALID_INPUT", 413: "PAYLOAD_TOO_LARGE"}[r.status_code])
+            await err(
+                r, r.status_code, {400: "INVALID_INPUT", 413: "PAYLOAD_TOO_LARGE"}[r.status_code]
+            )
             await register(c, "dave")
             r = await c.post("/api/auth/login", json={"username": "dave", "password": big})
             assert r.status_code in (400, 413)
-            await err(r, r.status_code, {400: "INVALID_INPUT", 413: "PAYLOAD_TOO_LARGE"}[r.status_code])
+            await err(
+                r, r.status_code, {400: "INVALID_INPUT", 413: "PAYLOAD_TOO_LARGE"}[r.status_code]
+            )
             assert await system_of(app).store.get_user("carol") is None
 
 
@@ -306,7 +358,9 @@ async def test_login_success_shape_and_cookie_flags(tmp_path):
             claims = jwt.decode(body["token"], options={"verify_signature": False})
             ttl = app.extensions["chatter"].cfg.auth.token_ttl
             assert claims["sub"] == "alice" and claims["exp"] - claims["iat"] == int(ttl)
-            assert body["expires_at"] == datetime.fromtimestamp(claims["exp"], UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            assert body["expires_at"] == datetime.fromtimestamp(claims["exp"], UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S.000Z"
+            )
             cookies = r.headers.get_all("Set-Cookie")
             assert len(cookies) == 1
             parts = [p.strip() for p in cookies[0].split(";")]
@@ -328,7 +382,9 @@ async def test_login_cookie_is_secure_over_https_and_outside_dev(tmp_path):
         async with running_app(cfg(tmp_path)) as app:
             c = app.test_client(use_cookies=False)
             await register(c, "alice")
-            r = await c.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}, scheme="https")
+            r = await c.post(
+                "/api/auth/login", json={"username": "alice", "password": PASSWORD}, scheme="https"
+            )
             assert "secure" in r.headers["Set-Cookie"].lower()
         async with running_app(cfg(tmp_path, server__dev=False, auth__secret="s" * 40)) as app:
             c = app.test_client(use_cookies=False)
@@ -344,9 +400,11 @@ async def test_unknown_user_and_wrong_password_same_401(tmp_path):
             c = app.test_client(use_cookies=False)
             await register(c, "alice")
             answers = []
-            for payload in ({"username": "alice", "password": "wrong password"},
-                            {"username": "nobody", "password": "wrong password"},
-                            {"username": "no", "password": "wrong password"}):
+            for payload in (
+                {"username": "alice", "password": "wrong password"},
+                {"username": "nobody", "password": "wrong password"},
+                {"username": "no", "password": "wrong password"},
+            ):
                 r = await c.post("/api/auth/login", json=payload)
                 answers.append(await err(r, 401, "UNAUTHENTICATED"))
                 assert "Set-Cookie" not in r.headers
@@ -390,17 +448,25 @@ async def test_login_rate_limit_per_ip(tmp_path):
             await register(c, "alice")
             ip = {"client": ("10.0.0.1", 1234)}
             for _ in range(3):
-                r = await c.post("/api/auth/login", json={"username": "alice", "password": "bad password"},
-                                 scope_base=ip)
+                r = await c.post(
+                    "/api/auth/login",
+                    json={"username": "alice", "password": "bad password"},
+                    scope_base=ip,
+                )
                 await err(r, 401, "UNAUTHENTICATED")
             # Over the limit: even the right password is refused from this address.
-            r = await c.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}, scope_base=ip)
+            r = await c.post(
+                "/api/auth/login", json={"username": "alice", "password": PASSWORD}, scope_base=ip
+            )
             await err(r, 429, "RATE_LIMITED")
             assert 1 <= int(r.headers["Retry-After"]) <= 60
             assert "Set-Cookie" not in r.headers
             # Another address is not affected.
-            r = await c.post("/api/auth/login", json={"username": "alice", "password": PASSWORD},
-                             scope_base={"client": ("10.0.0.2", 1234)})
+            r = await c.post(
+                "/api/auth/login",
+                json={"username": "alice", "password": PASSWORD},
+                scope_base={"client": ("10.0.0.2", 1234)},
+            )
             assert r.status_code == 200
 
 
@@ -411,22 +477,39 @@ async def test_login_brute_force_per_account_does_not_lock_out_owner(tmp_path):
             await register(c, "alice")
             attacker = {"client": ("10.0.0.1", 1234)}
             for i in range(3):
-                r = await c.post("/api/auth/login", json={"username": "alice", "password": f"guess {i:04}"},
-                                 scope_base=attacker)
+                r = await c.post(
+                    "/api/auth/login",
+                    json={"username": "alice", "password": f"guess {i:04}"},
+                    scope_base=attacker,
+                )
                 await err(r, 401, "UNAUTHENTICATED")
-            r = await c.post("/api/auth/login", json={"username": "alice", "password": "guess 9999"},
-                             scope_base=attacker)
+            r = await c.post(
+                "/api/auth/login",
+                json={"username": "alice", "password": "guess 9999"},
+                scope_base=attacker,
+            )
             await err(r, 429, "RATE_LIMITED")
             assert int(r.headers["Retry-After"]) >= 1
-            r = await c.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}, scope_base=attacker)
+            r = await c.post(
+                "/api/auth/login",
+                json={"username": "alice", "password": PASSWORD},
+                scope_base=attacker,
+            )
             await err(r, 429, "RATE_LIMITED")
             # The owner, from elsewhere, still gets in.
-            r = await c.post("/api/auth/login", json={"username": "alice", "password": PASSWORD},
-                             scope_base={"client": ("192.0.2.7", 4321)})
+            r = await c.post(
+                "/api/auth/login",
+                json={"username": "alice", "password": PASSWORD},
+                scope_base={"client": ("192.0.2.7", 4321)},
+            )
             assert r.status_code == 200
             # Another account from the attacker's address is not blocked by alice's lock.
             await register(c, "bob")
-            r = await c.post("/api/auth/login", json={"username": "bob", "password": PASSWORD}, scope_base=attacker)
+            r = await c.post(
+                "/api/auth/login",
+                json={"username": "bob", "password": PASSWORD},
+                scope_base=attacker,
+            )
             assert r.status_code == 200
 
 
@@ -437,8 +520,11 @@ async def test_login_distributed_brute_force_hits_account_wide_limit(tmp_path):
             await register(c, "alice")
             statuses = []
             for i in range(40):
-                r = await c.post("/api/auth/login", json={"username": "alice", "password": f"guess {i:04}"},
-                                 scope_base={"client": (f"10.1.0.{i}", 1)})
+                r = await c.post(
+                    "/api/auth/login",
+                    json={"username": "alice", "password": f"guess {i:04}"},
+                    scope_base={"client": (f"10.1.0.{i}", 1)},
+                )
                 statuses.append(r.status_code)
                 if r.status_code == 429:
                     await err(r, 429, "RATE_LIMITED")
@@ -461,11 +547,17 @@ async def test_logout_revokes_every_earlier_token(tmp_path):
             assert r.status_code == 204
             assert await r.get_data() == b""
             set_cookie = r.headers.get("Set-Cookie", "")
-            assert set_cookie.startswith("chatter_session=;") or "Max-Age=0" in set_cookie or "expires=" in set_cookie
+            assert (
+                set_cookie.startswith("chatter_session=;")
+                or "Max-Age=0" in set_cookie
+                or "expires=" in set_cookie
+            )
             for t in (t1, t2):
                 await err(await c.get("/api/me", headers=bearer(t)), 401, "UNAUTHENTICATED")
                 await err(await c.get("/api/rooms", headers=bearer(t)), 401, "UNAUTHENTICATED")
-                await err(await c.post("/api/auth/logout", headers=bearer(t)), 401, "UNAUTHENTICATED")
+                await err(
+                    await c.post("/api/auth/logout", headers=bearer(t)), 401, "UNAUTHENTICATED"
+                )
             assert (await c.get("/api/me", headers=bearer(other))).status_code == 200
             t3 = await login(c, "alice")  # a new login works
             assert (await c.get("/api/me", headers=bearer(t3))).status_code == 200
@@ -484,11 +576,20 @@ async def test_me_get_and_patch(tmp_path):
             r = await c.patch("/api/me", json={"name": "n" * 64}, headers=bearer(t))
             assert r.status_code == 200
             check_user(await r.get_json(), "alice", "n" * 64)
-            check_user(await (await c.get("/api/me", headers=bearer(t))).get_json(), "alice", "n" * 64)
+            check_user(
+                await (await c.get("/api/me", headers=bearer(t))).get_json(), "alice", "n" * 64
+            )
 
 
-BAD_NAME = [("65 chars", {"name": "n" * 65}), ("empty", {"name": ""}), ("int", {"name": 3}),
-            ("null", {"name": None}), ("missing", {}), ("control", {"name": "a\x07"}), ("list", {"name": ["a"]})]
+BAD_NAME = [
+    ("65 chars", {"name": "n" * 65}),
+    ("empty", {"name": ""}),
+    ("int", {"name": 3}),
+    ("null", {"name": None}),
+    ("missing", {}),
+    ("control", {"name": "a\x07"}),
+    ("list", {"name": ["a"]}),
+]
 
 
 @pytest.mark.parametrize("case,payload", BAD_NAME, ids=[c for c, _ in BAD_NAME])
@@ -497,10 +598,18 @@ async def test_patch_me_bad_input(tmp_path, case, payload):
         async with running_app(cfg(tmp_path)) as app:
             c = app.test_client(use_cookies=False)
             t = await user(c, "alice")
-            await err(await c.patch("/api/me", json=payload, headers=bearer(t)), 400, "INVALID_INPUT")
+            await err(
+                await c.patch("/api/me", json=payload, headers=bearer(t)), 400, "INVALID_INPUT"
+            )
             for data in (b"", b"[]", b'{"name": NaN}', b'{"name":"a","name":"b"}', b"\xff"):
-                await err(await c.patch("/api/me", data=data, headers={**JSON, **bearer(t)}), 400, "INVALID_INPUT")
-            check_user(await (await c.get("/api/me", headers=bearer(t))).get_json(), "alice", "Alice")
+                await err(
+                    await c.patch("/api/me", data=data, headers={**JSON, **bearer(t)}),
+                    400,
+                    "INVALID_INPUT",
+                )
+            check_user(
+                await (await c.get("/api/me", headers=bearer(t))).get_json(), "alice", "Alice"
+            )
 
 
 async def test_change_password_bearer(tmp_path):
@@ -509,8 +618,11 @@ async def test_change_password_bearer(tmp_path):
             c = app.test_client(use_cookies=False)
             t1 = await user(c, "alice")
             t2 = await login(c, "alice")
-            r = await c.post("/api/me/password", json={"current": PASSWORD, "new": "new password é" * 10},
-                             headers=bearer(t1))
+            r = await c.post(
+                "/api/me/password",
+                json={"current": PASSWORD, "new": "new password é" * 10},
+                headers=bearer(t1),
+            )
             assert r.status_code == 204
             for t in (t1, t2):
                 await err(await c.get("/api/me", headers=bearer(t)), 401, "UNAUTHENTICATED")
@@ -530,7 +642,9 @@ async def test_change_password_cookie_flow_gets_fresh_cookie(tmp_path):
             r = await c.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
             assert r.status_code == 200
             old_cookie = r.headers["Set-Cookie"]
-            r = await c.post("/api/me/password", json={"current": PASSWORD, "new": "brand new password"})
+            r = await c.post(
+                "/api/me/password", json={"current": PASSWORD, "new": "brand new password"}
+            )
             assert r.status_code == 204
             new_cookie = r.headers.get("Set-Cookie")
             assert new_cookie is not None and new_cookie != old_cookie
@@ -552,14 +666,20 @@ BAD_PASSWORD_CHANGE: list[tuple[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize("case,payload", BAD_PASSWORD_CHANGE, ids=[c for c, _ in BAD_PASSWORD_CHANGE])
+@pytest.mark.parametrize(
+    "case,payload", BAD_PASSWORD_CHANGE, ids=[c for c, _ in BAD_PASSWORD_CHANGE]
+)
 async def test_change_password_bad_input_changes_nothing(tmp_path, case, payload):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             c = app.test_client(use_cookies=False)
             t = await user(c, "alice")
             before = await system_of(app).store.get_user("alice")
-            await err(await c.post("/api/me/password", json=payload, headers=bearer(t)), 400, "INVALID_INPUT")
+            await err(
+                await c.post("/api/me/password", json=payload, headers=bearer(t)),
+                400,
+                "INVALID_INPUT",
+            )
             assert await system_of(app).store.get_user("alice") == before
             assert (await c.get("/api/me", headers=bearer(t))).status_code == 200
 
@@ -570,10 +690,17 @@ async def test_change_password_wrong_current_changes_nothing(tmp_path):
             c = app.test_client(use_cookies=False)
             t = await user(c, "alice")
             before = await system_of(app).store.get_user("alice")
-            r = await c.post("/api/me/password", json={"current": "not my password", "new": "long enough new"},
-                             headers=bearer(t))
+            r = await c.post(
+                "/api/me/password",
+                json={"current": "not my password", "new": "long enough new"},
+                headers=bearer(t),
+            )
             assert r.status_code in (400, 401, 403), r.status_code
-            await err(r, r.status_code, {400: "INVALID_INPUT", 401: "UNAUTHENTICATED", 403: "FORBIDDEN"}[r.status_code])
+            await err(
+                r,
+                r.status_code,
+                {400: "INVALID_INPUT", 401: "UNAUTHENTICATED", 403: "FORBIDDEN"}[r.status_code],
+            )
             assert await system_of(app).store.get_user("alice") == before
             await login(c, "alice")
 
@@ -596,35 +723,67 @@ async def test_user_search_prefix_max_20_and_get_user(tmp_path):
             assert all(u["username"].startswith("zed_") for u in users)
             for u in users:
                 check_user(u, u["username"], "Zed " + str(int(u["username"][4:])))
-            names = {u["username"] for u in (await (await c.get("/api/users?q=ZA", headers=bearer(t))).get_json())["users"]}
+            names = {
+                u["username"]
+                for u in (await (await c.get("/api/users?q=ZA", headers=bearer(t))).get_json())[
+                    "users"
+                ]
+            }
             assert names == {"bob"}  # display-name prefix, case-insensitive
-            names = {u["username"] for u in (await (await c.get("/api/users?q=ed", headers=bearer(t))).get_json())["users"]}
+            names = {
+                u["username"]
+                for u in (await (await c.get("/api/users?q=ed", headers=bearer(t))).get_json())[
+                    "users"
+                ]
+            }
             assert names == set()  # prefix, not substring
-            assert (await (await c.get("/api/users", headers=bearer(t))).get_json()) == {"users": []}
+            assert (await (await c.get("/api/users", headers=bearer(t))).get_json()) == {
+                "users": []
+            }
             r = await c.get("/api/users/BOB", headers=bearer(t))
             assert r.status_code == 200
             check_user(await r.get_json(), "bob", "Zara Bob")
             await err(await c.get("/api/users/nobody", headers=bearer(t)), 404, "NOT_FOUND")
             await err(await c.get("/api/users/" + "x" * 300, headers=bearer(t)), 404, "NOT_FOUND")
-            await err(await c.get("/api/users?q=" + "x" * 65, headers=bearer(t)), 400, "INVALID_INPUT")
+            await err(
+                await c.get("/api/users?q=" + "x" * 65, headers=bearer(t)), 400, "INVALID_INPUT"
+            )
 
 
-@pytest.mark.parametrize("method,path", [
-    ("GET", "/api/me"), ("PATCH", "/api/me"), ("POST", "/api/me/password"), ("GET", "/api/users?q=a"),
-    ("GET", "/api/users/alice"), ("POST", "/api/auth/logout"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/api/me"),
+        ("PATCH", "/api/me"),
+        ("POST", "/api/me/password"),
+        ("GET", "/api/users?q=a"),
+        ("GET", "/api/users/alice"),
+        ("POST", "/api/auth/logout"),
+    ],
+)
 async def test_account_routes_require_auth(tmp_path, method, path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             c = app.test_client(use_cookies=False)
             await register(c, "alice")
-            r = await c.open(path, method=method, json={"name": "X", "current": PASSWORD, "new": "whatever12"})
+            r = await c.open(
+                path, method=method, json={"name": "X", "current": PASSWORD, "new": "whatever12"}
+            )
             await err(r, 401, "UNAUTHENTICATED")
-            r = await c.open(path, method=method, headers={"Authorization": "Basic YWxpY2U6eA=="}, json={})
+            r = await c.open(
+                path, method=method, headers={"Authorization": "Basic YWxpY2U6eA=="}, json={}
+            )
             await err(r, 401, "UNAUTHENTICATED")
             r = await c.open(path, method=method, headers={"Authorization": "Bearer "}, json={})
             await err(r, 401, "UNAUTHENTICATED")
-            r = await c.open(path, method=method, headers={"Authorization": "Bearer not.a.jwt"}, json={})
+            r = await c.open(
+                path, method=method, headers={"Authorization": "Bearer not.a.jwt"}, json={}
+            )
             await err(r, 401, "UNAUTHENTICATED")
-            check_user(await (await c.get("/api/users/alice", headers=bearer(await login(c, "alice")))).get_json(),
-                       "alice", "Alice")
+            check_user(
+                await (
+                    await c.get("/api/users/alice", headers=bearer(await login(c, "alice")))
+                ).get_json(),
+                "alice",
+                "Alice",
+            )

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 import trio
-
 from helpers import bearer, cmid, make_config, register, running_app, system_of, user
 
-LIMITS = {"auth__login_per_ip_per_minute": 10_000, "auth__login_per_account_per_minute": 10_000,
-          "auth__register_per_ip_per_minute": 10_000}
+LIMITS = {
+    "auth__login_per_ip_per_minute": 10_000,
+    "auth__login_per_account_per_minute": 10_000,
+    "auth__register_per_ip_per_minute": 10_000,
+}
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 JSON = {"Content-Type": "application/json"}
 
@@ -36,13 +38,27 @@ async def err(r: Any, status: int, code: str) -> dict[str, Any]:
     return body  # type: ignore[no-any-return]
 
 
-def check_member(m: dict[str, Any], username: str, name: str, role: str, read_up_to: int = 0) -> None:
+def check_member(
+    m: dict[str, Any], username: str, name: str, role: str, read_up_to: int = 0
+) -> None:
     assert {"username", "name", "role", "read_up_to"} <= set(m), m
-    assert (m["username"], m["name"], m["role"], m["read_up_to"]) == (username, name, role, read_up_to)
+    assert (m["username"], m["name"], m["role"], m["read_up_to"]) == (
+        username,
+        name,
+        role,
+        read_up_to,
+    )
 
 
-def check_room(r: dict[str, Any], *, kind: str, name: str, members: dict[str, str], unread: int = 0,
-               last_message: Any = None) -> None:
+def check_room(
+    r: dict[str, Any],
+    *,
+    kind: str,
+    name: str,
+    members: dict[str, str],
+    unread: int = 0,
+    last_message: Any = None,
+) -> None:
     """``members``: username -> role; display names are the helpers' ``username.title()``."""
     assert {"id", "kind", "name", "members", "last_message", "unread", "created_at"} <= set(r), r
     assert isinstance(r["id"], str) and r["id"]
@@ -81,10 +97,18 @@ class World:
 async def world(app: Any) -> World:
     c = app.test_client(use_cookies=False)
     tokens = {name: await user(c, name) for name in ("alice", "bob", "carl", "dave", "eve")}
-    r = await c.post("/api/rooms", json={"name": "Garden", "members": ["bob", "carl"]}, headers=bearer(tokens["alice"]))
+    r = await c.post(
+        "/api/rooms",
+        json={"name": "Garden", "members": ["bob", "carl"]},
+        headers=bearer(tokens["alice"]),
+    )
     assert r.status_code == 201
     room = await r.get_json()
-    r = await c.patch(f"/api/rooms/{room['id']}/members/carl", json={"role": "admin"}, headers=bearer(tokens["alice"]))
+    r = await c.patch(
+        f"/api/rooms/{room['id']}/members/carl",
+        json={"role": "admin"},
+        headers=bearer(tokens["alice"]),
+    )
     assert r.status_code == 200
     return World(app, c, tokens, room)
 
@@ -98,11 +122,16 @@ async def test_create_group_shape(tmp_path):
             c = app.test_client(use_cookies=False)
             ta = await user(c, "alice")
             await register(c, "bob")
-            r = await c.post("/api/rooms", json={"name": "  Book club  ", "members": ["BOB", "bob", "alice"]},
-                             headers=bearer(ta))
+            r = await c.post(
+                "/api/rooms",
+                json={"name": "  Book club  ", "members": ["BOB", "bob", "alice"]},
+                headers=bearer(ta),
+            )
             assert r.status_code == 201
             room = await r.get_json()
-            check_room(room, kind="group", name="Book club", members={"alice": "owner", "bob": "member"})
+            check_room(
+                room, kind="group", name="Book club", members={"alice": "owner", "bob": "member"}
+            )
             assert room["members"][0]["username"] == "alice"  # owner first
             r = await c.get(f"/api/rooms/{room['id']}", headers=bearer(ta))
             assert r.status_code == 200
@@ -110,7 +139,9 @@ async def test_create_group_shape(tmp_path):
             r = await c.post("/api/rooms", json={"name": "Solo"}, headers=bearer(ta))
             assert r.status_code == 201
             check_room(await r.get_json(), kind="group", name="Solo", members={"alice": "owner"})
-            r = await c.post("/api/rooms", json={"name": "r" * 100, "members": []}, headers=bearer(ta))
+            r = await c.post(
+                "/api/rooms", json={"name": "r" * 100, "members": []}, headers=bearer(ta)
+            )
             assert r.status_code == 201
             assert (await r.get_json())["name"] == "r" * 100
 
@@ -124,7 +155,9 @@ async def test_create_group_sql_metacharacters_verbatim(tmp_path):
             r = await c.post("/api/rooms", json={"name": evil}, headers=bearer(ta))
             assert r.status_code == 201
             rid = (await r.get_json())["id"]
-            assert (await (await c.get(f"/api/rooms/{rid}", headers=bearer(ta))).get_json())["name"] == evil
+            assert (await (await c.get(f"/api/rooms/{rid}", headers=bearer(ta))).get_json())[
+                "name"
+            ] == evil
             rooms = (await (await c.get("/api/rooms", headers=bearer(ta))).get_json())["rooms"]
             assert [r["name"] for r in rooms] == [evil]
 
@@ -143,7 +176,12 @@ BAD_CREATE: list[tuple[str, Any, int, str]] = [
     ("member int", {"name": "G", "members": [1]}, 400, "INVALID_INPUT"),
     ("member invalid name", {"name": "G", "members": ["b"]}, 400, "INVALID_INPUT"),
     ("member 33 chars", {"name": "G", "members": ["b" * 33]}, 400, "INVALID_INPUT"),
-    ("too many members", {"name": "G", "members": [f"u{i:04}" for i in range(1001)]}, 400, "INVALID_INPUT"),
+    (
+        "too many members",
+        {"name": "G", "members": [f"u{i:04}" for i in range(1001)]},
+        400,
+        "INVALID_INPUT",
+    ),
     ("unknown member", {"name": "G", "members": ["bob", "nobody"]}, 404, "NOT_FOUND"),
 ]
 
@@ -154,28 +192,46 @@ async def test_create_group_bad_input(tmp_path, case, payload, status, code):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
             before = await w.snapshot()
-            await err(await w.c.post("/api/rooms", json=payload, headers=w.h("alice")), status, code)
+            await err(
+                await w.c.post("/api/rooms", json=payload, headers=w.h("alice")), status, code
+            )
             assert await w.snapshot() == before
 
 
 MALFORMED: list[tuple[str, bytes]] = [
-    ("empty", b""), ("garbage", b"{name}"), ("NaN", b'{"name": "G", "x": NaN}'),
-    ("duplicate keys", b'{"name": "G", "name": "H"}'), ("100 deep", b'{"name": "G", "x":' + b"[" * 100 + b"]" * 100 + b"}"),
-    ("array", b'["G"]'), ("null", b"null"), ("invalid utf-8", b'{"name": "\xc3\x28"}'),
+    ("empty", b""),
+    ("garbage", b"{name}"),
+    ("NaN", b'{"name": "G", "x": NaN}'),
+    ("duplicate keys", b'{"name": "G", "name": "H"}'),
+    ("100 deep", b'{"name": "G", "x":' + b"[" * 100 + b"]" * 100 + b"}"),
+    ("array", b'["G"]'),
+    ("null", b"null"),
+    ("invalid utf-8", b'{"name": "\xc3\x28"}'),
 ]
 
 
-@pytest.mark.parametrize("method,path", [
-    ("POST", "/api/rooms"), ("POST", "/api/dms"), ("PATCH", "/api/rooms/{rid}"),
-    ("POST", "/api/rooms/{rid}/members"), ("PATCH", "/api/rooms/{rid}/members/bob"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("POST", "/api/rooms"),
+        ("POST", "/api/dms"),
+        ("PATCH", "/api/rooms/{rid}"),
+        ("POST", "/api/rooms/{rid}/members"),
+        ("PATCH", "/api/rooms/{rid}/members/bob"),
+    ],
+)
 async def test_room_routes_malformed_json(tmp_path, method, path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
             before = await w.snapshot()
             for case, data in MALFORMED:
-                r = await w.c.open(path.format(rid=w.rid), method=method, data=data, headers={**JSON, **w.h("alice")})
+                r = await w.c.open(
+                    path.format(rid=w.rid),
+                    method=method,
+                    data=data,
+                    headers={**JSON, **w.h("alice")},
+                )
                 assert r.status_code == 400, case
                 await err(r, 400, "INVALID_INPUT")
             assert await w.snapshot() == before
@@ -186,7 +242,9 @@ async def test_create_group_lone_surrogate_name_is_400(tmp_path):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
             before = await w.snapshot()
-            r = await w.c.post("/api/rooms", data=b'{"name": "\\udfff"}', headers={**JSON, **w.h("alice")})
+            r = await w.c.post(
+                "/api/rooms", data=b'{"name": "\\udfff"}', headers={**JSON, **w.h("alice")}
+            )
             await err(r, 400, "INVALID_INPUT")
             assert await w.snapshot() == before
 
@@ -201,37 +259,65 @@ async def test_room_list_ordered_by_activity_with_last_message_and_unread(tmp_pa
             ta, tb = await user(c, "alice"), await user(c, "bob")
             ids = []
             for name in ("one", "two", "three"):
-                r = await c.post("/api/rooms", json={"name": name, "members": ["bob"]}, headers=bearer(ta))
+                r = await c.post(
+                    "/api/rooms", json={"name": name, "members": ["bob"]}, headers=bearer(ta)
+                )
                 ids.append((await r.get_json())["id"])
             rooms = (await (await c.get("/api/rooms", headers=bearer(tb))).get_json())["rooms"]
             assert [r["name"] for r in rooms] == ["three", "two", "one"]  # newest first
             for r in rooms:
-                check_room(r, kind="group", name=r["name"], members={"alice": "owner", "bob": "member"})
+                check_room(
+                    r, kind="group", name=r["name"], members={"alice": "owner", "bob": "member"}
+                )
             # A message moves "one" to the top, with last_message and unread for bob.
-            m1 = await (await c.post(f"/api/rooms/{ids[0]}/messages", json={"client_msg_id": cmid(), "body": "a"},
-                                     headers=bearer(ta))).get_json()
-            m2 = await (await c.post(f"/api/rooms/{ids[0]}/messages", json={"client_msg_id": cmid(), "body": "b"},
-                                     headers=bearer(ta))).get_json()
+            m1 = await (
+                await c.post(
+                    f"/api/rooms/{ids[0]}/messages",
+                    json={"client_msg_id": cmid(), "body": "a"},
+                    headers=bearer(ta),
+                )
+            ).get_json()
+            m2 = await (
+                await c.post(
+                    f"/api/rooms/{ids[0]}/messages",
+                    json={"client_msg_id": cmid(), "body": "b"},
+                    headers=bearer(ta),
+                )
+            ).get_json()
             rooms = (await (await c.get("/api/rooms", headers=bearer(tb))).get_json())["rooms"]
             assert [r["name"] for r in rooms] == ["one", "three", "two"]
-            check_room(rooms[0], kind="group", name="one", members={"alice": "owner", "bob": "member"}, unread=2,
-                       last_message=m2)
+            check_room(
+                rooms[0],
+                kind="group",
+                name="one",
+                members={"alice": "owner", "bob": "member"},
+                unread=2,
+                last_message=m2,
+            )
             # The sender's own messages are not unread for them.
             rooms_a = (await (await c.get("/api/rooms", headers=bearer(ta))).get_json())["rooms"]
             assert rooms_a[0]["unread"] == 0 and rooms_a[0]["last_message"] == m2
             # bob replies in "two": it moves up; reading lowers unread.
-            await c.post(f"/api/rooms/{ids[1]}/messages", json={"client_msg_id": cmid(), "body": "c"},
-                         headers=bearer(tb))
-            assert (await c.post(f"/api/rooms/{ids[0]}/read", json={"up_to": m1["id"]},
-                                 headers=bearer(tb))).status_code == 204
+            await c.post(
+                f"/api/rooms/{ids[1]}/messages",
+                json={"client_msg_id": cmid(), "body": "c"},
+                headers=bearer(tb),
+            )
+            assert (
+                await c.post(
+                    f"/api/rooms/{ids[0]}/read", json={"up_to": m1["id"]}, headers=bearer(tb)
+                )
+            ).status_code == 204
             rooms = (await (await c.get("/api/rooms", headers=bearer(tb))).get_json())["rooms"]
             assert [r["name"] for r in rooms] == ["two", "one", "three"]
             assert rooms[1]["unread"] == 1
             bob = next(m for m in rooms[1]["members"] if m["username"] == "bob")
             check_member(bob, "bob", "Bob", "member", m1["id"])
             # Reading does not reorder (it is not activity).
-            assert [r["name"] for r in (await (await c.get("/api/rooms", headers=bearer(ta))).get_json())["rooms"]] == \
-                ["two", "one", "three"]
+            assert [
+                r["name"]
+                for r in (await (await c.get("/api/rooms", headers=bearer(ta))).get_json())["rooms"]
+            ] == ["two", "one", "three"]
 
 
 async def test_get_room_unknown_and_not_member_are_the_same_404(tmp_path):
@@ -240,10 +326,18 @@ async def test_get_room_unknown_and_not_member_are_the_same_404(tmp_path):
             w = await world(app)
             r = await w.c.get(f"/api/rooms/{w.rid}", headers=w.h("bob"))
             assert r.status_code == 200
-            check_room(await r.get_json(), kind="group", name="Garden",
-                       members={"alice": "owner", "carl": "admin", "bob": "member"})
-            not_member = await err(await w.c.get(f"/api/rooms/{w.rid}", headers=w.h("dave")), 404, "NOT_FOUND")
-            unknown = await err(await w.c.get("/api/rooms/r_doesnotexist", headers=w.h("dave")), 404, "NOT_FOUND")
+            check_room(
+                await r.get_json(),
+                kind="group",
+                name="Garden",
+                members={"alice": "owner", "carl": "admin", "bob": "member"},
+            )
+            not_member = await err(
+                await w.c.get(f"/api/rooms/{w.rid}", headers=w.h("dave")), 404, "NOT_FOUND"
+            )
+            unknown = await err(
+                await w.c.get("/api/rooms/r_doesnotexist", headers=w.h("dave")), 404, "NOT_FOUND"
+            )
             assert not_member == unknown
 
 
@@ -265,25 +359,43 @@ ROOM_ROUTES: list[tuple[str, str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize("method,path,payload", ROOM_ROUTES, ids=[f"{m} {p}" for m, p, _ in ROOM_ROUTES])
+@pytest.mark.parametrize(
+    "method,path,payload", ROOM_ROUTES, ids=[f"{m} {p}" for m, p, _ in ROOM_ROUTES]
+)
 async def test_not_a_member_gets_404_everywhere(tmp_path, method, path, payload):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
-            await w.c.post(f"/api/rooms/{w.rid}/messages", json={"client_msg_id": "m1", "body": "hi"},
-                           headers=w.h("alice"))
+            await w.c.post(
+                f"/api/rooms/{w.rid}/messages",
+                json={"client_msg_id": "m1", "body": "hi"},
+                headers=w.h("alice"),
+            )
             before = await w.snapshot()
             kw = {"json": payload} if payload is not None else {}
-            member_of_nothing = await err(await w.c.open(path.format(rid=w.rid), method=method,
-                                                         headers=w.h("dave"), **kw), 404, "NOT_FOUND")
-            unknown = await err(await w.c.open(path.format(rid="r_nonexistent00"), method=method,
-                                               headers=w.h("dave"), **kw), 404, "NOT_FOUND")
+            member_of_nothing = await err(
+                await w.c.open(path.format(rid=w.rid), method=method, headers=w.h("dave"), **kw),
+                404,
+                "NOT_FOUND",
+            )
+            unknown = await err(
+                await w.c.open(
+                    path.format(rid="r_nonexistent00"), method=method, headers=w.h("dave"), **kw
+                ),
+                404,
+                "NOT_FOUND",
+            )
             assert member_of_nothing == unknown
             # A former member is an outsider too.
-            assert (await w.c.delete(f"/api/rooms/{w.rid}/members/bob", headers=w.h("bob"))).status_code == 204
+            assert (
+                await w.c.delete(f"/api/rooms/{w.rid}/members/bob", headers=w.h("bob"))
+            ).status_code == 204
             before = await w.snapshot()
-            former = await err(await w.c.open(path.format(rid=w.rid), method=method, headers=w.h("bob"), **kw),
-                               404, "NOT_FOUND")
+            former = await err(
+                await w.c.open(path.format(rid=w.rid), method=method, headers=w.h("bob"), **kw),
+                404,
+                "NOT_FOUND",
+            )
             assert former == unknown
             assert await w.snapshot() == before
 
@@ -302,20 +414,31 @@ async def test_rename_by_owner_and_admin(tmp_path):
                 check_room(await r.get_json(), kind="group", name=name.strip(), members=members)
             r = await w.c.get(f"/api/rooms/{w.rid}", headers=w.h("bob"))
             assert (await r.get_json())["name"] == "Meadow"
-            ev = (await (await w.c.get("/api/events?since=0", headers=w.h("bob"))).get_json())["events"]
+            ev = (await (await w.c.get("/api/events?since=0", headers=w.h("bob"))).get_json())[
+                "events"
+            ]
             assert [e["name"] for e in ev if e["type"] == "room_updated"] == ["Orchard", "Meadow"]
 
 
-@pytest.mark.parametrize("payload,status,code", [
-    ({"name": "r" * 101}, 400, "INVALID_INPUT"), ({"name": ""}, 400, "INVALID_INPUT"),
-    ({"name": 1}, 400, "INVALID_INPUT"), ({}, 400, "INVALID_INPUT"),
-])
+@pytest.mark.parametrize(
+    "payload,status,code",
+    [
+        ({"name": "r" * 101}, 400, "INVALID_INPUT"),
+        ({"name": ""}, 400, "INVALID_INPUT"),
+        ({"name": 1}, 400, "INVALID_INPUT"),
+        ({}, 400, "INVALID_INPUT"),
+    ],
+)
 async def test_rename_bad_input(tmp_path, payload, status, code):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
             before = await w.snapshot()
-            await err(await w.c.patch(f"/api/rooms/{w.rid}", json=payload, headers=w.h("alice")), status, code)
+            await err(
+                await w.c.patch(f"/api/rooms/{w.rid}", json=payload, headers=w.h("alice")),
+                status,
+                code,
+            )
             assert await w.snapshot() == before
 
 
@@ -325,7 +448,12 @@ ROLE_VIOLATIONS: list[tuple[str, str, str, Any]] = [
     ("bob", "DELETE", "/api/rooms/{rid}", None),  # member deletes
     ("carl", "DELETE", "/api/rooms/{rid}", None),  # admin deletes
     ("bob", "POST", "/api/rooms/{rid}/members", {"username": "dave"}),  # member adds
-    ("carl", "POST", "/api/rooms/{rid}/members", {"username": "dave", "role": "admin"}),  # admin makes admin
+    (
+        "carl",
+        "POST",
+        "/api/rooms/{rid}/members",
+        {"username": "dave", "role": "admin"},
+    ),  # admin makes admin
     ("carl", "PATCH", "/api/rooms/{rid}/members/bob", {"role": "admin"}),  # admin sets roles
     ("bob", "PATCH", "/api/rooms/{rid}/members/bob", {"role": "admin"}),  # member promotes self
     ("carl", "PATCH", "/api/rooms/{rid}/members/carl", {"role": "owner"}),  # admin takes ownership
@@ -336,16 +464,22 @@ ROLE_VIOLATIONS: list[tuple[str, str, str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize("actor,method,path,payload", ROLE_VIOLATIONS,
-                         ids=[f"{a} {m} {p.split('{rid}')[1] or '/'} {d}" for a, m, p, d in ROLE_VIOLATIONS])
+@pytest.mark.parametrize(
+    "actor,method,path,payload",
+    ROLE_VIOLATIONS,
+    ids=[f"{a} {m} {p.split('{rid}')[1] or '/'} {d}" for a, m, p, d in ROLE_VIOLATIONS],
+)
 async def test_role_violations_are_403_and_change_nothing(tmp_path, actor, method, path, payload):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
             before = await w.snapshot()
             kw = {"json": payload} if payload is not None else {}
-            await err(await w.c.open(path.format(rid=w.rid), method=method, headers=w.h(actor), **kw),
-                      403, "FORBIDDEN")
+            await err(
+                await w.c.open(path.format(rid=w.rid), method=method, headers=w.h(actor), **kw),
+                403,
+                "FORBIDDEN",
+            )
             assert await w.snapshot() == before
 
 
@@ -353,14 +487,26 @@ async def test_member_removes_member_is_403(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
-            r = await w.c.post(f"/api/rooms/{w.rid}/members", json={"username": "dave"}, headers=w.h("alice"))
+            r = await w.c.post(
+                f"/api/rooms/{w.rid}/members", json={"username": "dave"}, headers=w.h("alice")
+            )
             assert r.status_code == 201
             before = await w.snapshot()
-            await err(await w.c.delete(f"/api/rooms/{w.rid}/members/dave", headers=w.h("bob")), 403, "FORBIDDEN")
+            await err(
+                await w.c.delete(f"/api/rooms/{w.rid}/members/dave", headers=w.h("bob")),
+                403,
+                "FORBIDDEN",
+            )
             # An admin cannot remove another admin either.
-            await w.c.patch(f"/api/rooms/{w.rid}/members/dave", json={"role": "admin"}, headers=w.h("alice"))
+            await w.c.patch(
+                f"/api/rooms/{w.rid}/members/dave", json={"role": "admin"}, headers=w.h("alice")
+            )
             before = await w.snapshot()
-            await err(await w.c.delete(f"/api/rooms/{w.rid}/members/dave", headers=w.h("carl")), 403, "FORBIDDEN")
+            await err(
+                await w.c.delete(f"/api/rooms/{w.rid}/members/dave", headers=w.h("carl")),
+                403,
+                "FORBIDDEN",
+            )
             assert await w.snapshot() == before
 
 
@@ -368,19 +514,32 @@ async def test_delete_room_by_owner(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
-            await w.c.post(f"/api/rooms/{w.rid}/messages", json={"client_msg_id": "m1", "body": "bye"},
-                           headers=w.h("bob"))
+            await w.c.post(
+                f"/api/rooms/{w.rid}/messages",
+                json={"client_msg_id": "m1", "body": "bye"},
+                headers=w.h("bob"),
+            )
             r = await w.c.delete(f"/api/rooms/{w.rid}", headers=w.h("alice"))
             assert r.status_code == 204
             assert await r.get_data() == b""
             for who in ("alice", "bob", "carl"):
                 await err(await w.c.get(f"/api/rooms/{w.rid}", headers=w.h(who)), 404, "NOT_FOUND")
-                await err(await w.c.get(f"/api/rooms/{w.rid}/messages", headers=w.h(who)), 404, "NOT_FOUND")
-                assert (await (await w.c.get("/api/rooms", headers=w.h(who))).get_json()) == {"rooms": []}
-                ev = (await (await w.c.get("/api/events?since=0", headers=w.h(who))).get_json())["events"]
+                await err(
+                    await w.c.get(f"/api/rooms/{w.rid}/messages", headers=w.h(who)),
+                    404,
+                    "NOT_FOUND",
+                )
+                assert (await (await w.c.get("/api/rooms", headers=w.h(who))).get_json()) == {
+                    "rooms": []
+                }
+                ev = (await (await w.c.get("/api/events?since=0", headers=w.h(who))).get_json())[
+                    "events"
+                ]
                 assert ev[-1]["type"] == "room_deleted" and ev[-1]["room"] == w.rid
                 assert not any(e["type"] == "message" for e in ev)  # deleting means deleting
-            await err(await w.c.delete(f"/api/rooms/{w.rid}", headers=w.h("alice")), 404, "NOT_FOUND")
+            await err(
+                await w.c.delete(f"/api/rooms/{w.rid}", headers=w.h("alice")), 404, "NOT_FOUND"
+            )
 
 
 # -- members --------------------------------------------------------------------
@@ -390,16 +549,31 @@ async def test_add_member_shape_by_owner_and_admin(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
-            r = await w.c.post(f"/api/rooms/{w.rid}/members", json={"username": "DAVE", "role": "admin"},
-                               headers=w.h("alice"))
+            r = await w.c.post(
+                f"/api/rooms/{w.rid}/members",
+                json={"username": "DAVE", "role": "admin"},
+                headers=w.h("alice"),
+            )
             assert r.status_code == 201
             check_member(await r.get_json(), "dave", "Dave", "admin")
-            r = await w.c.post(f"/api/rooms/{w.rid}/members", json={"username": "eve"}, headers=w.h("carl"))
+            r = await w.c.post(
+                f"/api/rooms/{w.rid}/members", json={"username": "eve"}, headers=w.h("carl")
+            )
             assert r.status_code == 201
             check_member(await r.get_json(), "eve", "Eve", "member")
             room = await (await w.c.get(f"/api/rooms/{w.rid}", headers=w.h("eve"))).get_json()
-            check_room(room, kind="group", name="Garden",
-                       members={"alice": "owner", "carl": "admin", "dave": "admin", "bob": "member", "eve": "member"})
+            check_room(
+                room,
+                kind="group",
+                name="Garden",
+                members={
+                    "alice": "owner",
+                    "carl": "admin",
+                    "dave": "admin",
+                    "bob": "member",
+                    "eve": "member",
+                },
+            )
 
 
 BAD_ADD: list[tuple[str, Any, int, str]] = [
@@ -422,7 +596,11 @@ async def test_add_member_bad_input(tmp_path, case, payload, status, code):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
             before = await w.snapshot()
-            await err(await w.c.post(f"/api/rooms/{w.rid}/members", json=payload, headers=w.h("alice")), status, code)
+            await err(
+                await w.c.post(f"/api/rooms/{w.rid}/members", json=payload, headers=w.h("alice")),
+                status,
+                code,
+            )
             assert await w.snapshot() == before
 
 
@@ -430,36 +608,59 @@ async def test_set_role_and_transfer_ownership(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
-            r = await w.c.patch(f"/api/rooms/{w.rid}/members/BOB", json={"role": "admin"}, headers=w.h("alice"))
+            r = await w.c.patch(
+                f"/api/rooms/{w.rid}/members/BOB", json={"role": "admin"}, headers=w.h("alice")
+            )
             assert r.status_code == 200
             check_member(await r.get_json(), "bob", "Bob", "admin")
-            r = await w.c.patch(f"/api/rooms/{w.rid}/members/carl", json={"role": "member"}, headers=w.h("alice"))
+            r = await w.c.patch(
+                f"/api/rooms/{w.rid}/members/carl", json={"role": "member"}, headers=w.h("alice")
+            )
             check_member(await r.get_json(), "carl", "Carl", "member")
-            r = await w.c.patch(f"/api/rooms/{w.rid}/members/bob", json={"role": "owner"}, headers=w.h("alice"))
+            r = await w.c.patch(
+                f"/api/rooms/{w.rid}/members/bob", json={"role": "owner"}, headers=w.h("alice")
+            )
             assert r.status_code == 200
             check_member(await r.get_json(), "bob", "Bob", "owner")
             room = await (await w.c.get(f"/api/rooms/{w.rid}", headers=w.h("alice"))).get_json()
-            check_room(room, kind="group", name="Garden", members={"bob": "owner", "alice": "admin", "carl": "member"})
+            check_room(
+                room,
+                kind="group",
+                name="Garden",
+                members={"bob": "owner", "alice": "admin", "carl": "member"},
+            )
             # The old owner is now an admin: can no longer delete; the new owner can.
-            await err(await w.c.delete(f"/api/rooms/{w.rid}", headers=w.h("alice")), 403, "FORBIDDEN")
-            assert (await w.c.delete(f"/api/rooms/{w.rid}/members/alice", headers=w.h("bob"))).status_code == 204
+            await err(
+                await w.c.delete(f"/api/rooms/{w.rid}", headers=w.h("alice")), 403, "FORBIDDEN"
+            )
+            assert (
+                await w.c.delete(f"/api/rooms/{w.rid}/members/alice", headers=w.h("bob"))
+            ).status_code == 204
 
 
-@pytest.mark.parametrize("target,payload,status,code", [
-    ("dave", {"role": "admin"}, 404, "NOT_FOUND"),  # not a member
-    ("nobody", {"role": "admin"}, 404, "NOT_FOUND"),  # no such user
-    ("bob", {"role": "king"}, 400, "INVALID_INPUT"),
-    ("bob", {"role": None}, 400, "INVALID_INPUT"),
-    ("bob", {}, 400, "INVALID_INPUT"),
-    ("b", {"role": "admin"}, 400, "INVALID_INPUT"),  # not a username
-])
+@pytest.mark.parametrize(
+    "target,payload,status,code",
+    [
+        ("dave", {"role": "admin"}, 404, "NOT_FOUND"),  # not a member
+        ("nobody", {"role": "admin"}, 404, "NOT_FOUND"),  # no such user
+        ("bob", {"role": "king"}, 400, "INVALID_INPUT"),
+        ("bob", {"role": None}, 400, "INVALID_INPUT"),
+        ("bob", {}, 400, "INVALID_INPUT"),
+        ("b", {"role": "admin"}, 400, "INVALID_INPUT"),  # not a username
+    ],
+)
 async def test_set_role_bad_input(tmp_path, target, payload, status, code):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
             before = await w.snapshot()
-            await err(await w.c.patch(f"/api/rooms/{w.rid}/members/{target}", json=payload, headers=w.h("alice")),
-                      status, code)
+            await err(
+                await w.c.patch(
+                    f"/api/rooms/{w.rid}/members/{target}", json=payload, headers=w.h("alice")
+                ),
+                status,
+                code,
+            )
             assert await w.snapshot() == before
 
 
@@ -467,24 +668,48 @@ async def test_remove_member_and_leave(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
-            await w.c.post(f"/api/rooms/{w.rid}/members", json={"username": "dave"}, headers=w.h("alice"))
-            await w.c.post(f"/api/rooms/{w.rid}/members", json={"username": "eve"}, headers=w.h("alice"))
+            await w.c.post(
+                f"/api/rooms/{w.rid}/members", json={"username": "dave"}, headers=w.h("alice")
+            )
+            await w.c.post(
+                f"/api/rooms/{w.rid}/members", json={"username": "eve"}, headers=w.h("alice")
+            )
             # admin removes a member
             r = await w.c.delete(f"/api/rooms/{w.rid}/members/dave", headers=w.h("carl"))
             assert r.status_code == 204 and await r.get_data() == b""
             # a member leaves
-            assert (await w.c.delete(f"/api/rooms/{w.rid}/members/EVE", headers=w.h("eve"))).status_code == 204
+            assert (
+                await w.c.delete(f"/api/rooms/{w.rid}/members/EVE", headers=w.h("eve"))
+            ).status_code == 204
             # the owner removes an admin
-            assert (await w.c.delete(f"/api/rooms/{w.rid}/members/carl", headers=w.h("alice"))).status_code == 204
+            assert (
+                await w.c.delete(f"/api/rooms/{w.rid}/members/carl", headers=w.h("alice"))
+            ).status_code == 204
             room = await (await w.c.get(f"/api/rooms/{w.rid}", headers=w.h("alice"))).get_json()
-            check_room(room, kind="group", name="Garden", members={"alice": "owner", "bob": "member"})
+            check_room(
+                room, kind="group", name="Garden", members={"alice": "owner", "bob": "member"}
+            )
             for gone in ("dave", "eve", "carl"):
                 await err(await w.c.get(f"/api/rooms/{w.rid}", headers=w.h(gone)), 404, "NOT_FOUND")
-                assert (await (await w.c.get("/api/rooms", headers=w.h(gone))).get_json()) == {"rooms": []}
+                assert (await (await w.c.get("/api/rooms", headers=w.h(gone))).get_json()) == {
+                    "rooms": []
+                }
             before = await w.snapshot()
-            await err(await w.c.delete(f"/api/rooms/{w.rid}/members/dave", headers=w.h("alice")), 404, "NOT_FOUND")
-            await err(await w.c.delete(f"/api/rooms/{w.rid}/members/nobody", headers=w.h("alice")), 404, "NOT_FOUND")
-            await err(await w.c.delete(f"/api/rooms/{w.rid}/members/x", headers=w.h("alice")), 400, "INVALID_INPUT")
+            await err(
+                await w.c.delete(f"/api/rooms/{w.rid}/members/dave", headers=w.h("alice")),
+                404,
+                "NOT_FOUND",
+            )
+            await err(
+                await w.c.delete(f"/api/rooms/{w.rid}/members/nobody", headers=w.h("alice")),
+                404,
+                "NOT_FOUND",
+            )
+            await err(
+                await w.c.delete(f"/api/rooms/{w.rid}/members/x", headers=w.h("alice")),
+                400,
+                "INVALID_INPUT",
+            )
             assert await w.snapshot() == before
 
 
@@ -511,8 +736,10 @@ async def test_dm_idempotent_both_directions(tmp_path):
             assert dm_b["id"] == dm["id"]
             check_room(dm_b, kind="dm", name="Alice", members={"alice": "member", "bob": "member"})
             assert await system_of(app).store.head() == head1 > head0  # repeats emit nothing
-            assert [r["id"] for r in (await (await c.get("/api/rooms", headers=bearer(tb))).get_json())["rooms"]] == \
-                [dm["id"]]
+            assert [
+                r["id"]
+                for r in (await (await c.get("/api/rooms", headers=bearer(tb))).get_json())["rooms"]
+            ] == [dm["id"]]
 
 
 async def test_concurrent_dm_opens_make_one_room(tmp_path):
@@ -534,13 +761,16 @@ async def test_concurrent_dm_opens_make_one_room(tmp_path):
             assert len({rid for _, rid in results}) == 1
 
 
-@pytest.mark.parametrize("payload,status,code", [
-    ({"username": "alice"}, 400, "INVALID_INPUT"),  # yourself
-    ({"username": "nobody"}, 404, "NOT_FOUND"),
-    ({"username": "b"}, 400, "INVALID_INPUT"),
-    ({"username": 5}, 400, "INVALID_INPUT"),
-    ({}, 400, "INVALID_INPUT"),
-])
+@pytest.mark.parametrize(
+    "payload,status,code",
+    [
+        ({"username": "alice"}, 400, "INVALID_INPUT"),  # yourself
+        ({"username": "nobody"}, 404, "NOT_FOUND"),
+        ({"username": "b"}, 400, "INVALID_INPUT"),
+        ({"username": 5}, 400, "INVALID_INPUT"),
+        ({}, 400, "INVALID_INPUT"),
+    ],
+)
 async def test_dm_bad_input(tmp_path, payload, status, code):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
@@ -550,36 +780,57 @@ async def test_dm_bad_input(tmp_path, payload, status, code):
             assert await w.snapshot() == before
 
 
-@pytest.mark.parametrize("method,path,payload", [
-    ("PATCH", "/api/rooms/{rid}", {"name": "Ours"}),
-    ("DELETE", "/api/rooms/{rid}", None),
-    ("POST", "/api/rooms/{rid}/members", {"username": "carl"}),
-    ("PATCH", "/api/rooms/{rid}/members/bob", {"role": "admin"}),
-    ("DELETE", "/api/rooms/{rid}/members/bob", None),
-    ("DELETE", "/api/rooms/{rid}/members/alice", None),
-])
+@pytest.mark.parametrize(
+    "method,path,payload",
+    [
+        ("PATCH", "/api/rooms/{rid}", {"name": "Ours"}),
+        ("DELETE", "/api/rooms/{rid}", None),
+        ("POST", "/api/rooms/{rid}/members", {"username": "carl"}),
+        ("PATCH", "/api/rooms/{rid}/members/bob", {"role": "admin"}),
+        ("DELETE", "/api/rooms/{rid}/members/bob", None),
+        ("DELETE", "/api/rooms/{rid}/members/alice", None),
+    ],
+)
 async def test_dm_cannot_be_changed(tmp_path, method, path, payload):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
-            dm = await (await w.c.post("/api/dms", json={"username": "bob"}, headers=w.h("alice"))).get_json()
+            dm = await (
+                await w.c.post("/api/dms", json={"username": "bob"}, headers=w.h("alice"))
+            ).get_json()
             before = await w.snapshot()
             kw = {"json": payload} if payload is not None else {}
-            await err(await w.c.open(path.format(rid=dm["id"]), method=method, headers=w.h("alice"), **kw),
-                      403, "FORBIDDEN")
+            await err(
+                await w.c.open(
+                    path.format(rid=dm["id"]), method=method, headers=w.h("alice"), **kw
+                ),
+                403,
+                "FORBIDDEN",
+            )
             assert await w.snapshot() == before
 
 
-@pytest.mark.parametrize("method,path", [
-    ("GET", "/api/rooms"), ("POST", "/api/rooms"), ("POST", "/api/dms"), ("GET", "/api/rooms/{rid}"),
-    ("PATCH", "/api/rooms/{rid}"), ("DELETE", "/api/rooms/{rid}"), ("POST", "/api/rooms/{rid}/members"),
-    ("PATCH", "/api/rooms/{rid}/members/bob"), ("DELETE", "/api/rooms/{rid}/members/bob"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/api/rooms"),
+        ("POST", "/api/rooms"),
+        ("POST", "/api/dms"),
+        ("GET", "/api/rooms/{rid}"),
+        ("PATCH", "/api/rooms/{rid}"),
+        ("DELETE", "/api/rooms/{rid}"),
+        ("POST", "/api/rooms/{rid}/members"),
+        ("PATCH", "/api/rooms/{rid}/members/bob"),
+        ("DELETE", "/api/rooms/{rid}/members/bob"),
+    ],
+)
 async def test_room_routes_require_auth(tmp_path, method, path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             w = await world(app)
             before = await w.snapshot()
-            r = await w.c.open(path.format(rid=w.rid), method=method, json={"name": "X", "username": "dave"})
+            r = await w.c.open(
+                path.format(rid=w.rid), method=method, json={"name": "X", "username": "dave"}
+            )
             await err(r, 401, "UNAUTHENTICATED")
             assert await w.snapshot() == before
