@@ -27,7 +27,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 GRACE = 3.0
 EXIT_ALLOWANCE = 2.0  # interpreter and thread shutdown after the grace period
-USER_TIMEOUT = 5.0
 
 
 def tx_queue(server_port: int, client_port: int) -> int | None:
@@ -42,12 +41,7 @@ def tx_queue(server_port: int, client_port: int) -> int | None:
 
 
 async def test_graceful_restart_loses_nothing(tmp_path):
-    """50 sockets incl. a non-reader; SIGTERM, restart, resume: nothing lost.
-
-    ``server.tcp_user_timeout=5`` here bounds the exit despite the stuck
-    send (see ``test_sigterm_exits_within_grace_despite_a_non_reader`` for
-    the grace-period bug this works around).
-    """
+    """50 sockets incl. a non-reader; SIGTERM exits within the grace; restart, resume: nothing lost."""
     rng = random.Random(1125)
     db = tmp_path / "chatter.db"
     names = [f"user{i:02d}" for i in range(25)]
@@ -55,7 +49,7 @@ async def test_graceful_restart_loses_nothing(tmp_path):
     membership: dict[str, set[str]] = {n: set() for n in names}
     membership["stuck"] = set()
     acks = Counter()
-    args = ("--set", f"server.shutdown_grace={GRACE}", "--set", f"server.tcp_user_timeout={USER_TIMEOUT}")
+    args = ("--set", f"server.shutdown_grace={GRACE}")  # tcp_user_timeout stays at its default (30 s)
     with trio.fail_after(soak(120, 400)):
         async with AsyncExitStack() as stack:
             server = await stack.enter_async_context(live_server(tmp_path, *args, db=db))
@@ -113,7 +107,7 @@ async def test_graceful_restart_loses_nothing(tmp_path):
           f"lost={figures['lost']} duplicated={figures['duplicated']} resent={figures['resent']} "
           f"view_mismatch={figures['view_mismatch']} seen_twice={figures['seen_twice']} "
           f"stuck_user_caught_up={len(late.seen)} events")
-    assert exit_s <= max(GRACE, USER_TIMEOUT) + EXIT_ALLOWANCE
+    assert exit_s <= GRACE + EXIT_ALLOWANCE
     assert rc == 0
     assert closed_1001 == len(clients)
     assert figures["acked"] == total
@@ -123,10 +117,12 @@ async def test_graceful_restart_loses_nothing(tmp_path):
     assert figures["resets"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: SIGTERM exit waits for server.tcp_user_timeout, not "
-                   "server.shutdown_grace, when a client stopped reading (shielded hypercorn send)")
 async def test_sigterm_exits_within_grace_despite_a_non_reader(tmp_path):
-    """PROTOCOL/config: SIGTERM drains for at most ``server.shutdown_grace``, then the process exits."""
+    """SIGTERM drains for at most ``server.shutdown_grace``, then the process exits.
+
+    (Found exiting only after ``server.tcp_user_timeout``, 14.8 s here, because the
+    writer was stuck in hypercorn's shielded send; fixed in 0cd1e43.)
+    """
     user_timeout = 15.0  # well above the grace: an exit after it is the bug, not the allowance
     args = ("--set", f"server.shutdown_grace={GRACE}", "--set", f"server.tcp_user_timeout={user_timeout}",
             "--set", "realtime.sends_per_second=100000")  # fill the stuck socket quickly
