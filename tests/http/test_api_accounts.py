@@ -49,15 +49,11 @@ def check_user(u: dict[str, Any], username: str, name: str) -> None:
     assert u["username"] == username
     assert u["name"] == name
     assert isinstance(u["online"], bool)
-    assert u["last_seen"] is None or (
-        isinstance(u["last_seen"], str) and TIME_RE.match(u["last_seen"])
-    )
+    assert u["last_seen"] is None or (isinstance(u["last_seen"], str) and TIME_RE.match(u["last_seen"]))
     assert "password" not in u and "password_hash" not in u and "token_version" not in u
 
 
-async def raw_post(
-    client: Any, path: str, data: bytes | str, headers: dict[str, str] | None = None
-) -> Any:
+async def raw_post(client: Any, path: str, data: bytes | str, headers: dict[str, str] | None = None) -> Any:
     return await client.post(path, data=data, headers={**JSON, **(headers or {})})
 
 
@@ -185,9 +181,7 @@ async def test_register_lone_surrogate_name_is_400(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
             c = app.test_client(use_cookies=False)
-            r = await raw_post(
-                c, "/api/users", b'{"username":"carol","name":"\\ud800","password":"correct horse"}'
-            )
+            r = await raw_post(c, "/api/users", b'{"username":"carol","name":"\\ud800","password":"correct horse"}')
             await err(r, 400, "INVALID_INPUT")
             assert await system_of(app).store.get_user("carol") is None
 
@@ -241,9 +235,7 @@ async def test_register_body_over_max_body_is_413(tmp_path):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path, server__max_body=2048)) as app:
             c = app.test_client(use_cookies=False)
-            r = await c.post(
-                "/api/users", json={"username": "carol", "name": "N", "password": "p" * 3000}
-            )
+            r = await c.post("/api/users", json={"username": "carol", "name": "N", "password": "p" * 3000})
             await err(r, 413, "PAYLOAD_TOO_LARGE")
             assert await system_of(app).store.get_user("carol") is None
 
@@ -287,6 +279,7 @@ async def test_register_rate_limited_per_ip(tmp_path):
         "p" * 8,
         "пароль🔑🔑🔑 \t 密码",
         "'; DROP TABLE users; --",
+        "pass\x00word with a NUL",
     ],
 )
 async def test_password_lengths_and_unicode_work(tmp_path, password):
@@ -296,11 +289,11 @@ async def test_password_lengths_and_unicode_work(tmp_path, password):
             await register(c, "carol", password=password)
             token = await login(c, "carol", password)
             assert (await c.get("/api/me", headers=bearer(token))).status_code == 200
-            # No truncation: the first 72 bytes alone do not log in.
-            if len(password.encode()) > 72:
-                r = await c.post(
-                    "/api/auth/login", json={"username": "carol", "password": password[:-1]}
-                )
+            # No truncation (at 72 bytes or at a NUL): a prefix does not log in.
+            prefixes = {password[:-1], password.encode()[:72].decode(errors="ignore")}
+            prefixes.add(password.split("\x00")[0])  # what a C string would keep
+            for prefix in prefixes - {password}:
+                r = await c.post("/api/auth/login", json={"username": "carol", "password": prefix})
                 await err(r, 401, "UNAUTHENTICATED")
 
 
@@ -311,15 +304,11 @@ async def test_one_mib_password_is_refused_not_500(tmp_path):
             big = "p" * (1 << 20)
             r = await c.post("/api/users", json={"username": "carol", "name": "N", "password": big})
             assert r.status_code in (400, 413)
-            await err(
-                r, r.status_code, {400: "INVALID_INPUT", 413: "PAYLOAD_TOO_LARGE"}[r.status_code]
-            )
+            await err(r, r.status_code, {400: "INVALID_INPUT", 413: "PAYLOAD_TOO_LARGE"}[r.status_code])
             await register(c, "dave")
             r = await c.post("/api/auth/login", json={"username": "dave", "password": big})
             assert r.status_code in (400, 413)
-            await err(
-                r, r.status_code, {400: "INVALID_INPUT", 413: "PAYLOAD_TOO_LARGE"}[r.status_code]
-            )
+            await err(r, r.status_code, {400: "INVALID_INPUT", 413: "PAYLOAD_TOO_LARGE"}[r.status_code])
             assert await system_of(app).store.get_user("carol") is None
 
 
@@ -358,9 +347,7 @@ async def test_login_success_shape_and_cookie_flags(tmp_path):
             claims = jwt.decode(body["token"], options={"verify_signature": False})
             ttl = app.extensions["chatter"].cfg.auth.token_ttl
             assert claims["sub"] == "alice" and claims["exp"] - claims["iat"] == int(ttl)
-            assert body["expires_at"] == datetime.fromtimestamp(claims["exp"], UTC).strftime(
-                "%Y-%m-%dT%H:%M:%S.000Z"
-            )
+            assert body["expires_at"] == datetime.fromtimestamp(claims["exp"], UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
             cookies = r.headers.get_all("Set-Cookie")
             assert len(cookies) == 1
             parts = [p.strip() for p in cookies[0].split(";")]
@@ -382,9 +369,7 @@ async def test_login_cookie_is_secure_over_https_and_outside_dev(tmp_path):
         async with running_app(cfg(tmp_path)) as app:
             c = app.test_client(use_cookies=False)
             await register(c, "alice")
-            r = await c.post(
-                "/api/auth/login", json={"username": "alice", "password": PASSWORD}, scheme="https"
-            )
+            r = await c.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}, scheme="https")
             assert "secure" in r.headers["Set-Cookie"].lower()
         async with running_app(cfg(tmp_path, server__dev=False, auth__secret="s" * 40)) as app:
             c = app.test_client(use_cookies=False)
@@ -455,9 +440,7 @@ async def test_login_rate_limit_per_ip(tmp_path):
                 )
                 await err(r, 401, "UNAUTHENTICATED")
             # Over the limit: even the right password is refused from this address.
-            r = await c.post(
-                "/api/auth/login", json={"username": "alice", "password": PASSWORD}, scope_base=ip
-            )
+            r = await c.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}, scope_base=ip)
             await err(r, 429, "RATE_LIMITED")
             assert 1 <= int(r.headers["Retry-After"]) <= 60
             assert "Set-Cookie" not in r.headers
@@ -547,17 +530,11 @@ async def test_logout_revokes_every_earlier_token(tmp_path):
             assert r.status_code == 204
             assert await r.get_data() == b""
             set_cookie = r.headers.get("Set-Cookie", "")
-            assert (
-                set_cookie.startswith("chatter_session=;")
-                or "Max-Age=0" in set_cookie
-                or "expires=" in set_cookie
-            )
+            assert set_cookie.startswith("chatter_session=;") or "Max-Age=0" in set_cookie or "expires=" in set_cookie
             for t in (t1, t2):
                 await err(await c.get("/api/me", headers=bearer(t)), 401, "UNAUTHENTICATED")
                 await err(await c.get("/api/rooms", headers=bearer(t)), 401, "UNAUTHENTICATED")
-                await err(
-                    await c.post("/api/auth/logout", headers=bearer(t)), 401, "UNAUTHENTICATED"
-                )
+                await err(await c.post("/api/auth/logout", headers=bearer(t)), 401, "UNAUTHENTICATED")
             assert (await c.get("/api/me", headers=bearer(other))).status_code == 200
             t3 = await login(c, "alice")  # a new login works
             assert (await c.get("/api/me", headers=bearer(t3))).status_code == 200
@@ -576,9 +553,7 @@ async def test_me_get_and_patch(tmp_path):
             r = await c.patch("/api/me", json={"name": "n" * 64}, headers=bearer(t))
             assert r.status_code == 200
             check_user(await r.get_json(), "alice", "n" * 64)
-            check_user(
-                await (await c.get("/api/me", headers=bearer(t))).get_json(), "alice", "n" * 64
-            )
+            check_user(await (await c.get("/api/me", headers=bearer(t))).get_json(), "alice", "n" * 64)
 
 
 BAD_NAME = [
@@ -598,18 +573,14 @@ async def test_patch_me_bad_input(tmp_path, case, payload):
         async with running_app(cfg(tmp_path)) as app:
             c = app.test_client(use_cookies=False)
             t = await user(c, "alice")
-            await err(
-                await c.patch("/api/me", json=payload, headers=bearer(t)), 400, "INVALID_INPUT"
-            )
+            await err(await c.patch("/api/me", json=payload, headers=bearer(t)), 400, "INVALID_INPUT")
             for data in (b"", b"[]", b'{"name": NaN}', b'{"name":"a","name":"b"}', b"\xff"):
                 await err(
                     await c.patch("/api/me", data=data, headers={**JSON, **bearer(t)}),
                     400,
                     "INVALID_INPUT",
                 )
-            check_user(
-                await (await c.get("/api/me", headers=bearer(t))).get_json(), "alice", "Alice"
-            )
+            check_user(await (await c.get("/api/me", headers=bearer(t))).get_json(), "alice", "Alice")
 
 
 async def test_change_password_bearer(tmp_path):
@@ -642,9 +613,7 @@ async def test_change_password_cookie_flow_gets_fresh_cookie(tmp_path):
             r = await c.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
             assert r.status_code == 200
             old_cookie = r.headers["Set-Cookie"]
-            r = await c.post(
-                "/api/me/password", json={"current": PASSWORD, "new": "brand new password"}
-            )
+            r = await c.post("/api/me/password", json={"current": PASSWORD, "new": "brand new password"})
             assert r.status_code == 204
             new_cookie = r.headers.get("Set-Cookie")
             assert new_cookie is not None and new_cookie != old_cookie
@@ -666,9 +635,7 @@ BAD_PASSWORD_CHANGE: list[tuple[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    "case,payload", BAD_PASSWORD_CHANGE, ids=[c for c, _ in BAD_PASSWORD_CHANGE]
-)
+@pytest.mark.parametrize("case,payload", BAD_PASSWORD_CHANGE, ids=[c for c, _ in BAD_PASSWORD_CHANGE])
 async def test_change_password_bad_input_changes_nothing(tmp_path, case, payload):
     with trio.fail_after(10):
         async with running_app(cfg(tmp_path)) as app:
@@ -724,30 +691,20 @@ async def test_user_search_prefix_max_20_and_get_user(tmp_path):
             for u in users:
                 check_user(u, u["username"], "Zed " + str(int(u["username"][4:])))
             names = {
-                u["username"]
-                for u in (await (await c.get("/api/users?q=ZA", headers=bearer(t))).get_json())[
-                    "users"
-                ]
+                u["username"] for u in (await (await c.get("/api/users?q=ZA", headers=bearer(t))).get_json())["users"]
             }
             assert names == {"bob"}  # display-name prefix, case-insensitive
             names = {
-                u["username"]
-                for u in (await (await c.get("/api/users?q=ed", headers=bearer(t))).get_json())[
-                    "users"
-                ]
+                u["username"] for u in (await (await c.get("/api/users?q=ed", headers=bearer(t))).get_json())["users"]
             }
             assert names == set()  # prefix, not substring
-            assert (await (await c.get("/api/users", headers=bearer(t))).get_json()) == {
-                "users": []
-            }
+            assert (await (await c.get("/api/users", headers=bearer(t))).get_json()) == {"users": []}
             r = await c.get("/api/users/BOB", headers=bearer(t))
             assert r.status_code == 200
             check_user(await r.get_json(), "bob", "Zara Bob")
             await err(await c.get("/api/users/nobody", headers=bearer(t)), 404, "NOT_FOUND")
             await err(await c.get("/api/users/" + "x" * 300, headers=bearer(t)), 404, "NOT_FOUND")
-            await err(
-                await c.get("/api/users?q=" + "x" * 65, headers=bearer(t)), 400, "INVALID_INPUT"
-            )
+            await err(await c.get("/api/users?q=" + "x" * 65, headers=bearer(t)), 400, "INVALID_INPUT")
 
 
 @pytest.mark.parametrize(
@@ -766,24 +723,16 @@ async def test_account_routes_require_auth(tmp_path, method, path):
         async with running_app(cfg(tmp_path)) as app:
             c = app.test_client(use_cookies=False)
             await register(c, "alice")
-            r = await c.open(
-                path, method=method, json={"name": "X", "current": PASSWORD, "new": "whatever12"}
-            )
+            r = await c.open(path, method=method, json={"name": "X", "current": PASSWORD, "new": "whatever12"})
             await err(r, 401, "UNAUTHENTICATED")
-            r = await c.open(
-                path, method=method, headers={"Authorization": "Basic YWxpY2U6eA=="}, json={}
-            )
+            r = await c.open(path, method=method, headers={"Authorization": "Basic YWxpY2U6eA=="}, json={})
             await err(r, 401, "UNAUTHENTICATED")
             r = await c.open(path, method=method, headers={"Authorization": "Bearer "}, json={})
             await err(r, 401, "UNAUTHENTICATED")
-            r = await c.open(
-                path, method=method, headers={"Authorization": "Bearer not.a.jwt"}, json={}
-            )
+            r = await c.open(path, method=method, headers={"Authorization": "Bearer not.a.jwt"}, json={})
             await err(r, 401, "UNAUTHENTICATED")
             check_user(
-                await (
-                    await c.get("/api/users/alice", headers=bearer(await login(c, "alice")))
-                ).get_json(),
+                await (await c.get("/api/users/alice", headers=bearer(await login(c, "alice")))).get_json(),
                 "alice",
                 "Alice",
             )
