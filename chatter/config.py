@@ -25,7 +25,7 @@ import yaml
 from chatter.errors import ConfigError
 
 # The secret shipped in config.example.yml / example.env: refused outside dev mode.
-EXAMPLE_SECRET = "change-me-to-32-or-more-random-bytes"
+EXAMPLE_SECRET = "change-me-to-32-or-more-random-bytes"  # noqa: S105 - the value we refuse
 MIN_SECRET_BYTES = 32
 
 
@@ -170,10 +170,10 @@ def _coerce(s: Setting, raw: Any, origin: str) -> Any:
         return value
     if not isinstance(raw, str | int | float) or isinstance(raw, bool):
         raise ConfigError(f"{where} must be a string, got {raw!r}")
-    value = str(raw)
-    if s.choices and value not in s.choices:
-        raise ConfigError(f"{where} must be one of {', '.join(s.choices)}, got {value!r}")
-    return value
+    text = str(raw)
+    if s.choices and text not in s.choices:
+        raise ConfigError(f"{where} must be one of {', '.join(s.choices)}, got {text!r}")
+    return text
 
 
 def _from_yaml(path: Path) -> dict[str, Any]:

@@ -32,15 +32,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-command = dataclass(frozen=True, slots=True, kw_only=True)
 
 
-@command
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Connected:
     user: Username
 
 
-@command
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Disconnected:
     user: Username
 

@@ -53,9 +53,8 @@ class Reply:
         self.error = error
         self.done.set()
 
-    async def wait(self, timeout: float) -> None:
-        with trio.fail_after(timeout):
-            await self.done.wait()
+    async def wait(self) -> None:
+        await self.done.wait()
         if self.error is not None:
             raise self.error
 
@@ -217,4 +216,5 @@ class RoomHandle:
             return  # typing is ephemeral: dropped under pressure
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise Unavailable("room restarting; retry") from None
-        await reply.wait(self._timeout)
+        with trio.fail_after(self._timeout):
+            await reply.wait()

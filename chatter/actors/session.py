@@ -37,10 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-command = dataclass(frozen=True, slots=True, kw_only=True)
 
 
-@command
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Attach:
     conn: Conn
     since: int | None
@@ -49,12 +48,12 @@ class _Attach:
     attached: trio.Event
 
 
-@command
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Detach:
     conn: Conn
 
 
-@command
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Kick:
     code: int
     reason: str

@@ -21,7 +21,6 @@ from typing import Any
 import trio
 
 from chatter.actors.conn import Conn
-from chatter.actors.frames import encode
 from chatter.actors.presence import Presence, PresenceHandle
 from chatter.actors.registry import Dispatcher, Rooms, Sessions
 from chatter.actors.room import Origin
@@ -29,7 +28,7 @@ from chatter.actors.session import SessionHandle
 from chatter.errors import NotFound
 from chatter.metrics import Metrics
 from chatter.store.base import Store
-from chatter.store.models import MemberRow, PostResult, RoomId, RoomRow, UserRow, Username
+from chatter.store.models import MemberRow, PostResult, RoomId, RoomRow, Username, UserRow
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,7 @@ class ChatSystem:
         self.presence = presence
         self.dispatcher = dispatcher
         self.accepting = True
+        self._drained = trio.Event()  # set once closing started and the last socket is gone
 
     # -- users ------------------------------------------------------------
 
@@ -122,6 +122,8 @@ class ChatSystem:
 
     def detach(self, conn: Conn) -> None:
         self.metrics.sockets_open.dec()
+        if not self.accepting and self.open_sockets() <= 0:
+            self._drained.set()
         session = self.sessions.get(conn.user)
         if session is not None and conn.id in session.conns:
             SessionHandle(session).detach_nowait(conn)
@@ -131,6 +133,12 @@ class ChatSystem:
     def close_all_sockets(self, code: int = 1001, reason: str = "server shutting down") -> None:
         self.accepting = False
         self.sessions.close_all(code, reason)
+        if self.open_sockets() <= 0:
+            self._drained.set()
+
+    async def sockets_drained(self) -> None:
+        """Wait until every socket has gone after ``close_all_sockets``."""
+        await self._drained.wait()
 
     def all_conns(self) -> list[Conn]:
         return [c for u in self.sessions.users() if (s := self.sessions.get(u)) for c in s.conns.values()]

@@ -189,21 +189,25 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     return app
 
 
+def read_secret_file(path: Path) -> str:
+    """The key in ``path``, which is created (mode 0600) with a random key if missing."""
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ConfigError(f"auth.secret_file {path}: {e.strerror}") from None
+
+
 async def resolve_secret(cfg: Config, store: Store) -> str:
     """The JWT key: configured, from secret_file, or (dev mode only) kept in the database."""
-    secret = cfg.auth.secret
+    secret: str = cfg.auth.secret
     if not secret and cfg.auth.secret_file:
-        path = Path(cfg.auth.secret_file)
-        try:
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.touch(mode=0o600)
-                path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-            secret = path.read_text(encoding="utf-8").strip()
-        except OSError as e:
-            raise ConfigError(f"auth.secret_file {path}: {e.strerror}") from None
+        secret = await trio.to_thread.run_sync(read_secret_file, Path(cfg.auth.secret_file))
     if not secret and cfg.server.dev:
-        secret = await store.get_meta("dev_secret") or ""
+        secret = str(await store.get_meta("dev_secret") or "")
         if not secret:
             secret = secrets.token_urlsafe(48)
             await store.set_meta("dev_secret", secret)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import time
 
 import trio
-from quart_schema import hide
 from quart import Blueprint, Response, current_app
+from quart_schema import hide
 
 from chatter import ops, policy
 from chatter.errors import Invalid, RateLimited

@@ -8,12 +8,11 @@ store read) method, serialise.  No try/except here: ``app.py`` maps every
 from __future__ import annotations
 
 import time
-
-import orjson
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from quart import Blueprint, Response, current_app, request
 from quart_schema import document_querystring, document_request, document_response
 

@@ -7,9 +7,7 @@ generate meaningful requests and check our responses against them.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -186,7 +184,7 @@ class ChatterOpenAPI(OpenAPIProvider):
     def build_response_object(self, model: Any, headers_model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if model is None:
             return {"description": "No content"}, {}
-        return super().build_response_object(model, headers_model)  # type: ignore[no-any-return]
+        return super().build_response_object(model, headers_model)
 
     def schema(self) -> dict[str, Any]:
         doc: dict[str, Any] = super().schema()

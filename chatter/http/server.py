@@ -89,8 +89,7 @@ async def drain(app: Any, grace: float) -> None:
     system = chat_system(app)
     system.close_all_sockets(1001, "server shutting down")
     with trio.move_on_after(grace):
-        while system.open_sockets() > 0:
-            await trio.sleep(0.05)
+        await system.sockets_drained()
     stuck = {c.addresses for c in system.all_conns() if c.addresses is not None}
     if stuck:
         await trio.to_thread.run_sync(shutdown_connections, stuck)

@@ -25,7 +25,7 @@ def _norm(addr: Iterable[object]) -> Addr | None:
     parts = list(addr) if isinstance(addr, tuple | list) else []
     if len(parts) < 2:
         return None  # not an IP socket address
-    return str(parts[0]).removeprefix("::ffff:"), int(parts[1])  # type: ignore[call-overload]
+    return str(parts[0]).removeprefix("::ffff:"), int(str(parts[1]))
 
 
 def shutdown_connections(pairs: set[tuple[Addr, Addr]]) -> int:

@@ -23,7 +23,6 @@ from quart import Response, websocket
 from chatter import policy
 from chatter.actors.conn import Conn
 from chatter.actors.frames import coalesce, encode
-from chatter.actors.frames import error as error_frame
 from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
 from chatter.http.authn import identify, origin_allowed
 from chatter.http.rest import deps
@@ -227,7 +226,7 @@ async def socket_endpoint() -> Response | None:
     conn = system.new_conn(who.user.username, who.claims.ver)
     server, client = websocket.scope.get("server"), websocket.scope.get("client")
     if server and client:
-        conn.addresses = ((str(server[0]), int(server[1])), (str(client[0]), int(client[1])))
+        conn.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))
     sock = Socket(conn, cfg)
     try:
         async with trio.open_nursery() as nursery:

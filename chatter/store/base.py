@@ -31,8 +31,8 @@ from chatter.store.models import (
     RoomId,
     RoomRow,
     Seq,
-    UserRow,
     Username,
+    UserRow,
 )
 
 T = TypeVar("T")

@@ -14,10 +14,9 @@ Role = Literal["owner", "admin", "member"]
 RoomKind = Literal["group", "dm"]
 ROLES: tuple[str, ...] = ("owner", "admin", "member")
 
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserRow:
     username: Username
     name: str
@@ -27,7 +26,7 @@ class UserRow:
     last_seen: str | None
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberRow:
     username: Username
     name: str
@@ -35,7 +34,7 @@ class MemberRow:
     read_up_to: int
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MessageRow:
     id: MessageId
     seq: Seq
@@ -52,7 +51,7 @@ class MessageRow:
         }
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoomRow:
     id: RoomId
     kind: RoomKind
@@ -63,7 +62,7 @@ class RoomRow:
     unread: int
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EventRow:
     """One durable event: ``data`` is the wire object without ``type`` and ``seq``."""
 
@@ -76,14 +75,14 @@ class EventRow:
         return {"type": self.type, "seq": self.seq, **self.data}
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EventPage:
     events: tuple[EventRow, ...]
     head: Seq  # the database's last seq when the page was read
     has_more: bool
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PostResult:
     message: MessageRow
     created: bool  # False when an idempotent repeat returned the original

@@ -30,8 +30,8 @@ from chatter.store.models import (
     RoomId,
     RoomRow,
     Seq,
-    UserRow,
     Username,
+    UserRow,
 )
 from chatter.store.schema import MIGRATIONS
 
@@ -236,7 +236,8 @@ def contacts(db: sqlite3.Connection, username: Username) -> frozenset[Username]:
 
 def role_of(db: sqlite3.Connection, room: str, username: str) -> str | None:
     row = db.execute(
-        "SELECT m.role FROM members m JOIN rooms r ON r.id = m.room WHERE m.room = ? AND m.username = ? AND r.deleted = 0",
+        "SELECT m.role FROM members m JOIN rooms r ON r.id = m.room "
+        "WHERE m.room = ? AND m.username = ? AND r.deleted = 0",
         (room, username),
     ).fetchone()
     return None if row is None else str(row[0])
