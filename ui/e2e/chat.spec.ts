@@ -114,8 +114,9 @@ test('typing indicator appears for the other person and clears on send', async (
   await expect(a.getByTestId('typing-indicator')).toHaveText('');
 });
 
-test('read receipts: sent, then read by the member who has the room open', async () => {
+test('read receipts: sent, then read by the member who has the room open and focused', async () => {
   const a = ana.page;
+  const b = bo.page;
   await send(a, 'Did you read this?');
   const row = messageRow(a, 'Did you read this?');
   await expect(row).toHaveAttribute('data-state', 'sent');
@@ -124,6 +125,22 @@ test('read receipts: sent, then read by the member who has the room open', async
   await row.getByTestId('receipt').hover();
   await expect(row.getByRole('tooltip')).toHaveText(`Read by ${bo.name}`);
   await shot(a, '02-chat-light');
+
+  // Not read while Bo's window is in the background, read once it is back.
+  await b.evaluate(() => {
+    document.hasFocus = () => false;
+    window.dispatchEvent(new Event('blur'));
+  });
+  await send(a, 'While you were away');
+  await expect(bodies(b, 'While you were away')).toBeVisible();
+  await expect(roomLink(b, group).getByTestId('unread-badge')).toHaveText('1');
+  await expect(messageRow(a, 'While you were away').getByTestId('receipt')).toHaveAttribute('data-receipt', 'sent');
+  await b.evaluate(() => {
+    delete (document as { hasFocus?: unknown }).hasFocus; // back to Document.prototype.hasFocus
+    window.dispatchEvent(new Event('focus'));
+  });
+  await expect(roomLink(b, group).getByTestId('unread-badge')).toHaveCount(0);
+  await expect(messageRow(a, 'While you were away').getByTestId('receipt')).toHaveAttribute('data-receipt', 'read');
 });
 
 test('message text is never HTML', async () => {
