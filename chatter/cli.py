@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -244,14 +245,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, ChatError) as e:
-        print(f"chatter: {getattr(e, 'message', None) or e}", file=sys.stderr)
+    except BaseException as raised:  # noqa: BLE001 - sorted below; anything unexpected is re-raised
+        e = _user_error(raised)
+        if e is None:
+            raise
+        if isinstance(e, KeyboardInterrupt):
+            return 130
+        print(f"chatter: {_describe(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
-    except OSError as e:
-        print(f"chatter: {e.strerror or e}", file=sys.stderr)
-        return 2
+
+
+_USER_ERRORS = (ConfigError, ChatError, OSError, sqlite3.Error, KeyboardInterrupt)
+
+
+def _user_error(e: BaseException) -> BaseException | None:
+    """The error the user caused, also when trio wrapped it in an exception group."""
+    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
+        e = e.exceptions[0]
+    return e if isinstance(e, _USER_ERRORS) else None
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, ChatError):
+        return e.message
+    if isinstance(e, sqlite3.Error):
+        return f"database error: {e}"
+    if isinstance(e, OSError):
+        return f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+    return str(e)
 
 
 if __name__ == "__main__":

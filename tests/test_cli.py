@@ -99,11 +99,6 @@ def test_migrate_creates_db_and_prints_version(tmp_path):
     assert again.returncode == 0 and f"schema version {version}" in again.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `chatter migrate --db <path in a missing directory>` dies with a "
-    "sqlite3.OperationalError traceback and exit 1, not one line and exit 2",
-)
 def test_migrate_into_missing_directory_is_one_line(tmp_path):
     p = run(tmp_path, "migrate", "--db", str(tmp_path / "no" / "such" / "dir" / "x.db"))
     line = one_line_error(p)
@@ -138,13 +133,6 @@ def test_create_user(tmp_path):
     assert "a long enough password" not in row[0][2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `chatter create-user alice` when alice exists prints an ExceptionGroup "
-    "traceback and exits 1 (Conflict escapes the store's nursery wrapped in an "
-    "ExceptionGroup, so main()'s `except ChatError` misses it); expected exit 2 "
-    "and one line `chatter: username 'alice' is taken`",
-)
 def test_create_user_duplicate_is_one_line(tmp_path):
     db = tmp_path / "c.db"
     _create_alice(tmp_path, db)
