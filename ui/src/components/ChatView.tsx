@@ -81,13 +81,16 @@ function Subtitle({ roomId }: { roomId: string }) {
   const room = useStore(chat.rooms, (s) => s.byId[roomId])!;
   const me = useStore(chat.session, (s) => s.me);
   const presence = useStore(chat.presence, (s) => s);
+  // Presence is only known while connected; say so rather than show stale state.
+  const live = useStore(chat.connection, (s) => s.state === 'open');
   const now = useNow(15_000);
   if (room.kind === 'dm') {
     const peer = dmPeer(room, me?.username);
     const p = peer ? presence[peer.username] : undefined;
-    return <p className="chat-sub" data-testid="presence-text">{p?.online ? 'online' : lastSeenText(p?.last_seen, now)}</p>;
+    const text = !live ? 'waiting for connection…' : p?.online ? 'online' : lastSeenText(p?.last_seen, now);
+    return <p className="chat-sub" data-testid="presence-text">{text}</p>;
   }
-  const online = room.members.filter((m) => m.username !== me?.username && presence[m.username]?.online).length;
+  const online = live ? room.members.filter((m) => m.username !== me?.username && presence[m.username]?.online).length : 0;
   return (
     <p className="chat-sub">
       {room.members.length} member{room.members.length === 1 ? '' : 's'}

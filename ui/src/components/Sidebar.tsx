@@ -17,6 +17,7 @@ export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => 
   const presence = useStore(chat.presence, (s) => s);
   const pending = useStore(chat.messages, (s) => s.pending);
   const typing = useStore(chat.typing, (s) => s);
+  const live = useStore(chat.connection, (s) => s.state === 'open');
   const now = useNow();
   const [filter, setFilter] = useState('');
   const all = useMemo(() => sortRooms(Object.values(byId)), [byId]);
@@ -55,7 +56,7 @@ export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => 
         <ul className="room-list" data-testid="room-list">
           {rooms.map((r) => (
             <RoomItem key={r.id} room={r} me={me?.username} active={r.id === active}
-              online={r.kind === 'dm' ? presence[dmPeer(r, me?.username)?.username ?? '']?.online ?? false : undefined}
+              online={r.kind === 'dm' && live ? presence[dmPeer(r, me?.username)?.username ?? '']?.online ?? false : undefined}
               lastPending={pending[r.id]?.at(-1)?.body ?? null}
               typingNames={(typing[r.id] ?? []).map((u) => displayName(r, u).split(' ')[0]!)}
               now={now} onOpen={() => chat.setActiveRoom(r.id)} />
@@ -76,7 +77,7 @@ function RoomItem({ room, me, active, online, lastPending, typingNames, now, onO
   const preview = lastPending !== null ? `You: ${lastPending}`
     : last ? `${who ? `${who}: ` : ''}${last.body}` : room.kind === 'dm' ? 'Say hello' : 'No messages yet';
   const when = relativeShort(last?.created_at ?? room.created_at, now);
-  const label = `${title}${room.kind === 'dm' ? (online ? ', online' : ', offline') : ''}${room.unread ? `, ${room.unread} unread` : ''}`;
+  const label = `${title}${online === undefined ? '' : online ? ', online' : ', offline'}${room.unread ? `, ${room.unread} unread` : ''}`;
   return (
     <li>
       <a href={`/rooms/${encodeURIComponent(room.id)}`} className={`room-item ${active ? 'active' : ''} ${room.unread ? 'unread' : ''}`}
