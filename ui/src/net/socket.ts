@@ -8,7 +8,7 @@
  *     │                 └──────close/error───┴───────────────────┤
  *     │                                                          ▼
  *   stop()                         backoff (exp. delay with jitter) ──timer──▶ connecting
- *                                  offline (browser offline; waits for `online`)
+ *                                  offline (browser offline; waits for `online`, or max delay)
  *                                  unauthenticated (close 4001; terminal)
  *
  * Invariants:
@@ -139,7 +139,7 @@ export class SocketClient {
     if (!online) {
       this.clearTimers();
       this.dropSocket(4000, 'offline');
-      this.setStatus({ state: 'offline', retryAt: null });
+      this.goOffline();
     } else if (st === 'offline' || st === 'backoff') {
       this.clearTimers();
       this.setStatus({ attempt: 0 });
@@ -292,10 +292,22 @@ export class SocketClient {
       return;
     }
     if (typeof navigator !== 'undefined' && navigator.onLine === false) {
-      this.setStatus({ state: 'offline', retryAt: null });
+      this.goOffline();
       return;
     }
     this.scheduleRetry();
+  }
+
+  /**
+   * Wait for the browser's `online` event, but also try once per max delay:
+   * that event is not reliable everywhere.
+   */
+  private goOffline(): void {
+    this.setStatus({ state: 'offline', retryAt: Date.now() + this.o.maxDelayMs });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, this.o.maxDelayMs);
   }
 
   private scheduleRetry(): void {

@@ -177,7 +177,7 @@ describe('SocketClient reconnect', () => {
     expect(client.state).toBe('backoff');
   });
 
-  it('goes offline without retrying, and reconnects at once when the network returns', () => {
+  it('goes offline without fast retries, and reconnects at once when the network returns', () => {
     const { f, client } = setup();
     client.start();
     f.last.open();
@@ -185,10 +185,23 @@ describe('SocketClient reconnect', () => {
     client.setNetwork(false);
     expect(client.state).toBe('offline');
     expect(f.last.closedWith).not.toBeNull();
-    vi.advanceTimersByTime(60_000);
+    vi.advanceTimersByTime(29_999);
     expect(f.sockets).toHaveLength(1);
     client.setNetwork(true);
     expect(f.sockets).toHaveLength(2);
+    f.last.open();
+    expect(f.last.sent[0]).toEqual({ type: 'hello', since: 7, epoch: 'E1' });
+  });
+
+  it('while offline, still probes once per max delay in case the online event never comes', () => {
+    const { f, client } = setup();
+    client.start();
+    f.last.open();
+    f.last.receive(ready(7));
+    client.setNetwork(false);
+    vi.advanceTimersByTime(30_000);
+    expect(f.sockets).toHaveLength(2);
+    expect(client.state).toBe('connecting');
     f.last.open();
     expect(f.last.sent[0]).toEqual({ type: 'hello', since: 7, epoch: 'E1' });
   });
