@@ -4,7 +4,7 @@
  * messages across reloads, and that message text is never HTML.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { bodies, messageRow, newPerson, openRoom, PASSWORD, roomLink, send, shot, signUp, type Person } from './helpers';
+import { bodies, messageRow, newPerson, openRoom, PASSWORD, profileButton, roomLink, send, shot, signUp, type Person } from './helpers';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -56,7 +56,7 @@ test('sign-up, log-in errors, and the session survives a reload', async () => {
   await signUp(ana);
   await signUp(bo);
   await page.reload();
-  await expect(page.getByRole('button', { name: `Profile and settings for ${ana.name}` })).toBeVisible();
+  await expect(profileButton(page, ana.name)).toBeVisible();
 
   // A taken username gets a clear message (409 CONFLICT).
   const other = await page.context().browser()!.newContext();
@@ -90,7 +90,7 @@ test('create a group with a member; it appears live for the member; messages flo
   await expect(roomLink(b, group)).toContainText('Hello Bo, welcome aboard');
   // Screen readers hear it through the polite live region.
   await expect(b.getByTestId('live-region')).toHaveText(`${ana.name} in ${group}: Hello Bo, welcome aboard`);
-  await expect(roomLink(b, group).getByTestId('unread-badge')).toHaveText('1');
+  await expect(roomLink(b, group).getByTestId('unread-badge')).toHaveText('1 unread');
   await openRoom(b, group);
   await expect(bodies(b, 'Hello Bo, welcome aboard')).toHaveCount(1);
   await expect(roomLink(b, group).getByTestId('unread-badge')).toHaveCount(0);
@@ -133,7 +133,7 @@ test('read receipts: sent, then read by the member who has the room open and foc
   });
   await send(a, 'While you were away');
   await expect(bodies(b, 'While you were away')).toBeVisible();
-  await expect(roomLink(b, group).getByTestId('unread-badge')).toHaveText('1');
+  await expect(roomLink(b, group).getByTestId('unread-badge')).toHaveText('1 unread');
   await expect(messageRow(a, 'While you were away').getByTestId('receipt')).toHaveAttribute('data-receipt', 'sent');
   await b.evaluate(() => {
     delete (document as { hasFocus?: unknown }).hasFocus; // back to Document.prototype.hasFocus
@@ -331,7 +331,7 @@ test('direct messages show presence; going away shows last seen', async ({ brows
   await dlg.getByRole('button', { name: new RegExp(bo.name) }).click();
   await expect(a.getByTestId('room-title')).toHaveText(bo.name);
   await expect(a.getByTestId('presence-text')).toHaveText('online');
-  await expect(roomLink(a, bo.name)).toHaveAttribute('aria-label', new RegExp(`^${bo.name}, online`));
+  await expect(roomLink(a, bo.name)).toHaveAccessibleName(new RegExp(`^${bo.name} ?, online`));
   // The sidebar filter narrows the list by title.
   await a.getByLabel('Search conversations').fill('Bo C');
   await expect(roomLink(a, `${group} HQ`)).toHaveCount(0);
@@ -352,12 +352,12 @@ test('direct messages show presence; going away shows last seen', async ({ brows
     });
     expect(r.status()).toBe(201);
   }
-  await expect(roomLink(b, `${group} HQ`).getByTestId('unread-badge')).toHaveText('30');
+  await expect(roomLink(b, `${group} HQ`).getByTestId('unread-badge')).toHaveText('30 unread');
   await openRoom(b, `${group} HQ`);
-  await expect(b.getByRole('separator').filter({ hasText: 'New messages' })).toBeInViewport();
+  await expect(b.getByTestId('unread-divider')).toBeInViewport();
   await expect(bodies(b, 'Unread 1')).toBeInViewport();
   await expect(bodies(b, 'Unread 30')).not.toBeInViewport();
-  await expect(roomLink(b, `${group} HQ`).getByTestId('unread-badge')).toHaveText(/^\d+$/);
+  await expect(roomLink(b, `${group} HQ`).getByTestId('unread-badge')).toHaveText(/^\d+ unread$/);
   await shot(b, '12-first-unread');
   await b.getByTestId('message-list').evaluate((el) => { el.scrollTop = el.scrollHeight; });
   await expect(roomLink(b, `${group} HQ`).getByTestId('unread-badge')).toHaveCount(0);
@@ -386,13 +386,13 @@ test('direct messages show presence; going away shows last seen', async ({ brows
   // Bo leaves entirely; after the server's grace period Ana sees "last seen".
   await bo.context.close();
   await expect(a.getByTestId('presence-text')).toHaveText(/^last seen/, { timeout: 25_000 });
-  await expect(roomLink(a, bo.name)).toHaveAttribute('aria-label', new RegExp(`^${bo.name}, offline`));
+  await expect(roomLink(a, bo.name)).toHaveAccessibleName(new RegExp(`^${bo.name} ?, offline`));
   await shot(a, '10-dm-last-seen');
 });
 
 test('profile: change display name and password; log out and back in', async () => {
   const a = ana.page;
-  await a.getByRole('button', { name: `Profile and settings for ${ana.name}` }).click();
+  await profileButton(a, ana.name).click();
   const dlg = a.getByRole('dialog', { name: 'Your profile' });
   await dlg.getByLabel('Display name').fill('Ana L.');
   await dlg.getByRole('button', { name: 'Save name' }).click();
@@ -409,13 +409,13 @@ test('profile: change display name and password; log out and back in', async () 
   await dlg.getByRole('button', { name: 'Close' }).click();
   await send(a, 'After the password change');
   await expect(messageRow(a, 'After the password change')).toHaveAttribute('data-state', 'sent');
-  await a.getByRole('button', { name: `Profile and settings for Ana L.` }).click();
+  await profileButton(a, 'Ana L.').click();
   await a.getByRole('dialog', { name: 'Your profile' }).getByRole('button', { name: 'Log out' }).click();
   await expect(a.getByRole('tab', { name: 'Log in' })).toBeVisible();
   await a.getByLabel('Username').fill(ana.username);
   await a.getByLabel('Password').fill('another good one');
   await a.getByRole('button', { name: 'Log in' }).click();
-  await expect(a.getByRole('button', { name: 'Profile and settings for Ana L.' })).toBeVisible();
+  await expect(profileButton(a, 'Ana L.')).toBeVisible();
 });
 
 test('keyboard only: reach a room, send with Enter, newline with Shift+Enter, open and Escape a dialog', async () => {
@@ -456,7 +456,7 @@ test('PROTOCOL §3: changing the password logs out only the *other* sessions, no
   const a = ana.page;
   await a.reload();
   await expect(a.getByTestId('connection-banner')).toHaveAttribute('data-state', 'open');
-  await a.getByRole('button', { name: 'Profile and settings for Ana L.' }).click();
+  await profileButton(a, 'Ana L.').click();
   const dlg = a.getByRole('dialog', { name: 'Your profile' });
   await dlg.getByLabel('Current password').fill('another good one');
   await dlg.getByLabel('New password', { exact: true }).fill(PASSWORD);

@@ -19,6 +19,13 @@ export async function newPerson(browser: Browser, prefix: string, name: string, 
   return { username: uniq(prefix), name, context, page };
 }
 
+const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The sidebar's own-profile button (its name starts with the display name). */
+export function profileButton(page: Page, name: string) {
+  return page.getByRole('button', { name: new RegExp(`^${escape(name)}.*profile and settings$`) });
+}
+
 export async function signUp(p: Person): Promise<void> {
   const { page } = p;
   await page.goto('/');
@@ -28,7 +35,7 @@ export async function signUp(p: Person): Promise<void> {
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeVisible();
-  await expect(page.getByRole('button', { name: `Profile and settings for ${p.name}` })).toBeVisible();
+  await expect(profileButton(page, p.name)).toBeVisible();
 }
 
 export function roomLink(page: Page, title: string) {

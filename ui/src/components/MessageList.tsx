@@ -180,8 +180,8 @@ export function MessageList({ roomId }: { roomId: string }) {
         <ol className="msgs">
           {rows.map((r) => (
             <Fragment key={r.key}>
-              {r.divider && <li className="divider" role="separator"><span>{r.divider}</span></li>}
-              {r.unreadMark && <li className="divider unread-mark" role="separator"><span>New messages</span></li>}
+              {r.divider && <li className="divider" data-testid="date-divider"><span>{r.divider}</span></li>}
+              {r.unreadMark && <li className="divider unread-mark" data-testid="unread-divider"><span>New messages</span></li>}
               <MessageRow row={r} room={room} me={me} showReceipt={r.msg !== null && r.msg.id === lastOwnConfirmed} />
             </Fragment>
           ))}
@@ -229,17 +229,17 @@ function MessageRow({ row, room, me, showReceipt }: { row: Row; room: Room | und
 
 function Receipt({ row, room, showText }: { row: Row; room: Room | undefined; showText: boolean }) {
   if (row.pending) {
-    if (row.pending.state === 'failed') return <span className="receipt failed" data-testid="receipt" data-receipt="failed" aria-label="Not delivered"><Icon name="alert" size={13} /></span>;
-    return <span className="receipt pending" data-testid="receipt" data-receipt="pending" title="Sending…" aria-label="Sending"><Icon name="clock" size={13} /></span>;
+    if (row.pending.state === 'failed') return <span className="receipt failed" role="img" data-testid="receipt" data-receipt="failed" aria-label="Not delivered"><Icon name="alert" size={13} /></span>;
+    return <span className="receipt pending" role="img" data-testid="receipt" data-receipt="pending" title="Sending…" aria-label="Sending"><Icon name="clock" size={13} /></span>;
   }
   const readers = readersOf(room, row.msg!);
   if (readers.length === 0) {
-    return <span className="receipt sent" data-testid="receipt" data-receipt="sent" title="Sent" aria-label="Sent"><Icon name="check" size={14} /></span>;
+    return <span className="receipt sent" role="img" data-testid="receipt" data-receipt="sent" title="Sent" aria-label="Sent"><Icon name="check" size={14} /></span>;
   }
   const names = readers.map((m) => m.name || m.username);
   const label = room?.kind === 'dm' ? 'Read' : `Read by ${readers.length}`;
   return (
-    <span className="receipt read" tabIndex={showText ? 0 : undefined} data-testid="receipt" data-receipt="read" data-readers={readers.length}
+    <span className="receipt read" role="img" tabIndex={showText ? 0 : undefined} data-testid="receipt" data-receipt="read" data-readers={readers.length}
       aria-label={`Read by ${names.join(', ')}`}>
       <Icon name="checks" size={15} />{showText && <span className="receipt-text">{label}</span>}
       <span className="who-read" role="tooltip">Read by {names.join(', ')}</span>

@@ -30,12 +30,13 @@ export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => 
   return (
     <nav className="sidebar" aria-label="Conversations">
       <header className="sidebar-head">
-        <button type="button" className="me-btn" onClick={onProfile} aria-label={`Profile and settings for ${me?.name ?? ''}`}>
+        <button type="button" className="me-btn" onClick={onProfile} title="Profile and settings">
           <Avatar name={me?.name ?? '?'} seed={me?.username ?? '?'} />
           <span className="me-text">
             <span className="me-name">{me?.name}</span>
             <span className="me-user">@{me?.username}</span>
           </span>
+          <span className="sr-only">, profile and settings</span>
         </button>
         <button type="button" className="btn ghost small" onClick={() => void chat.logout()}>Log out</button>
       </header>
@@ -77,11 +78,11 @@ function RoomItem({ room, me, active, online, lastPending, typingNames, now, onO
   const preview = lastPending !== null ? `You: ${lastPending}`
     : last ? `${who ? `${who}: ` : ''}${last.body}` : room.kind === 'dm' ? 'Say hello' : 'No messages yet';
   const when = relativeShort(last?.created_at ?? room.created_at, now);
-  const label = `${title}${online === undefined ? '' : online ? ', online' : ', offline'}${room.unread ? `, ${room.unread} unread` : ''}`;
+  const presenceText = online === undefined ? '' : online ? ', online' : ', offline';
   return (
     <li>
       <a href={`/rooms/${encodeURIComponent(room.id)}`} className={`room-item ${active ? 'active' : ''} ${room.unread ? 'unread' : ''}`}
-        aria-current={active ? 'page' : undefined} aria-label={label} data-room-id={room.id}
+        aria-current={active ? 'page' : undefined} data-room-id={room.id}
         onClick={(e) => {
           if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
           e.preventDefault();
@@ -90,14 +91,14 @@ function RoomItem({ room, me, active, online, lastPending, typingNames, now, onO
         <Avatar name={title} seed={room.kind === 'dm' ? dmPeer(room, me)?.username ?? room.id : room.id} online={online} group={room.kind === 'group'} />
         <span className="room-main">
           <span className="room-top">
-            <span className="room-name">{title}</span>
+            <span className="room-name">{title}<span className="sr-only">{presenceText}</span></span>
             <time className="room-time" dateTime={last?.created_at ?? room.created_at}>{when}</time>
           </span>
           <span className="room-bottom">
             {typingNames.length > 0 ? (
               <span className="room-preview typing-preview">{room.kind === 'dm' ? 'typing…' : typingText(typingNames)}</span>
             ) : <span className="room-preview">{lastPending !== null && <span className="preview-pending" title="Not sent yet"><Icon name="clock" size={12} /></span>}{preview}</span>}
-            {room.unread > 0 && <span className="badge" data-testid="unread-badge">{room.unread > 99 ? '99+' : room.unread}</span>}
+            {room.unread > 0 && <span className="badge" data-testid="unread-badge">{room.unread > 99 ? '99+' : room.unread}<span className="sr-only"> unread</span></span>}
           </span>
         </span>
       </a>
