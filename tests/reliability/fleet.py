@@ -30,14 +30,18 @@ from typing import Any
 import httpx
 import pytest
 import trio
-
 from helpers import PASSWORD, chatter_server
-from rawws import Closed, RawWS, connect, hello
+from rawws import Closed, RawWS, bounded, connect, hello
 
 SOAK = os.environ.get("CHATTER_SOAK", "") not in ("", "0")
 
 # Set-up makes many accounts from one address: lift the per-IP limits.
-FAST_SETUP = ("--set", "auth.register_per_ip_per_minute=100000", "--set", "auth.login_per_ip_per_minute=100000")
+FAST_SETUP = (
+    "--set",
+    "auth.register_per_ip_per_minute=100000",
+    "--set",
+    "auth.login_per_ip_per_minute=100000",
+)
 
 
 def soak(smoke: Any, long: Any) -> Any:
@@ -98,6 +102,7 @@ async def make_users(url: str, names: list[str]) -> dict[str, str]:
     """Register and log in each user; return name -> bearer token."""
     tokens: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+
         async def one(name: str) -> None:
             r = await c.post("/api/users", json={"username": name, "name": name.title(), "password": PASSWORD})
             assert r.status_code == 201, r.text
@@ -113,8 +118,11 @@ async def make_users(url: str, names: list[str]) -> dict[str, str]:
 
 async def make_room(url: str, owner_token: str, name: str, members: list[str]) -> str:
     async with httpx.AsyncClient(base_url=url, timeout=30) as c:
-        r = await c.post("/api/rooms", json={"name": name, "members": members},
-                         headers={"Authorization": f"Bearer {owner_token}"})
+        r = await c.post(
+            "/api/rooms",
+            json={"name": name, "members": members},
+            headers={"Authorization": f"Bearer {owner_token}"},
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
@@ -128,7 +136,8 @@ def db_messages(db: Path) -> dict[tuple[str, str], list[tuple[int, int, str, str
     try:
         out: dict[tuple[str, str], list[tuple[int, int, str, str]]] = {}
         for mid, seq, room, sender, body, cmid in con.execute(
-                "SELECT id, seq, room, sender, body, client_msg_id FROM messages ORDER BY seq"):
+            "SELECT id, seq, room, sender, body, client_msg_id FROM messages ORDER BY seq"
+        ):
             out.setdefault((sender, cmid), []).append((mid, seq, room, body))
         return out
     finally:
@@ -139,8 +148,12 @@ def db_events_after(db: Path, after: int) -> list[tuple[int, str, str, dict[str,
     """(seq, room, type, data) of every durable event with seq > after, in seq order."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return [(s, r, t, json.loads(d)) for s, r, t, d in
-                con.execute("SELECT seq, room, type, data FROM events WHERE seq > ? ORDER BY seq", (after,))]
+        return [
+            (s, r, t, json.loads(d))
+            for s, r, t, d in con.execute(
+                "SELECT seq, room, type, data FROM events WHERE seq > ? ORDER BY seq", (after,)
+            )
+        ]
     finally:
         con.close()
 
@@ -279,7 +292,7 @@ class LedgerClient:
         self.progress = trio.Event()
 
     async def _reader(self, ws: RawWS) -> None:
-        while True:
+        for _ in bounded():
             for obj in await ws.recv_objects():
                 self._on(obj)
 
@@ -296,7 +309,7 @@ class LedgerClient:
             self.next_plan += 1
             await ws.send_json({"type": "send", "room": room, "client_msg_id": cmid, "body": body})
             await trio.sleep(1 / self.rate)  # pacing under the rate limit, not synchronisation
-        while True:  # keep reading until the socket closes or the test stops us; retry refused sends
+        for _ in bounded():  # keep reading until the socket closes or the test stops us; retry refused sends
             while self.retry:
                 cmid = self.retry.pop(0)
                 s = self.ledger[cmid]
@@ -326,6 +339,7 @@ class LedgerClient:
                 self.resets += 1
             self.epoch = ready["epoch"]
             async with trio.open_nursery() as n:
+
                 async def reader() -> None:
                     try:
                         await self._reader(ws)
@@ -364,12 +378,19 @@ class LedgerClient:
 
 
 def make_plan(rng: random.Random, name: str, rooms: list[str], n: int) -> list[tuple[str, str, str]]:
-    return [(rng.choice(rooms), uuid.UUID(int=rng.getrandbits(128)).hex, f"{name} #{i} {rng.getrandbits(32):08x}")
-            for i in range(n)]
+    return [
+        (
+            rng.choice(rooms),
+            uuid.UUID(int=rng.getrandbits(128)).hex,
+            f"{name} #{i} {rng.getrandbits(32):08x}",
+        )
+        for i in range(n)
+    ]
 
 
-def check_fleet(clients: list[LedgerClient], db: Path, start_seq: int,
-                membership: dict[str, set[str]]) -> dict[str, int]:
+def check_fleet(
+    clients: list[LedgerClient], db: Path, start_seq: int, membership: dict[str, set[str]]
+) -> dict[str, int]:
     """Compare every ledger and every client's view with the database; return the figures."""
     stored = db_messages(db)
     acked = lost = duplicated = wrong = 0
@@ -397,7 +418,10 @@ def check_fleet(clients: list[LedgerClient], db: Path, start_seq: int,
                     view_mismatch += 1
                     break
     return {
-        "acked": acked, "lost": lost, "duplicated": duplicated, "wrong_ack": wrong,
+        "acked": acked,
+        "lost": lost,
+        "duplicated": duplicated,
+        "wrong_ack": wrong,
         "view_mismatch": view_mismatch,
         "seen_twice": sum(c.duplicates for c in clients),
         "out_of_order": sum(c.out_of_order for c in clients),
@@ -421,7 +445,10 @@ class Shared:
     def user(self, name: str) -> str:
         if name not in self.tokens:
             with httpx.Client(base_url=self.url, timeout=30) as c:
-                r = c.post("/api/users", json={"username": name, "name": name.title(), "password": PASSWORD})
+                r = c.post(
+                    "/api/users",
+                    json={"username": name, "name": name.title(), "password": PASSWORD},
+                )
                 assert r.status_code == 201, r.text
                 r = c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
                 assert r.status_code == 200, r.text
@@ -435,4 +462,5 @@ def shared_server(*extra: str) -> Any:
         tmp = tmp_path_factory.mktemp("srv")
         with chatter_server(tmp, *FAST_SETUP, *extra) as server:
             yield Shared(server, tmp)
+
     return fixture

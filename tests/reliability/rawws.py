@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,8 +24,21 @@ import trio
 TEXT, BINARY, CLOSE, PING, PONG, CONT = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
 
 
-def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, mask: bool = True,
-          length_override: int | None = None) -> bytes:
+def bounded(n: int = 1_000_000) -> Iterator[int]:
+    """``for _ in bounded():`` instead of ``for _ in bounded():``: every loop ends in count too."""
+    yield from range(n)
+    raise AssertionError(f"loop ran more than {n} times")
+
+
+def frame(
+    opcode: int,
+    payload: bytes = b"",
+    *,
+    fin: bool = True,
+    rsv: int = 0,
+    mask: bool = True,
+    length_override: int | None = None,
+) -> bytes:
     """One WebSocket frame; ``rsv`` is the 3-bit RSV1..3 field."""
     head = bytearray([(0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0xF)])
     n = len(payload) if length_override is None else length_override
@@ -101,7 +115,7 @@ class RawWS:
 
     async def recv_frame(self) -> tuple[bool, int, int, bytes]:
         """(fin, rsv, opcode, payload) of the next server frame; Closed(None) on EOF/reset."""
-        while True:
+        for _ in bounded():
             b = self.buf
             if len(b) >= 2:
                 n = b[1] & 0x7F
@@ -122,8 +136,8 @@ class RawWS:
                     raise AssertionError("server sent a masked frame")
                 if n >= 0 and len(b) >= pos + n:
                     fin, rsv, op = bool(b[0] & 0x80), (b[0] >> 4) & 7, b[0] & 0xF
-                    payload = bytes(b[pos:pos + n])
-                    del b[:pos + n]
+                    payload = bytes(b[pos : pos + n])
+                    del b[: pos + n]
                     self.frames_in += 1
                     return fin, rsv, op, payload
             if not await self._fill():
@@ -131,10 +145,13 @@ class RawWS:
                 raise self.closed
 
     async def recv_message(self, *, answer_pings: bool = True) -> tuple[int, bytes]:
-        """The next complete data message (opcode, payload).  Close frame -> Closed(code) after answering it."""
+        """The next complete data message (opcode, payload).
+
+        A close frame is answered, then raised as Closed(code).
+        """
         if self.closed is not None:
             raise self.closed
-        while True:
+        for _ in bounded():
             fin, rsv, op, payload = await self.recv_frame()
             if op == CLOSE:
                 code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
@@ -166,7 +183,7 @@ class RawWS:
 
     async def recv_objects(self) -> list[dict[str, Any]]:
         """The JSON objects of the next text message (a frame may hold one object or an array)."""
-        while True:
+        for _ in bounded():
             op, payload = await self.recv_message()
             if op == PONG:
                 continue
@@ -176,7 +193,7 @@ class RawWS:
 
     async def recv_until(self, pred: Any) -> dict[str, Any]:
         """Read objects until one satisfies ``pred``; return it (others are dropped)."""
-        while True:
+        for _ in bounded():
             for obj in await self.recv_objects():
                 if pred(obj):
                     return obj
@@ -184,7 +201,7 @@ class RawWS:
     async def expect_close(self) -> Closed:
         """Read (discarding data) until the server closes or drops the connection."""
         try:
-            while True:
+            for _ in bounded():
                 await self.recv_message()
         except Closed as c:
             return c
@@ -213,11 +230,17 @@ async def open_tcp(url: str, *, rcvbuf: int | None = None) -> trio.SocketStream:
     return trio.SocketStream(sock)
 
 
-def handshake_request(url: str, headers: dict[str, str] | None = None, *, path: str = "/ws",
-                      key: str | None = None) -> bytes:
+def handshake_request(
+    url: str, headers: dict[str, str] | None = None, *, path: str = "/ws", key: str | None = None
+) -> bytes:
     host, port = hostport(url)
-    h = {"Host": f"{host}:{port}", "Upgrade": "websocket", "Connection": "Upgrade",
-         "Sec-WebSocket-Key": key or base64.b64encode(os.urandom(16)).decode(), "Sec-WebSocket-Version": "13"}
+    h = {
+        "Host": f"{host}:{port}",
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": key or base64.b64encode(os.urandom(16)).decode(),
+        "Sec-WebSocket-Version": "13",
+    }
     h.update(headers or {})
     lines = [f"GET {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in h.items() if v is not None]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -230,7 +253,7 @@ async def read_response(stream: trio.SocketStream, buf: bytearray) -> Handshake:
             raise Closed(None, how="eof during handshake")
         buf += data
     head, _, rest = bytes(buf).partition(b"\r\n\r\n")
-    del buf[:len(head) + 4]
+    del buf[: len(head) + 4]
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
     headers: dict[str, str] = {}
@@ -250,8 +273,13 @@ async def read_response(stream: trio.SocketStream, buf: bytearray) -> Handshake:
     return Handshake(status, headers, body)
 
 
-async def connect(url: str, token: str | None = None, *, headers: dict[str, str] | None = None,
-                  rcvbuf: int | None = None) -> tuple[Handshake, RawWS]:
+async def connect(
+    url: str,
+    token: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    rcvbuf: int | None = None,
+) -> tuple[Handshake, RawWS]:
     """Open ``/ws``; returns the handshake answer and the socket (usable only on 101)."""
     h = dict(headers or {})
     if token is not None:

@@ -18,12 +18,11 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from fleet import FAST_SETUP, SOAK, soak
+from helpers import PASSWORD, chatter_server
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
-
-from fleet import FAST_SETUP, SOAK, soak
-from helpers import PASSWORD, chatter_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -56,7 +55,10 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with chatter_server(tmp, *FAST_SETUP, "--set", "auth.login_per_account_per_minute=1000000") as server:
         with httpx.Client(base_url=server.url, timeout=30) as c:
             for name in ("fuzzer", "friend"):
-                r = c.post("/api/users", json={"username": name, "name": name.title(), "password": PASSWORD})
+                r = c.post(
+                    "/api/users",
+                    json={"username": name, "name": name.title(), "password": PASSWORD},
+                )
                 assert r.status_code == 201, r.text
         _state["url"] = server.url
         _state["token"] = _login(server.url)
@@ -64,7 +66,10 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         _state["calls"] = 0
         _state["statuses"] = {}
         yield schemathesis.openapi.from_url(server.url + "/openapi.json", timeout=10)
-        print(f"\nRESULT api-contract: schema from the live /openapi.json; {_state['calls']} calls, statuses {dict(sorted(_state['statuses'].items()))}")
+        print(
+            f"\nRESULT api-contract: schema from the live /openapi.json; {_state['calls']} calls, "
+            f"statuses {dict(sorted(_state['statuses'].items()))}"
+        )
 
 
 def test_api_contract(api_schema: Any) -> None:
@@ -84,12 +89,21 @@ def test_api_contract(api_schema: Any) -> None:
         operations += 1
 
         @given(case=op.as_strategy())
-        @settings(max_examples=soak(6, 100), deadline=None, suppress_health_check=list(HealthCheck),
-                  derandomize=not SOAK, database=None)
+        @settings(
+            max_examples=soak(6, 100),
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=not SOAK,
+            database=None,
+        )
         def check(case: Any) -> None:
             assert _state["server"].proc.poll() is None, "the server died"
-            response = case.call_and_validate(base_url=url, headers={"Authorization": f"Bearer {_state['token']}"},
-                                              checks=[not_a_server_error, response_schema_conformance], timeout=10)
+            response = case.call_and_validate(
+                base_url=url,
+                headers={"Authorization": f"Bearer {_state['token']}"},
+                checks=[not_a_server_error, response_schema_conformance],
+                timeout=10,
+            )
             _state["calls"] += 1
             _state["statuses"][response.status_code] = _state["statuses"].get(response.status_code, 0) + 1
             if case.path in ("/api/auth/logout", "/api/me/password") and response.status_code < 300:

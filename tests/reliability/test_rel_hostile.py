@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import trio
-
 from fleet import rss_kib, shared_server
-from rawws import BINARY, TEXT, Closed, RawWS, connect, frame, hello, open_ws, roundtrip_ok
+from rawws import BINARY, TEXT, Closed, RawWS, bounded, connect, frame, hello, open_ws, roundtrip_ok
 
 pytestmark = [pytest.mark.e2e]
 
@@ -51,8 +50,11 @@ async def case_oversize(srv: Any) -> str:
 
 
 async def case_deflate_offer(srv: Any) -> str:
-    hs, ws = await connect(srv.url, srv.user("evil"), headers={
-        "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"})
+    hs, ws = await connect(
+        srv.url,
+        srv.user("evil"),
+        headers={"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"},
+    )
     assert hs.status == 101
     assert "sec-websocket-extensions" not in hs.headers, hs.headers
     await hello(ws)
@@ -111,6 +113,7 @@ async def case_flood(srv: Any) -> str:
     ws = await _fresh(srv)
     acks = limited = other = 0
     async with trio.open_nursery() as n:
+
         async def reader() -> None:
             nonlocal acks, limited, other
             while acks + limited + other < 1000:
@@ -121,6 +124,7 @@ async def case_flood(srv: Any) -> str:
                         limited += 1
                     elif o.get("type") == "error":
                         other += 1
+
         n.start_soon(reader)
         t0 = trio.current_time()
         for i in range(1000):
@@ -159,7 +163,7 @@ async def case_many_invalid(srv: Any) -> str:
         except (trio.BrokenResourceError, OSError):
             break
     try:
-        while True:
+        for _ in bounded():
             for o in await ws.recv_objects():
                 errors += o.get("type") == "error"
     except Closed as c:
@@ -174,15 +178,29 @@ _room: dict[str, str] = {}
 async def srv_room(srv: Any) -> str:
     if "id" not in _room:
         async with httpx.AsyncClient(base_url=srv.url, timeout=10) as c:
-            r = await c.post("/api/rooms", json={"name": "flood", "members": ["good"]},
-                             headers={"Authorization": f"Bearer {srv.user('evil')}"})
+            r = await c.post(
+                "/api/rooms",
+                json={"name": "flood", "members": ["good"]},
+                headers={"Authorization": f"Bearer {srv.user('evil')}"},
+            )
             assert r.status_code == 201, r.text
             _room["id"] = r.json()["id"]
     return _room["id"]
 
 
-CASES = [case_oversize, case_deflate_offer, case_deep_json, case_nan, case_duplicate_keys, case_invalid_utf8,
-         case_binary, case_flood, case_garbage_before_hello, case_send_before_hello, case_many_invalid]
+CASES = [
+    case_oversize,
+    case_deflate_offer,
+    case_deep_json,
+    case_nan,
+    case_duplicate_keys,
+    case_invalid_utf8,
+    case_binary,
+    case_flood,
+    case_garbage_before_hello,
+    case_send_before_hello,
+    case_many_invalid,
+]
 
 
 async def test_hostile_frames(server):
@@ -208,10 +226,13 @@ async def test_hostile_frames(server):
         rss1 = rss_kib(pid)
         await good.aclose()
     growth = (rss1 - rss0) / 1024
-    print(f"\nRESULT hostile: RSS {rss0 / 1024:.1f} -> {rss1 / 1024:.1f} MiB (+{growth:.2f} MiB); "
-          f"good client served after every case")
+    print(
+        f"\nRESULT hostile: RSS {rss0 / 1024:.1f} -> {rss1 / 1024:.1f} MiB (+{growth:.2f} MiB); "
+        f"good client served after every case"
+    )
     for name, outcome in results.items():
         print(f"  {name}: {outcome}")
     assert growth < 10
-    assert all(v.startswith("ok") for v in results.values()), {k: v for k, v in results.items()
-                                                                if not v.startswith("ok")}
+    assert all(v.startswith("ok") for v in results.values()), {
+        k: v for k, v in results.items() if not v.startswith("ok")
+    }

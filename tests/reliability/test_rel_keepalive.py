@@ -14,7 +14,6 @@ import time
 
 import httpx
 import pytest
-
 from fleet import shared_server
 
 pytestmark = [pytest.mark.e2e]
@@ -29,8 +28,11 @@ def _first_hang(url: str, cookies: dict[str, str], n: int = 1500) -> tuple[int |
         for i in range(n):
             t0 = time.monotonic()
             try:
-                r = c.post("/api/rooms", content="name=x",
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+                r = c.post(
+                    "/api/rooms",
+                    content="name=x",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
             except httpx.TimeoutException:
                 return i, i, slowest
             assert r.status_code in (401, 403), r.status_code
@@ -43,17 +45,26 @@ def test_control_fresh_connection_per_refused_request(server):
     token = server.user("kaliveb")
     for _ in range(50):
         with httpx.Client(base_url=server.url, timeout=5, cookies={"chatter_session": token}) as c:
-            r = c.post("/api/rooms", content="name=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
+            r = c.post(
+                "/api/rooms",
+                content="name=x",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
             assert r.status_code == 403
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after an error response sent before the request body was read "
-                   "(CSRF 403, unauthenticated 401), a later request on the same keep-alive connection "
-                   "sometimes gets no answer at all (about 1 in 100 here)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: after an error response sent before the request body was read "
+    "(CSRF 403, unauthenticated 401), a later request on the same keep-alive connection "
+    "sometimes gets no answer at all (about 1 in 100 here)",
+)
 @pytest.mark.parametrize("who", ["csrf-refused cookie", "unauthenticated"])
 def test_keepalive_survives_early_error_responses(server, who):
     cookies = {"chatter_session": server.user("kalive")} if who == "csrf-refused cookie" else {}
     hang, answered, slowest = _first_hang(server.url, cookies)
-    print(f"\nRESULT keep-alive ({who}): first unanswered request={hang}, answered={answered}, "
-          f"slowest answered={slowest * 1000:.0f} ms")
+    print(
+        f"\nRESULT keep-alive ({who}): first unanswered request={hang}, answered={answered}, "
+        f"slowest answered={slowest * 1000:.0f} ms"
+    )
     assert hang is None

@@ -19,9 +19,20 @@ from contextlib import AsyncExitStack
 
 import pytest
 import trio
-
-from fleet import (Counter, LedgerClient, Target, check_fleet, db_events_after, db_head, kill, live_server, make_plan, make_room,
-                   make_users, soak)
+from fleet import (
+    Counter,
+    LedgerClient,
+    Target,
+    check_fleet,
+    db_events_after,
+    db_head,
+    kill,
+    live_server,
+    make_plan,
+    make_room,
+    make_users,
+    soak,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,7 +43,7 @@ async def test_kill9_under_traffic(tmp_path):
     n_clients, n_rooms = 20, 5
     per_client = soak(24, 200)
     kills = soak(5, 20)
-    rng = random.Random(SEED)
+    rng = random.Random(SEED)  # noqa: S311 - seeded test traffic
     db = tmp_path / "chatter.db"
     names = [f"user{i:02d}" for i in range(n_clients)]
     membership: dict[str, set[str]] = {n: set() for n in names}
@@ -50,9 +61,17 @@ async def test_kill9_under_traffic(tmp_path):
                 for m in members:
                     membership[m].add(room)
             start = db_head(db)
-            clients = [LedgerClient(n, tokens[n], sorted(membership[n]),
-                                    make_plan(rng, n, sorted(membership[n]), per_client), acks, cursor=start)
-                       for n in names]
+            clients = [
+                LedgerClient(
+                    n,
+                    tokens[n],
+                    sorted(membership[n]),
+                    make_plan(rng, n, sorted(membership[n]), per_client),
+                    acks,
+                    cursor=start,
+                )
+                for n in names
+            ]
             total = n_clients * per_client
             thresholds = sorted(rng.sample(range(total // 10, total * 8 // 10), kills))
             target = Target(first.url)
@@ -71,7 +90,10 @@ async def test_kill9_under_traffic(tmp_path):
                 head = db_head(db)
                 events = db_events_after(db, start)
                 for c in clients:
-                    last = max((s for s, room, _t, _d in events if room in membership[c.name]), default=start)
+                    last = max(
+                        (s for s, room, _t, _d in events if room in membership[c.name]),
+                        default=start,
+                    )
                     await c.wait_cursor(last)
                 target.stop()
                 nursery.cancel_scope.cancel()
@@ -79,11 +101,15 @@ async def test_kill9_under_traffic(tmp_path):
     figures["kills"] = len(kill_times)
     figures["sessions"] = sum(c.sessions for c in clients)
     figures["head"] = head
-    print(f"\nRESULT kill9: acked={figures['acked']} lost={figures['lost']} duplicated={figures['duplicated']} "
-          f"kills={figures['kills']} | resent={figures['resent']} sessions={figures['sessions']} "
-          f"events={figures['events']} view_mismatch={figures['view_mismatch']} "
-          f"seen_twice={figures['seen_twice']} out_of_order={figures['out_of_order']} "
-          f"wrong_ack={figures['wrong_ack']} conflicting_acks={figures['conflicting_acks']} resets={figures['resets']}")
+    print(
+        f"\nRESULT kill9: acked={figures['acked']} lost={figures['lost']} "
+        f"duplicated={figures['duplicated']} "
+        f"kills={figures['kills']} | resent={figures['resent']} sessions={figures['sessions']} "
+        f"events={figures['events']} view_mismatch={figures['view_mismatch']} "
+        f"seen_twice={figures['seen_twice']} out_of_order={figures['out_of_order']} "
+        f"wrong_ack={figures['wrong_ack']} conflicting_acks={figures['conflicting_acks']} "
+        f"resets={figures['resets']}"
+    )
     assert figures["acked"] == total
     assert figures["lost"] == 0
     assert figures["duplicated"] == 0

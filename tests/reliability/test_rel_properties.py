@@ -21,31 +21,34 @@ from typing import Any
 
 import pytest
 import trio
+from fleet import soak
+from helpers import bearer, make_config, running_app, user
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from rawws import bounded
 
 from chatter.errors import Invalid
 from chatter.http.wire import parse_json, parse_object
-from fleet import soak
-from helpers import bearer, make_config, running_app, user
 
 # -- 1. the parser ---------------------------------------------------------------
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 def _mutations(text: str) -> st.SearchStrategy[str]:
     return st.one_of(
         st.just(text),
         st.integers(0, max(0, len(text))).map(lambda i: text[:i]),
-        st.tuples(st.integers(0, len(text)), st.text(max_size=8)).map(lambda p: text[:p[0]] + p[1] + text[p[0]:]),
+        st.tuples(st.integers(0, len(text)), st.text(max_size=8)).map(lambda p: text[: p[0]] + p[1] + text[p[0] :]),
         st.integers(1, 2000).map(lambda n: "[" * n + text + "]" * n),
-        st.sampled_from(["NaN", "-Infinity", "Infinity", '{"a":1,"a":2}', "\ud800", '"\\ud800"', "1e99999"])
-        .map(lambda s: text[:1] + s + text[1:]),
+        st.sampled_from(["NaN", "-Infinity", "Infinity", '{"a":1,"a":2}', "\ud800", '"\\ud800"', "1e99999"]).map(
+            lambda s: text[:1] + s + text[1:]
+        ),
     )
 
 
@@ -101,9 +104,9 @@ class Tab:
         self.changed.set()
         self.changed = trio.Event()
 
-    async def wait_for(self, pred: Any, timeout: float = 5) -> dict[str, Any]:
-        with trio.fail_after(timeout):
-            while True:
+    async def wait_for(self, pred: Any, seconds: float = 5) -> dict[str, Any]:
+        with trio.fail_after(seconds):
+            for _ in bounded():
                 for r in self.replies:
                     if pred(r):
                         self.replies.remove(r)
@@ -144,8 +147,11 @@ class App:
             for name in ("alice", "bob"):
                 self.tokens[name] = await user(self.client, name)
             for name, members in (("r1", ["bob"]), ("r2", ["bob"])):
-                r = await self.client.post("/api/rooms", json={"name": name, "members": members},
-                                           headers=bearer(self.tokens["alice"]))
+                r = await self.client.post(
+                    "/api/rooms",
+                    json={"name": name, "members": members},
+                    headers=bearer(self.tokens["alice"]),
+                )
                 assert r.status_code == 201
                 self.rooms[name] = (await r.get_json())["id"]
             self.token = trio.lowlevel.current_trio_token()
@@ -183,8 +189,9 @@ class App:
             # client's nursery must be left by the task that entered it, uncancelled).
             try:
                 async with self.client.websocket("/ws", headers=bearer(self.tokens[tab.user])) as ws:
+
                     async def reader() -> None:
-                        while True:
+                        for _ in bounded():
                             data = json.loads(await ws.receive())
                             for obj in data if isinstance(data, list) else [data]:
                                 tab.on(obj)
@@ -230,8 +237,9 @@ class App:
         await tab.cmd.send(json.dumps({"type": "send", "room": room, "client_msg_id": cmid, "body": body}))
         if not wait:
             return None
-        return await tab.wait_for(lambda o: o["type"] in ("ack", "error") and
-                                  (o.get("client_msg_id") == cmid or o.get("ref") == cmid))
+        return await tab.wait_for(
+            lambda o: o["type"] in ("ack", "error") and (o.get("client_msg_id") == cmid or o.get("ref") == cmid)
+        )
 
     async def rest(self, method: str, path: str, who: str, body: Any = None) -> tuple[int, Any]:
         r = await self.client.open(path, method=method, json=body, headers=bearer(self.tokens[who]))
@@ -253,7 +261,7 @@ class App:
         raise AssertionError("too many pages")
 
     async def sync(self, tab: Tab) -> tuple[list[tuple[int, str, str, dict[str, Any]]], int]:
-        """The server's REST view for the tab's user up to the head, once the tab has received all of it.
+        """The REST view of the tab's user up to the head, once the tab has received all of it.
 
         Events committed after the REST read (e.g. a send whose ack was "lost") may already have
         reached the socket: compare up to the head the REST answer was read at.
@@ -331,12 +339,16 @@ class SocketProtocol(RuleBasedStateMachine):
         key = data.draw(st.sampled_from(mine))
         room, body = self.pending[key] if key in self.pending else self.acks[key][2:]
         if room == "r2" and tab.user == "bob" and not self.bob_in_r2:
-            return  # not a member any more: NOT_FOUND would be right, but that is the IDOR test's business
+            return  # no longer a member: NOT_FOUND is right (the IDOR tests check it)
         reply = self.app.run(self.app.send, tab, self.app.rooms[room], key[1], body, True)
         assert reply["type"] == "ack", reply
         got = (reply["id"], reply["seq"], room, body)
         if key in self.acks:
-            assert self.acks[key] == got, ("a repeat must return the original ack", self.acks[key], got)
+            assert self.acks[key] == got, (
+                "a repeat must return the original ack",
+                self.acks[key],
+                got,
+            )
         self.acks[key] = got
         self.pending.pop(key, None)
 
@@ -359,13 +371,14 @@ class SocketProtocol(RuleBasedStateMachine):
             status, _ = self.app.run(self.app.rest, "DELETE", f"/api/rooms/{r2}/members/bob", "alice")
             assert status == 204
         else:
-            status, _ = self.app.run(self.app.rest, "POST", f"/api/rooms/{r2}/members", "alice",
-                                     {"username": "bob"})
+            status, _ = self.app.run(self.app.rest, "POST", f"/api/rooms/{r2}/members", "alice", {"username": "bob"})
             assert status == 201
         self.bob_in_r2 = not self.bob_in_r2
         # The seq of that membership event, from alice's (always a member) view.
         events = self.app.run(self.app.events_of, "alice", 0)
-        seq = max(s for s, room, t, e in events if room == r2 and t.startswith("member_") and e.get("username") == "bob")
+        seq = max(
+            s for s, room, t, e in events if room == r2 and t.startswith("member_") and e.get("username") == "bob"
+        )
         if self.bob_in_r2:
             self.bob_spans.append([seq, None])
         else:
@@ -383,23 +396,37 @@ class SocketProtocol(RuleBasedStateMachine):
                 # no gaps, no duplicates (REST /events is the oracle).
                 want, head = self.app.run(self.app.sync, tab)
                 got = [s for s, *_ in tab.seen if s <= head]
-                assert got == [s for s, *_ in want], (tab.user, tab.index, got, [s for s, *_ in want])
+                assert got == [s for s, *_ in want], (
+                    tab.user,
+                    tab.index,
+                    got,
+                    [s for s, *_ in want],
+                )
             if tab.user == "bob":
                 for seq, room, kind, _e in tab.seen:
                     if room == r2:
                         assert any(lo <= seq and (hi is None or seq <= hi) for lo, hi in self.bob_spans), (
-                            f"bob saw {kind} seq {seq} of r2 outside his membership {self.bob_spans}")
+                            f"bob saw {kind} seq {seq} of r2 outside his membership {self.bob_spans}"
+                        )
         # Idempotent send: each acked (sender, client_msg_id) exactly once in its room's history.
         for (who, cmid), (mid, seq, room, body) in self.acks.items():
-            status, page = self.app.run(self.app.rest, "GET", f"/api/rooms/{self.app.rooms[room]}/messages?limit=200",
-                                        "alice")
+            status, page = self.app.run(
+                self.app.rest,
+                "GET",
+                f"/api/rooms/{self.app.rooms[room]}/messages?limit=200",
+                "alice",
+            )
             assert status == 200
             same = [m for m in page["messages"] if m["sender"] == who and m["client_msg_id"] == cmid]
             assert [(m["id"], m["seq"], m["body"]) for m in same] == [(mid, seq, body)], same
 
 
-SocketProtocol.TestCase.settings = settings(max_examples=soak(6, 100), stateful_step_count=soak(15, 40),
-                                            deadline=None, suppress_health_check=list(HealthCheck))
+SocketProtocol.TestCase.settings = settings(
+    max_examples=soak(6, 100),
+    stateful_step_count=soak(15, 40),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 test_socket_protocol_model = pytest.mark.slow(SocketProtocol.TestCase)
 
 
@@ -411,8 +438,10 @@ scenario = st.tuples(
     # rooms: (owner index, member indexes)
     st.lists(st.tuples(st.integers(0, 3), st.sets(st.integers(0, 3))), min_size=1, max_size=3),
     # operations: ("post" | "toggle", room index, user index)
-    st.lists(st.tuples(st.sampled_from(["post", "post", "toggle"]), st.integers(0, 2), st.integers(0, 3)),
-             max_size=12),
+    st.lists(
+        st.tuples(st.sampled_from(["post", "post", "toggle"]), st.integers(0, 2), st.integers(0, 3)),
+        max_size=12,
+    ),
 )
 
 
@@ -446,8 +475,11 @@ async def test_no_read_path_leaks_a_room(tmp_path_factory, spec):
                     spans[(who, room)][-1][1] = seq
 
             async def last_member_event(room: str, owner: str, who: str) -> int:
-                return max(e["seq"] for e in await owner_events(owner)
-                           if e.get("room") == room and e["type"].startswith("member_") and e.get("username") == who)
+                return max(
+                    e["seq"]
+                    for e in await owner_events(owner)
+                    if e.get("room") == room and e["type"].startswith("member_") and e.get("username") == who
+                )
 
             for i, (owner_i, member_is) in enumerate(rooms_spec):
                 owner = USERS[owner_i]
@@ -462,9 +494,17 @@ async def test_no_read_path_leaks_a_room(tmp_path_factory, spec):
                 room, owner = rooms[room_i % len(rooms)]
                 who = USERS[user_i]
                 if kind == "post":
-                    status, _ = await call("POST", f"/api/rooms/{room}/messages", who,
-                                           {"client_msg_id": f"m{n}", "body": f"secret of {room} #{n}"})
-                    assert status == (201 if who in members[room] else 404), (status, who, members[room])
+                    status, _ = await call(
+                        "POST",
+                        f"/api/rooms/{room}/messages",
+                        who,
+                        {"client_msg_id": f"m{n}", "body": f"secret of {room} #{n}"},
+                    )
+                    assert status == (201 if who in members[room] else 404), (
+                        status,
+                        who,
+                        members[room],
+                    )
                 elif who != owner:
                     if who in members[room]:
                         status, _ = await call("DELETE", f"/api/rooms/{room}/members/{who}", owner)

@@ -13,9 +13,21 @@ from typing import Any
 
 import pytest
 import trio
-
 from fleet import shared_server
-from rawws import CLOSE, CONT, PING, PONG, TEXT, Closed, RawWS, close_payload, frame, hello, open_ws, roundtrip_ok
+from rawws import (
+    CLOSE,
+    CONT,
+    PING,
+    PONG,
+    TEXT,
+    Closed,
+    RawWS,
+    close_payload,
+    frame,
+    hello,
+    open_ws,
+    roundtrip_ok,
+)
 
 pytestmark = [pytest.mark.e2e]
 
@@ -111,7 +123,7 @@ async def c_invalid_utf8(ws: RawWS) -> str:
 
 async def c_invalid_utf8_fragmented(ws: RawWS) -> str:
     await ws.send_raw(frame(TEXT, b'{"type":"ping","x":"', fin=False))
-    await ws.send_raw(frame(CONT, b"\xed\xa0\x80\"}"))  # an encoded surrogate: not UTF-8
+    await ws.send_raw(frame(CONT, b'\xed\xa0\x80"}'))  # an encoded surrogate: not UTF-8
     return f"close {await expect_closed(ws, {1007, None})}"
 
 
@@ -158,7 +170,7 @@ async def c_close_one_byte(ws: RawWS) -> str:
 
 
 async def c_huge_length(ws: RawWS) -> str:
-    """A header announcing 1 GiB, then 80 KiB of (unmasked-by-key, all-zero-key) payload: refused at 64 KiB."""
+    """A header announcing 1 GiB, then 80 KiB of payload (mask key 0): refused at 64 KiB."""
     head = bytes([0x81, 0x80 | 127]) + struct.pack("!Q", 1 << 30) + b"\0\0\0\0"  # mask key 0
     await ws.send_raw(head)
     try:
@@ -169,10 +181,27 @@ async def c_huge_length(ws: RawWS) -> str:
     return f"close {await expect_closed(ws, {1009, None})}"
 
 
-CASES = [c_ping_pong, c_ping_empty, c_close_handshake, c_unmasked, c_rsv1, c_rsv23, c_fragmented_ping,
-         c_control_too_long, c_interleaved_data, c_continuation_without_start, c_unknown_opcode, c_invalid_utf8,
-         c_invalid_utf8_fragmented, c_fragmented_text_ok, c_utf8_split_across_fragments_ok, c_oversize_fragmented,
-         c_close_bad_code, c_close_one_byte, c_huge_length]
+CASES = [
+    c_ping_pong,
+    c_ping_empty,
+    c_close_handshake,
+    c_unmasked,
+    c_rsv1,
+    c_rsv23,
+    c_fragmented_ping,
+    c_control_too_long,
+    c_interleaved_data,
+    c_continuation_without_start,
+    c_unknown_opcode,
+    c_invalid_utf8,
+    c_invalid_utf8_fragmented,
+    c_fragmented_text_ok,
+    c_utf8_split_across_fragments_ok,
+    c_oversize_fragmented,
+    c_close_bad_code,
+    c_close_one_byte,
+    c_huge_length,
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__[2:] for c in CASES])

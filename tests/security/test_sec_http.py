@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
-
-from fleet import FAST_SETUP, live_server, server_log, shared_server
+from fleet import live_server, server_log, shared_server
 from helpers import PASSWORD, ROOT
 from rawws import hello, open_ws
 
@@ -39,9 +38,14 @@ def test_csrf_on_cookie_writes(server):
         "form content-type": ({"Content-Type": "application/x-www-form-urlencoded"}, "name=csrf"),
         "text/plain": ({"Content-Type": "text/plain"}, json.dumps({"name": "csrf"})),
         "no content-type": ({}, json.dumps({"name": "csrf"})),
-        "json, foreign origin": ({"Content-Type": "application/json", "Origin": "http://evil.example"},
-                                 json.dumps({"name": "csrf"})),
-        "json, null origin": ({"Content-Type": "application/json", "Origin": "null"}, json.dumps({"name": "csrf"})),
+        "json, foreign origin": (
+            {"Content-Type": "application/json", "Origin": "http://evil.example"},
+            json.dumps({"name": "csrf"}),
+        ),
+        "json, null origin": (
+            {"Content-Type": "application/json", "Origin": "null"},
+            json.dumps({"name": "csrf"}),
+        ),
     }
     before = rooms()
     results = {}
@@ -51,14 +55,23 @@ def test_csrf_on_cookie_writes(server):
         with httpx.Client(base_url=server.url, timeout=10, cookies=jar) as c:
             results[name] = c.post("/api/rooms", content=body, headers=headers).status_code
     with httpx.Client(base_url=server.url, timeout=10, cookies=jar) as c:
-        results["logout, foreign origin"] = c.post("/api/auth/logout", content="{}", headers={
-            "Content-Type": "application/json", "Origin": "http://evil.example"}).status_code
+        results["logout, foreign origin"] = c.post(
+            "/api/auth/logout",
+            content="{}",
+            headers={"Content-Type": "application/json", "Origin": "http://evil.example"},
+        ).status_code
     with httpx.Client(base_url=server.url, timeout=10, cookies=jar) as c:
-        same = c.post("/api/rooms", content=json.dumps({"name": "ok"}),
-                      headers={"Content-Type": "application/json", "Origin": f"http://{host}"}).status_code
+        same = c.post(
+            "/api/rooms",
+            content=json.dumps({"name": "ok"}),
+            headers={"Content-Type": "application/json", "Origin": f"http://{host}"},
+        ).status_code
     with httpx.Client(base_url=server.url, timeout=10) as c:
-        bearer = c.post("/api/rooms", json={"name": "bearer"}, headers={
-            "Authorization": f"Bearer {token}", "Origin": "http://evil.example"}).status_code
+        bearer = c.post(
+            "/api/rooms",
+            json={"name": "bearer"},
+            headers={"Authorization": f"Bearer {token}", "Origin": "http://evil.example"},
+        ).status_code
     after = rooms()
     print(f"\nRESULT csrf: refused={results} same-origin={same} bearer+foreign-origin={bearer} rooms {before}->{after}")
     assert results == {k: 403 for k in results}
@@ -85,8 +98,11 @@ async def test_xss_payload_is_stored_verbatim_and_returned_as_a_json_string(serv
     con = __import__("sqlite3").connect(f"file:{server.server.db}?mode=ro", uri=True)
     stored = [b for (b,) in con.execute("SELECT body FROM messages WHERE room = ?", (room,))]
     con.close()
-    print(f"\nRESULT xss: socket event body={event['body']!r}; history content-type={hist.headers['content-type']}; "
-          f"stored={stored}")
+    print(
+        f"\nRESULT xss: socket event body={event['body']!r}; "
+        f"history content-type={hist.headers['content-type']}; "
+        f"stored={stored}"
+    )
     assert event["body"] == XSS
     assert r2.status_code == 201 and r2.json()["body"] == XSS
     assert hist.headers["content-type"].startswith("application/json")
@@ -97,11 +113,24 @@ async def test_xss_payload_is_stored_verbatim_and_returned_as_a_json_string(serv
 
 
 def _serve_once(tmp_path: Any, *args: str) -> tuple[int | None, str, str]:
-    """Start ``chatter serve`` with args; return (exit code or None if it started, stdout line, stderr)."""
-    cmd = [sys.executable, "-m", "chatter", "serve", "--host", "127.0.0.1", "--port", "0",
-           "--db", str(tmp_path / "s.db"), "--set", f"server.ui_dir={tmp_path}", *args]
+    """Start ``chatter serve``; (exit code, or None if it started; stdout; stderr)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "chatter",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--db",
+        str(tmp_path / "s.db"),
+        "--set",
+        f"server.ui_dir={tmp_path}",
+        *args,
+    ]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # noqa: S603 - our own server
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 30)  # a line (started) or EOF (refused)
@@ -128,7 +157,7 @@ def test_default_or_short_secret_refused_outside_dev_mode(tmp_path):
     }
     results = {name: _serve_once(tmp_path, *args) for name, args in cases.items()}
     good = _serve_once(tmp_path, "--no-dev", "--set", "auth.secret=" + "Zq9" * 16)
-    for name, (rc, out, err) in results.items():
+    for name, (rc, _out, err) in results.items():
         print(f"\nRESULT secret {name}: exit={rc} stderr={err.strip()[-160:]!r}")
     print(f"RESULT secret 48 random bytes: exit={good[0]} stdout={good[1].strip()[:80]!r}")
     for name, (rc, out, err) in results.items():
@@ -140,12 +169,13 @@ def test_default_or_short_secret_refused_outside_dev_mode(tmp_path):
 
 
 async def test_no_password_hash_or_token_in_responses_or_logs(tmp_path):
-    """Exercise every route family; no body may carry a bcrypt hash, and tokens appear only where issued."""
+    """Every route family: no body carries a bcrypt hash; tokens appear only where issued."""
     bodies: list[tuple[str, str]] = []
     frames: list[str] = []
     with trio.fail_after(60):
         async with live_server(tmp_path, "--set", "server.log_level=debug") as srv:
             async with httpx.AsyncClient(base_url=srv.url, timeout=10) as c:
+
                 async def call(method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
                     headers = {"Authorization": f"Bearer {token}"} if token else {}
                     r = await c.request(method, path, headers=headers, **kw)
@@ -153,12 +183,26 @@ async def test_no_password_hash_or_token_in_responses_or_logs(tmp_path):
                     return r
 
                 for name in ("leak_a", "leak_b"):
-                    await call("POST", "/api/users", json={"username": name, "name": name, "password": PASSWORD})
-                await call("POST", "/api/users", json={"username": "leak_a", "name": "dup", "password": PASSWORD})
-                await call("POST", "/api/auth/login", json={"username": "leak_a", "password": "wrong password!"})
+                    await call(
+                        "POST",
+                        "/api/users",
+                        json={"username": name, "name": name, "password": PASSWORD},
+                    )
+                await call(
+                    "POST",
+                    "/api/users",
+                    json={"username": "leak_a", "name": "dup", "password": PASSWORD},
+                )
+                await call(
+                    "POST",
+                    "/api/auth/login",
+                    json={"username": "leak_a", "password": "wrong password!"},
+                )
                 login = await c.post("/api/auth/login", json={"username": "leak_a", "password": PASSWORD})
                 tok = login.json()["token"]
-                tok_b = (await c.post("/api/auth/login", json={"username": "leak_b", "password": PASSWORD})).json()["token"]
+                tok_b = (await c.post("/api/auth/login", json={"username": "leak_b", "password": PASSWORD})).json()[
+                    "token"
+                ]
                 await call("GET", "/api/me", tok)
                 await call("PATCH", "/api/me", tok, json={"name": "Leak A"})
                 await call("GET", "/api/users?q=leak", tok)
@@ -166,13 +210,23 @@ async def test_no_password_hash_or_token_in_responses_or_logs(tmp_path):
                 room = (await call("POST", "/api/rooms", tok, json={"name": "r", "members": ["leak_b"]})).json()["id"]
                 await call("GET", "/api/rooms", tok)
                 await call("GET", f"/api/rooms/{room}", tok)
-                await call("POST", f"/api/rooms/{room}/messages", tok, json={"client_msg_id": "1", "body": "hi"})
+                await call(
+                    "POST",
+                    f"/api/rooms/{room}/messages",
+                    tok,
+                    json={"client_msg_id": "1", "body": "hi"},
+                )
                 await call("GET", f"/api/rooms/{room}/messages", tok)
                 await call("GET", "/api/events?since=0", tok)
                 await call("POST", "/api/dms", tok, json={"username": "leak_b"})
                 await call("GET", f"/api/rooms/{room}", tok + "x")  # a broken token in an error path
                 await call("GET", "/api/me", "garbage.token.here")
-                await call("POST", "/api/me/password", tok_b, json={"current": "wrong password!", "new": "x" * 12})
+                await call(
+                    "POST",
+                    "/api/me/password",
+                    tok_b,
+                    json={"current": "wrong password!", "new": "x" * 12},
+                )
                 await call("GET", "/metrics")
                 await call("GET", "/healthz")
                 ws = await open_ws(srv.url, tok)
@@ -190,8 +244,11 @@ async def test_no_password_hash_or_token_in_responses_or_logs(tmp_path):
     leaks = [(where, what) for where, text in bodies for what, s in secrets.items() if s in text]
     leaks += [("socket frame", what) for f in frames for what, s in secrets.items() if s in f]
     log_leaks = [what for what, s in secrets.items() if s in log]
-    print(f"\nRESULT leaks: {len(bodies)} responses + {len(frames)} socket events + {len(log)} B of debug log "
-          f"scanned; leaks={leaks} log_leaks={log_leaks}")
+    print(
+        f"\nRESULT leaks: {len(bodies)} responses + {len(frames)} socket events + "
+        f"{len(log)} B of debug log "
+        f"scanned; leaks={leaks} log_leaks={log_leaks}"
+    )
     assert "$2b$" not in login.text and PASSWORD not in login.text  # the token is issued here, nothing else
     assert leaks == []
     assert log_leaks == []

@@ -17,13 +17,12 @@ import httpx
 import jwt
 import pytest
 import trio
-
 from fleet import shared_server
 from rawws import connect, hello, open_ws, roundtrip_ok
 
 pytestmark = [pytest.mark.e2e]
 
-SECRET = "s3cr3t-for-tests-only-0123456789-abcdefghijklmnop"
+SECRET = "s3cr3t-for-tests-only-0123456789-abcdefghijklmnop"  # noqa: S105 - a test-only key
 server = shared_server("--set", f"auth.secret={SECRET}")
 
 
@@ -119,12 +118,18 @@ async def test_idor_on_every_socket_event(server):
     owner, member, outsider = (server.user(n) for n in ("idorowner", "idormember", "idorout"))
     db = server.server.db
     async with httpx.AsyncClient(base_url=server.url) as c:
-        r = await c.post("/api/rooms", json={"name": "private", "members": ["idormember"]},
-                         headers={"Authorization": f"Bearer {owner}"})
+        r = await c.post(
+            "/api/rooms",
+            json={"name": "private", "members": ["idormember"]},
+            headers={"Authorization": f"Bearer {owner}"},
+        )
         assert r.status_code == 201
         room = r.json()["id"]
-        r = await c.post(f"/api/rooms/{room}/messages", json={"client_msg_id": "m1", "body": "private"},
-                         headers={"Authorization": f"Bearer {owner}"})
+        r = await c.post(
+            f"/api/rooms/{room}/messages",
+            json={"client_msg_id": "m1", "body": "private"},
+            headers={"Authorization": f"Bearer {owner}"},
+        )
         assert r.status_code == 201
         msg_id = r.json()["id"]
     messages_before = _count(db, "SELECT COUNT(*) FROM messages")
@@ -135,17 +140,28 @@ async def test_idor_on_every_socket_event(server):
         await hello(watcher)
         ws = await open_ws(server.url, outsider)
         await hello(ws)
-        for target_name, target in (("existing room", room), ("no such room", "r_doesnotexist0000")):
+        for target_name, target in (
+            ("existing room", room),
+            ("no such room", "r_doesnotexist0000"),
+        ):
             frames = {
-                "send": {"type": "send", "room": target, "client_msg_id": f"x-{target_name}", "body": "sneaky"},
+                "send": {
+                    "type": "send",
+                    "room": target,
+                    "client_msg_id": f"x-{target_name}",
+                    "body": "sneaky",
+                },
                 "typing": {"type": "typing", "room": target, "active": True},
                 "read": {"type": "read", "room": target, "up_to": msg_id},
             }
             for kind, f in frames.items():
                 await ws.send_json(f)
                 err = await ws.recv_until(lambda o: o.get("type") in ("error", "ack"))
-                answers[f"{kind} / {target_name}"] = (err.get("code", err.get("type")), err.get("message", ""))
-        # Nothing reached the member: the owner's typing after the attempts is the first typing they see.
+                answers[f"{kind} / {target_name}"] = (
+                    err.get("code", err.get("type")),
+                    err.get("message", ""),
+                )
+        # Nothing reached the member: the owner's later typing is the first they see.
         owner_ws = await open_ws(server.url, owner)
         await hello(owner_ws)
         await owner_ws.send_json({"type": "typing", "room": room, "active": True})
@@ -155,8 +171,11 @@ async def test_idor_on_every_socket_event(server):
     messages_after = _count(db, "SELECT COUNT(*) FROM messages")
     events_after = _count(db, "SELECT COUNT(*) FROM events")
     outsider_read = _count(db, "SELECT COUNT(*) FROM members WHERE username = 'idorout'")
-    print(f"\nRESULT idor: {answers}; messages {messages_before}->{messages_after}, events {events_before}->"
-          f"{events_after}; first typing seen by member from {first_typing.get('user')}")
+    print(
+        f"\nRESULT idor: {answers}; messages {messages_before}->{messages_after}, "
+        f"events {events_before}->"
+        f"{events_after}; first typing seen by member from {first_typing.get('user')}"
+    )
     assert all(code == "NOT_FOUND" for code, _ in answers.values()), answers
     assert messages_after == messages_before
     assert events_after == events_before
