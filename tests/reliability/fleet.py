@@ -91,6 +91,32 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+TCP_STATES = {
+    1: "ESTABLISHED",
+    2: "SYN_SENT",
+    3: "SYN_RECV",
+    4: "FIN_WAIT1",
+    5: "FIN_WAIT2",
+    6: "TIME_WAIT",
+    7: "CLOSE",
+    8: "CLOSE_WAIT",
+    9: "LAST_ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+}
+
+
+def tcp_state(server_port: int, client_port: int) -> tuple[str, int] | None:
+    """(state, unsent bytes) of the server's end of a loopback connection, from /proc/net/tcp."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            local, remote, state, queues = parts[1], parts[2], parts[3], parts[4]
+            if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+                return TCP_STATES.get(int(state, 16), state), int(queues.split(":")[0], 16)
+    return None
+
+
 def server_log(tmp_path: Path) -> str:
     return "".join(p.read_text(errors="replace") for p in sorted(tmp_path.glob("server-*.log")))
 

@@ -20,9 +20,8 @@ import time
 import httpx
 import pytest
 import trio
-from fleet import db_events_after, db_head, live_server, make_room, make_users, rss_kib, soak
+from fleet import db_events_after, db_head, live_server, make_room, make_users, rss_kib, soak, tcp_state
 from rawws import Closed, RawWS, bounded, hello, open_ws
-from test_rel_graceful import tx_queue
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -192,7 +191,9 @@ async def test_slow_consumers(tmp_path):
             # The stalled sockets: the server side of each must be gone (closed by the server) ...
             server_port = int(server.url.rsplit(":", 1)[1])
             still_open = sum(
-                1 for ws in stalled if tx_queue(server_port, ws.stream.socket.getsockname()[1]) is not None
+                1
+                for ws in stalled
+                if (tcp_state(server_port, ws.stream.socket.getsockname()[1]) or ("gone",))[0] == "ESTABLISHED"
             )
             # ... and the client, reading again, finds the end after what was buffered.
             outcomes = []
@@ -269,3 +270,52 @@ async def test_slow_consumers(tmp_path):
     assert still_open == 0  # the server closed every stalled socket within the phase
     assert len(outcomes) == N_STALLED  # and each client finds the end (close frame or reset) when it reads
     assert missed == [0] * N_STALLED
+
+
+async def test_a_socket_that_stops_reading_is_closed_4008_before_the_tcp_timeout(tmp_path):
+    """PROTOCOL.md 4.3: a socket that stops reading entirely is closed (4008) within 60 s.
+
+    Here ``realtime.stall_timeout=3`` and the default ``server.tcp_user_timeout`` (30 s):
+    the 4008 watchdog, not the kernel, must end the connection, within the stall timeout
+    plus the watchdog's period and its 2 s shutdown delay.  A sender keeps traffic flowing
+    (paced under the 20/s limit, each send waits for its ack) while the test checks
+    ``/metrics`` and ``/proc/net/tcp`` after every ack.
+    """
+    stall = 3.0
+    args = ("--set", f"realtime.stall_timeout={stall}")
+    with trio.fail_after(90):
+        async with live_server(tmp_path, *args) as server:
+            tokens = await make_users(server.url, ["talker", "sleeper"])
+            room = await make_room(server.url, tokens["talker"], "room", ["sleeper"])
+            sleeper = await open_ws(server.url, tokens["sleeper"], rcvbuf=4096)
+            await hello(sleeper)
+            stopped_reading = trio.current_time()
+            port = int(server.url.rsplit(":", 1)[1])
+            sleeper_port = sleeper.stream.socket.getsockname()[1]
+            talker = await open_ws(server.url, tokens["talker"])
+            await hello(talker)
+            closed_4008_at = gone_at = final_state = None
+            for i in bounded(1200):
+                await talker.send_json({"type": "send", "room": room, "client_msg_id": f"t{i}", "body": "z" * 2000})
+                await talker.recv_until(lambda o, i=i: o.get("client_msg_id") == f"t{i}")
+                now = trio.current_time() - stopped_reading
+                if closed_4008_at is None and await too_slow_closes(server.url) >= 1:
+                    closed_4008_at = now
+                entry = tcp_state(port, sleeper_port)
+                if entry is None or entry[0] != "ESTABLISHED":  # the server shut its end down
+                    gone_at, final_state = now, entry
+                    break
+                await trio.sleep(0.06)  # pacing under 20 sends/s, not synchronisation
+            end = await sleeper.expect_close()
+            await sleeper.stream.aclose()
+            await talker.aclose()
+    print(
+        f"\nRESULT stall-4008: stall_timeout={stall}s, tcp_user_timeout=30s: 4008 counted at "
+        f"{closed_4008_at}s, server end shut down at {gone_at}s (then {final_state}), "
+        f"client saw {end.code} ({end.how})"
+    )
+    # The stall clock starts when the writer's send blocks (~1 s of traffic after the reader
+    # stopped), the watchdog looks every stall/4 s, and shuts the socket down 2 s after the 4008.
+    assert closed_4008_at is not None and closed_4008_at <= stall + 4
+    assert gone_at is not None and gone_at - closed_4008_at <= 4
+    assert gone_at < 30  # well before server.tcp_user_timeout
