@@ -53,6 +53,22 @@ def default_ui_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "ui" / "dist"
 
 
+async def _drain_body() -> None:
+    """Read what is left of the request body before answering early (401/403 before parsing).
+
+    Answering while the body is still arriving left the keep-alive connection
+    unusable now and then (tests/reliability/test_rel_keepalive.py). The read
+    is bounded by MAX_CONTENT_LENGTH and by time.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    with trio.move_on_after(5):
+        try:
+            await request.get_data(cache=True)
+        except Exception:  # noqa: BLE001 - too large or gone: nothing left to keep in order
+            return
+
+
 def _error_response(e: ChatError) -> Response:
     resp = Response(_dumps(e.to_json()), status=e.status, mimetype="application/json")
     if e.retry_after is not None:
@@ -122,6 +138,7 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
 
     @app.errorhandler(ChatError)
     async def _chat_error(e: ChatError) -> Response:
+        await _drain_body()
         return _error_response(e)
 
     @app.errorhandler(HTTPException)
