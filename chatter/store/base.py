@@ -86,6 +86,15 @@ class StoreBase:
     """Domain methods over two primitives that subclasses provide."""
 
     epoch: str
+    _committed_send: trio.MemorySendChannel[Committed] | None = None
+
+    def subscribe(self, capacity: int) -> trio.MemoryReceiveChannel[Committed]:
+        """The channel of committed batches, in commit order; one subscriber only."""
+        if self._committed_send is not None:
+            raise RuntimeError("the store has one subscriber")
+        send, recv = trio.open_memory_channel[Committed](capacity)
+        self._committed_send = send
+        return recv
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         raise NotImplementedError

@@ -38,13 +38,6 @@ class MemoryStore(StoreBase):
         self._pump_send, self._pump_recv = trio.open_memory_channel[Committed](4096)
         self.fail_next_write: BaseException | None = None  # fault injection for tests
 
-    def subscribe(self, capacity: int) -> trio.MemoryReceiveChannel[Committed]:
-        if self._committed_send is not None:
-            raise RuntimeError("the store has one subscriber")
-        send, recv = trio.open_memory_channel[Committed](capacity)
-        self._committed_send = send
-        return recv
-
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         await trio.lowlevel.checkpoint()
         self._db.execute("BEGIN")

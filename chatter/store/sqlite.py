@@ -86,13 +86,6 @@ class SqliteStore(StoreBase):
                 log.warning("WAL checkpoint at close failed", exc_info=True)
             self._writer.close()
 
-    def subscribe(self, capacity: int) -> trio.MemoryReceiveChannel[Committed]:
-        if self._committed_send is not None:
-            raise RuntimeError("the store has one subscriber")
-        send, recv = trio.open_memory_channel[Committed](capacity)
-        self._committed_send = send
-        return recv
-
     # -- reads ----------------------------------------------------------
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
