@@ -6,6 +6,9 @@ keep-alive connection usable: the next request on it gets an answer.
 Measured here with httpx (a real client; browsers reuse connections the
 same way): up to 1500 such requests on one connection, each with a 2 s
 timeout, stopping at the first one that gets no answer.
+
+(Found: about 1 request in 100 got no answer at all after such a response;
+fixed in 13dda0a by reading the rest of the body before an early error.)
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ import time
 
 import httpx
 import pytest
-from fleet import shared_server
+from fleet import shared_server, soak
 
 pytestmark = [pytest.mark.e2e]
 
 server = shared_server()
 
 
-def _first_hang(url: str, cookies: dict[str, str], n: int = 1500) -> tuple[int | None, int, float]:
+def _first_hang(url: str, cookies: dict[str, str], n: int = soak(1500, 10000)) -> tuple[int | None, int, float]:
     """(index of the first request with no answer, requests answered, slowest answered in s)."""
     slowest = 0.0
     with httpx.Client(base_url=url, timeout=2, cookies=cookies) as c:
@@ -53,12 +56,6 @@ def test_control_fresh_connection_per_refused_request(server):
             assert r.status_code == 403
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after an error response sent before the request body was read "
-    "(CSRF 403, unauthenticated 401), a later request on the same keep-alive connection "
-    "sometimes gets no answer at all (about 1 in 100 here)",
-)
 @pytest.mark.parametrize("who", ["csrf-refused cookie", "unauthenticated"])
 def test_keepalive_survives_early_error_responses(server, who):
     cookies = {"chatter_session": server.user("kalive")} if who == "csrf-refused cookie" else {}
