@@ -29,7 +29,7 @@ function freePort(): Promise<number> {
 async function startServer(port: number, db: string, log: string): Promise<ChildProcess> {
   const python = process.env.UI_E2E_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
   const child = spawn(python, ['-m', 'chatter', 'serve', '--host', '127.0.0.1', '--port', String(port), '--db', db,
-    '--set', 'auth.bcrypt_rounds=4', '--set', 'auth.login_per_ip_per_minute=1000'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--set', 'auth.bcrypt_rounds=4', '--set', 'auth.login_per_ip_per_minute=1000', '--set', 'auth.register_per_ip_per_minute=1000'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = createWriteStream(log, { flags: 'a' });
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
