@@ -6,9 +6,11 @@ than 72 bytes) and none is silently truncated.  ``k`` is a fixed
 domain-separation key, not a secret: rotating the JWT secret must not lock
 everyone out.  bcrypt runs on worker threads under a CapacityLimiter.
 
-Tokens: JWT HS256 with ``sub``, ``iat``, ``exp`` required and ``ver``, the
-user's token version; logout and password change bump the version, which
-invalidates every token issued before.
+Tokens: JWT HS256 with ``sub``, ``iat``, ``exp`` required, ``ver``, the
+user's token version, and ``sid``, the login session it belongs to.  Logout
+and password change bump the version, which invalidates every token issued
+before; a password change re-issues the caller's session (same ``sid``) so
+that only the *other* sessions end.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,12 +73,18 @@ class Claims:
     ver: int
     iat: int
     exp: int
+    sid: str = ""
 
 
-def issue_token(secret: str, username: str, version: int, now: float, ttl: float) -> tuple[str, int]:
+def new_session_id() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def issue_token(secret: str, username: str, version: int, now: float, ttl: float,
+                sid: str | None = None) -> tuple[str, int]:
     exp = int(now + ttl)
-    token = jwt.encode({"sub": username, "ver": version, "iat": int(now), "exp": exp}, secret, algorithm=ALGORITHM)
-    return token, exp
+    claims = {"sub": username, "ver": version, "iat": int(now), "exp": exp, "sid": sid or new_session_id()}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), exp
 
 
 def decode_token(secret: str, token: str) -> Claims:
@@ -89,6 +98,8 @@ def decode_token(secret: str, token: str) -> Claims:
     except jwt.PyJWTError:
         raise Unauthenticated("invalid token") from None
     sub, ver, iat, exp = data.get("sub"), data.get("ver", 0), data.get("iat"), data.get("exp")
-    if not isinstance(sub, str) or not isinstance(ver, int) or not isinstance(iat, int) or not isinstance(exp, int):
+    sid = data.get("sid", "")
+    if (not isinstance(sub, str) or not isinstance(ver, int) or not isinstance(iat, int) or not isinstance(exp, int)
+            or not isinstance(sid, str)):
         raise Unauthenticated("invalid token")
-    return Claims(sub=sub, ver=ver, iat=iat, exp=exp)
+    return Claims(sub=sub, ver=ver, iat=iat, exp=exp, sid=sid)

@@ -37,10 +37,11 @@ _ids = itertools.count(1)
 
 class Conn:
     def __init__(self, user: Username, token_version: int, *, capacity: int, control_capacity: int,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, sid: str = "") -> None:
         self.id = next(_ids)
         self.user = user
         self.token_version = token_version
+        self.sid = sid  # the login session (JWT sid) this socket authenticated with
         self.capacity = capacity
         self.control_capacity = control_capacity
         self.metrics = metrics

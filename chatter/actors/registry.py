@@ -78,10 +78,11 @@ class Sessions:
                 del self._by_user[session.user]
             self.metrics.sessions_active.set(len(self._by_user))
 
-    def kick(self, user: Username, code: int, reason: str, below_version: int | None = None) -> None:
+    def kick(self, user: Username, code: int, reason: str, below_version: int | None = None,
+             keep_sid: str | None = None) -> None:
         session = self._by_user.get(user)
         if session is not None:
-            SessionHandle(session).kick_nowait(code, reason, below_version)
+            SessionHandle(session).kick_nowait(code, reason, below_version, keep_sid)
 
     def close_all(self, code: int, reason: str) -> None:
         for session in list(self._by_user.values()):

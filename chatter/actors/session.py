@@ -58,6 +58,7 @@ class _Kick:
     code: int
     reason: str
     below_version: int | None  # close only conns whose token version is below this (None: all)
+    keep_sid: str | None = None  # ...except this login session's, which moves to below_version
 
 
 _Command = _Attach | _Detach | _Kick
@@ -118,9 +119,7 @@ class Session:
                             self._inbox.close()
                             break
                     case _Kick():
-                        for conn in list(self.conns.values()):
-                            if cmd.below_version is None or conn.token_version < cmd.below_version:
-                                conn.close(cmd.code, cmd.reason)
+                        kick(list(self.conns.values()), cmd)
                     case _:
                         assert_never(cmd)
             self.ended = True
@@ -187,6 +186,16 @@ class Session:
             conn.catching_up = False
 
 
+def kick(conns: list[Conn], cmd: _Kick) -> None:
+    for conn in conns:
+        if cmd.below_version is not None and conn.token_version >= cmd.below_version:
+            continue
+        if cmd.keep_sid and conn.sid == cmd.keep_sid and cmd.below_version is not None:
+            conn.token_version = cmd.below_version  # the caller's own session carries on
+            continue
+        conn.close(cmd.code, cmd.reason)
+
+
 class SessionHandle:
     """What the socket endpoint holds: sends commands to the session's inbox."""
 
@@ -208,10 +217,10 @@ class SessionHandle:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             conn.discard()
 
-    def kick_nowait(self, code: int, reason: str, below_version: int | None = None) -> None:
+    def kick_nowait(self, code: int, reason: str, below_version: int | None = None,
+                    keep_sid: str | None = None) -> None:
+        cmd = _Kick(code=code, reason=reason, below_version=below_version, keep_sid=keep_sid)
         try:
-            self.session.outlet.send_nowait(_Kick(code=code, reason=reason, below_version=below_version))
+            self.session.outlet.send_nowait(cmd)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            for conn in list(self.session.conns.values()):
-                if below_version is None or conn.token_version < below_version:
-                    conn.close(code, reason)
+            kick(list(self.session.conns.values()), cmd)

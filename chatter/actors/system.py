@@ -58,8 +58,9 @@ class ChatSystem:
         version = await self.store.bump_token_version(user)
         self.sessions.kick(user, 4001, "logged out", below_version=version)
 
-    async def sessions_revoked(self, user: Username, version: int) -> None:
-        self.sessions.kick(user, 4001, "session ended (password changed)", below_version=version)
+    async def sessions_revoked(self, user: Username, version: int, keep_sid: str | None = None) -> None:
+        """Close the sockets of every session but ``keep_sid`` (the caller's, re-issued)."""
+        self.sessions.kick(user, 4001, "session ended (password changed)", below_version=version, keep_sid=keep_sid)
 
     # -- rooms and messages (writes fan out through the dispatcher) ----------
 
@@ -98,11 +99,11 @@ class ChatSystem:
 
     # -- sockets ------------------------------------------------------------
 
-    def new_conn(self, user: Username, token_version: int) -> Conn:
+    def new_conn(self, user: Username, token_version: int, sid: str = "") -> Conn:
         self.metrics.sockets_open.inc()
         self.metrics.sockets_total.inc()
         return Conn(user, token_version, capacity=self.cfg.outbox_frames,
-                    control_capacity=self.cfg.control_frames, metrics=self.metrics)
+                    control_capacity=self.cfg.control_frames, metrics=self.metrics, sid=sid)
 
     async def attach(self, conn: Conn, since: int | None, epoch: str | None) -> None:
         """Register the socket with its user's session; it queues ``ready`` then delivers."""

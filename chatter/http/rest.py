@@ -18,7 +18,7 @@ from quart_schema import document_querystring, document_request, document_respon
 
 from chatter import auth, policy
 from chatter.actors.system import ChatSystem
-from chatter.errors import Conflict, Invalid, NotFound, RateLimited, Unauthenticated
+from chatter.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
 from chatter.http import schemas as s
 from chatter.http.authn import Caller, check_csrf, identify
 from chatter.http.wire import field, parse_object
@@ -193,7 +193,12 @@ async def rename_me() -> Response:
 @document_request(s.ChangePassword)
 @document_response(None, 204)
 async def change_password() -> Response:
-    """Other sessions are logged out; this one gets a fresh cookie (bearer callers log in again)."""
+    """Other sessions are logged out; a cookie session gets a fresh cookie and keeps its sockets.
+
+    A bearer caller's token stops working too (it cannot be handed a new one
+    in a 204): it logs in again. A wrong current password is 403, not 401:
+    the caller's session is fine, the request is refused.
+    """
     d = deps()
     who = await caller()
     data = await body()
@@ -202,12 +207,14 @@ async def change_password() -> Response:
         raise Invalid("current must be a string")
     new = policy.password(new, "new")
     if not await d.passwords.check(current, who.user.password_hash):
-        raise Unauthenticated("current password is wrong")
+        raise Forbidden("current password is wrong")
     user = await d.system.store.set_password(who.user.username, await d.passwords.hash(new))
-    await d.system.sessions_revoked(user.username, user.token_version)
+    keep = who.claims.sid if who.via_cookie and who.claims.sid else None
+    await d.system.sessions_revoked(user.username, user.token_version, keep_sid=keep)
     resp = no_content()
-    if who.via_cookie:
-        token, _ = auth.issue_token(d.secret, user.username, user.token_version, time.time(), d.cfg.auth.token_ttl)
+    if keep:
+        token, _ = auth.issue_token(d.secret, user.username, user.token_version, time.time(), d.cfg.auth.token_ttl,
+                                    sid=keep)
         set_session_cookie(resp, token)
     return resp
 

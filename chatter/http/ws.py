@@ -223,7 +223,7 @@ async def socket_endpoint() -> Response | None:
         return Response(encode(e.to_json()), status=e.status, mimetype="application/json")
     await websocket.accept()
     cfg = d.cfg.realtime
-    conn = system.new_conn(who.user.username, who.claims.ver)
+    conn = system.new_conn(who.user.username, who.claims.ver, who.claims.sid)
     server, client = websocket.scope.get("server"), websocket.scope.get("client")
     if server and client:
         conn.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))

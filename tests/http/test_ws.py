@@ -403,3 +403,26 @@ async def test_ack_latency_and_socket_metrics_are_exported(tmp_path: Any) -> Non
                              "chatter_sockets_closed_too_slow_total", "chatter_dispatch_queue_batches",
                              "chatter_outbox_frames"):
                     assert name in text, name
+
+
+async def test_password_change_ends_other_sessions_but_keeps_the_callers(tmp_path: Any) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with world(tmp_path) as (app, client, tokens, room):
+            r = await client.post("/api/auth/login", json={"username": "ana", "password": "correct horse battery"})
+            cookie_token = (await r.get_json())["token"]
+            mine = {"Cookie": f"chatter_session={cookie_token}", "Host": "chat.example",
+                    "Origin": "http://chat.example"}
+            async with socket(client, headers=mine) as this_tab, socket(client, tokens["ana"]) as other_session:
+                await this_tab.hello()
+                await other_session.hello()
+                r = await client.post("/api/me/password", headers={**mine, "Content-Type": "application/json"},
+                                      json={"current": "correct horse battery", "new": "a brand new secret"})
+                assert r.status_code == 204
+                fresh = r.headers.get("Set-Cookie", "")
+                assert fresh.startswith("chatter_session=") and cookie_token not in fresh
+                assert await other_session.closed() == 4001
+                await this_tab.send({"type": "ping"})
+                assert await this_tab.next("pong") == {"type": "pong"}  # still open
+                await client.post(f"/api/rooms/{room}/messages", headers=bearer(tokens["ben"]),
+                                  json={"client_msg_id": "after", "body": "still delivered"})
+                assert (await this_tab.next("message"))["body"] == "still delivered"
