@@ -77,7 +77,7 @@ FULL = Sizes(storm=(1000, 5000), members=1000, fanout_s=4, fanout_window=16,
              history_rows=1_000_000, history_requests=2000, login_users=500, login_threads=8,
              slow_s=10, runs=3, warmup_s=1, drain_s=20)
 SMOKE = Sizes(storm=(60,), members=40, fanout_s=0.8, fanout_window=4,
-              latency_pcts=(25,), latency_s=0.7, rooms=6, room_size=5,
+              latency_pcts=(25, 50), latency_s=0.7, rooms=6, room_size=5,
               room_post_every_s=1, ramp=(1, 2), ramp_step_s=0.5,
               history_rows=2000, history_requests=50, login_users=20, login_threads=4,
               slow_s=1.0, runs=1, warmup_s=0.2, drain_s=5, storm_hold_s=0.2)

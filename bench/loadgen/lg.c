@@ -351,6 +351,7 @@ static void on_connected(conn_t *c) {
 /* ---------- sending ---------- */
 static int rr;
 static char padbuf[4096];
+static char cidp[48]; /* client_msg_id prefix, unique per lg run: several runs may share a server and its users */
 static int send_one(double tnow, int step) {
     for (int tries = 0; tries < o_conns; tries++) {
         conn_t *c = &C[rr]; rr = (rr + 1) % o_conns;
@@ -363,8 +364,8 @@ static int send_one(double tnow, int step) {
         m_recv[g] = 0; m_exp[g] = (uint32_t)room_ready[c->room]; m_step[g] = (uint8_t)step;
         if (m_exp[g]) outstanding++;
         char b[8192];
-        int n = snprintf(b, sizeof b, "{\"type\":\"send\",\"room\":\"%s\",\"client_msg_id\":\"c%llu\",\"body\":\"b%llu:%llu%.*s\"}",
-                         roomids[c->idx], (unsigned long long)g, (unsigned long long)g, (unsigned long long)now_us(), o_pad, padbuf);
+        int n = snprintf(b, sizeof b, "{\"type\":\"send\",\"room\":\"%s\",\"client_msg_id\":\"%s%llu\",\"body\":\"b%llu:%llu%.*s\"}",
+                         roomids[c->idx], cidp, (unsigned long long)g, (unsigned long long)g, (unsigned long long)now_us(), o_pad, padbuf);
         ws_send(c, 1, b, (size_t)n);
         c->next_send_ok = tnow + 1.0 / o_per_sock;
         flush(c);
@@ -430,6 +431,8 @@ int main(int argc, char **argv) {
     if (strcmp(o_host, "127.0.0.1")) die("loopback only: --host must be 127.0.0.1");
     if (o_conns <= 0 || o_pad < 0 || o_pad > 4000) usage();
     memset(padbuf, 'x', sizeof padbuf);
+    { struct timespec ts; clock_gettime(CLOCK_REALTIME, &ts);
+      snprintf(cidp, sizeof cidp, "c%x.%lx.%lx.", (unsigned)getpid(), (long)ts.tv_sec, (long)ts.tv_nsec); }
     struct rlimit rl = {(rlim_t)o_conns + 1024, (rlim_t)o_conns + 1024};
     if (setrlimit(RLIMIT_NOFILE, &rl)) { getrlimit(RLIMIT_NOFILE, &rl); if (rl.rlim_cur < (rlim_t)o_conns + 64) die("need %d fds, have %ld", o_conns + 64, (long)rl.rlim_cur); }
 
