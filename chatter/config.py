@@ -96,6 +96,8 @@ SETTINGS: tuple[Setting, ...] = (
       "A socket whose writer makes no progress for this long while frames wait is closed with 4008.", 1, 3600),
     S("realtime", "typing_ttl", float, 6.0, "seconds", "Typing expires this long after the last active:true.", 0.5, 600),
     S("realtime", "presence_grace", float, 10.0, "seconds", "A user goes offline this long after their last socket closes.", 0, 3600),
+    S("realtime", "presence_room_limit", int, 200, "members",
+      "Live presence is shared through DMs and rooms of at most this many members (larger rooms would cost N^2 events).", 2, 1000000),
     S("realtime", "room_idle", float, 300.0, "seconds", "A room actor with no activity for this long is stopped.", 1, 86400),
     S("realtime", "room_restarts", int, 5, "restarts", "Crashes a room actor may have per minute before the room is failed.", 0, 1000),
     S("realtime", "inbox", int, 1024, "commands", "Capacity of each actor's inbox.", 1, 1000000),

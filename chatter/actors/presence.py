@@ -5,7 +5,9 @@ users whose last socket closed.  A user goes online on their first socket;
 offline only ``presence_grace`` seconds after the last one closed with none
 reopened (so a page reload does not flap).  Going offline persists
 ``last_seen``.  Presence events are ephemeral and go only to users who
-share a room with the subject (``Store.contacts``).
+share a DM or a room of at most ``presence_room_limit`` members with the
+subject (``Store.contacts``): in larger rooms live presence would cost N^2
+events when N members connect.
 
 Inbox: bounded; connected/disconnected are sent with ``send_nowait`` by
 sessions.  If it is ever full, the count is applied inline rather than
@@ -117,7 +119,7 @@ class Presence:
         self.last_seen[user] = when
         try:
             await self.store.set_last_seen(user, when)
-            contacts = await self.store.contacts(user)
+            contacts = await self.store.contacts(user, self.cfg.presence_room_limit)
         except Exception:
             log.exception("presence update for %s failed", user)
             return

@@ -132,6 +132,8 @@ class Room:
 
     def _introduce(self, newcomer: Username) -> None:
         """Presence across a new membership: the newcomer and the others learn who is online."""
+        if len(self.members) > self.cfg.presence_room_limit:
+            return  # no live presence in large rooms (see presence.py)
         new_session = self.sessions.get(newcomer)
         newcomer_online = self.presence.is_online(newcomer)
         for user in self.members:

@@ -110,7 +110,7 @@ class ChatSystem:
         user_row = await self.store.get_user(conn.user)
         if user_row is None:
             raise NotFound("user not found")
-        contacts = await self.store.contacts(conn.user)
+        contacts = await self.store.contacts(conn.user, self.cfg.presence_room_limit)
         online = sorted(u for u in contacts if self.presence.is_online(u))
         ready = {"user": {**self.user_json(user_row), "online": True}, "online": online}
         for _ in range(3):  # a session that just ended refuses: start the next one

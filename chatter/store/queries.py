@@ -221,14 +221,23 @@ def set_last_seen(db: sqlite3.Connection, username: Username, when: str) -> tupl
     return None, []
 
 
-def contacts(db: sqlite3.Connection, username: Username) -> frozenset[Username]:
-    """Everyone who shares at least one room with ``username`` (not themself)."""
-    rows = db.execute(
-        "SELECT DISTINCT o.username FROM members m JOIN members o ON o.room = m.room "
-        "WHERE m.username = ? AND o.username != ?",
-        (username, username),
-    ).fetchall()
-    return frozenset(Username(r[0]) for r in rows)
+def contacts(db: sqlite3.Connection, username: Username, max_room: int | None = None) -> frozenset[Username]:
+    """Everyone who shares a room with ``username`` (not themself).
+
+    With ``max_room``, only rooms of at most that many members count (DMs
+    always do): live presence in a large room would cost N^2 deliveries when
+    N members connect.
+    """
+    if max_room is None:
+        sql = ("SELECT DISTINCT o.username FROM members m JOIN members o ON o.room = m.room "
+               "WHERE m.username = ? AND o.username != ?")
+        args: tuple[object, ...] = (username, username)
+    else:
+        sql = ("SELECT DISTINCT o.username FROM members m JOIN members o ON o.room = m.room "
+               "WHERE m.username = ? AND o.username != ? "
+               "AND (SELECT COUNT(*) FROM members c WHERE c.room = m.room) <= ?")
+        args = (username, username, max(max_room, 2))
+    return frozenset(Username(r[0]) for r in db.execute(sql, args).fetchall())
 
 
 # -- rooms ------------------------------------------------------------------

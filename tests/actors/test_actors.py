@@ -274,3 +274,18 @@ async def test_slow_socket_does_not_delay_others(autojump_clock: trio.testing.Mo
                 assert f["seq"] == m.message.seq
             assert stuck.queued <= 8 + 4
             assert not stuck.live
+
+
+async def test_presence_is_not_broadcast_through_large_rooms(autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(60):
+        async with open_memory_store() as store, open_actor_system(rt(presence_room_limit=3), store) as system:
+            await setup_room(store, "ana", "ben", "cid", "dan")  # 4 members: above the limit
+            await store.open_dm("ana", "cid")
+            ben = await connect(system, "ben")
+            cid = await connect(system, "cid")
+            await connect(system, "ana")
+            p = await next_of(cid, "presence")  # cid shares a DM with ana
+            assert (p["user"], p["online"]) == ("ana", True)
+            with trio.move_on_after(30):
+                f = await next_of(ben, "presence")  # ben shares only the large room
+                pytest.fail(f"presence through a large room: {f}")

@@ -1498,3 +1498,18 @@ def test_property_events_match_membership_intervals(ops: list[tuple[str, int, st
                     assert got == expected, u
 
     trio.run(body)
+
+
+async def test_contacts_limited_to_small_rooms(kind: str, tmp_path: Path) -> None:
+    """With max_room, only DMs and rooms of at most that many members make contacts."""
+    with trio.fail_after(TIMEOUT):
+        async with open_store(kind, tmp_path) as store:
+            await users(store, "alice", "bob", "carol", "dave", "erin")
+            await store.create_group("alice", "Big", ["bob", "carol", "dave"])  # 4 members
+            await store.create_group("alice", "Small", ["bob"])  # 2 members
+            await store.open_dm("erin", "carol")
+            assert await store.contacts("alice", 3) == {"bob"}
+            assert await store.contacts("alice", 4) == {"bob", "carol", "dave"}
+            assert await store.contacts("carol", 3) == {"erin"}
+            assert await store.contacts("carol", 1) == {"erin"}  # a DM always counts
+            assert await store.contacts("carol") == {"alice", "bob", "dave", "erin"}
