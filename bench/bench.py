@@ -353,6 +353,7 @@ class Bench:
         self.own_max_msgs: dict[str, float] = {}
         self.cache: dict[tuple[int, int, str], tuple[Path, list[tuple[str, str]]]] = {}
         self.tmp = Path(tempfile.mkdtemp(prefix="chatter-bench-"))
+        self.machine_at_start = machine()
 
     # -- plumbing
     def record(self, scenario: str, target: str, run: int, **data: Any) -> None:
@@ -362,7 +363,7 @@ class Bench:
 
     def save(self) -> None:
         meta = {"sizes": self.z.__dict__, "smoke": self.smoke, "targets": self.targets,
-                "machine": machine(), "peer_max_msgs": self.peer_max_msgs, "own_max_msgs": self.own_max_msgs,
+                "machine": machine(), "machine_at_start": self.machine_at_start, "peer_max_msgs": self.peer_max_msgs, "own_max_msgs": self.own_max_msgs,
                 "argv": sys.argv}
         (self.out / "results.json").write_text(json.dumps({"meta": meta, "records": self.records}, indent=1))
 
@@ -755,6 +756,7 @@ def machine() -> dict[str, Any]:
             "python": sys.version.split()[0], "node": ver(["node", "--version"]),
             "gcc": ver(["gcc", "--version"]),
             "git": ver(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"]),
+            "chatter_uncommitted": ver(["bash", "-c", f"git -C {ROOT} status --porcelain -- chatter | wc -l"]),
             "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
 
 
