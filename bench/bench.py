@@ -549,8 +549,15 @@ class Bench:
                                 names))
             result: dict[str, Any] = {}
 
+            mark = srv.workdir / "login-steps.txt"
+
             def storm() -> None:
-                time.sleep(self.z.warmup_s + d)  # step 0 is the baseline, the storm hits step 1
+                # step 0 is the baseline; the storm starts when lg starts step 1 (after its connect phase)
+                deadline = time.monotonic() + 300
+                while time.monotonic() < deadline:
+                    if mark.exists() and len(mark.read_text().splitlines()) >= 2:
+                        break
+                    time.sleep(0.02)
                 t0 = time.monotonic()
                 lat: list[float] = []
                 fails = 0
@@ -588,7 +595,8 @@ class Bench:
             th = threading.Thread(target=storm, daemon=True)
             th.start()
             r = lg(srv, n, tokens=self.toks(srv), rates=[rate, rate, rate], tag="login-fanout",
-                   extra=["--duration", str(d), "--warmup", str(self.z.warmup_s), "--drain", str(self.z.drain_s)])
+                   extra=["--duration", str(d), "--warmup", str(self.z.warmup_s), "--drain", str(self.z.drain_s),
+                          "--mark", str(mark)])
             th.join(120)
             s0, s1 = r["steps"][0], r["steps"][1]
             self.record("login", target, run, rate=rate, lost=r["lost"], errors=r["errors"],

@@ -78,6 +78,7 @@ static int o_port = 9001, o_conns = 100, o_proto = PROTO_RAW, o_room_size = 0, o
 static int o_cc = 0, o_slow = 0, o_hello_rooms = 0, o_window = 0, o_pad = 48, o_server_pid = 0;
 static double o_rates[32]; static int o_nsteps = 0;
 static double o_duration = 5, o_warmup = 1, o_drain = 10, o_connect_timeout = 60, o_hold = 0;
+static const char *o_mark = NULL; /* --mark FILE: a line per step start, for drivers that time side loads */
 static double o_max_time = 900, o_per_sock = 15, o_stop_p99_ms = 0, o_idle = 0;
 
 /* ---------- state ---------- */
@@ -393,7 +394,7 @@ static void usage(void) {
         "          [--room ID] [--room-size K] [--hello-rooms] [--senders S] [--cc N] [--slow K]\n"
         "          [--rate R[,R2,...] msgs/s, 0 = closed loop] [--window W] [--duration S per step] [--warmup S]\n"
         "          [--drain S] [--hold S] [--idle S] [--pad N] [--per-sock MAX/s] [--stop-p99-ms X]\n"
-        "          [--server-pid PID] [--connect-timeout S] [--max-time S]\n");
+        "          [--server-pid PID] [--connect-timeout S] [--max-time S] [--mark FILE]\n");
     exit(2);
 }
 
@@ -426,6 +427,7 @@ int main(int argc, char **argv) {
         else if (ARG("--server-pid")) o_server_pid = atoi(v);
         else if (ARG("--connect-timeout")) o_connect_timeout = atof(v);
         else if (ARG("--max-time")) o_max_time = atof(v);
+        else if (ARG("--mark")) o_mark = v;
         else usage();
     }
     if (strcmp(o_host, "127.0.0.1")) die("loopback only: --host must be 127.0.0.1");
@@ -492,6 +494,7 @@ int main(int argc, char **argv) {
     if (o_rates[0] >= 0 && n_ready > 0) {
         for (int s = 0; s < o_nsteps && now_s() < deadline; s++) {
             cur_step = s; steps_run++;
+            if (o_mark) { FILE *mf = fopen(o_mark, "a"); if (mf) { fprintf(mf, "step %d\n", s); fclose(mf); } }
             double t0 = now_s(); step_t0[s] = t0;
             meas_t0[s] = t0 + (s == 0 ? o_warmup : 0);
             double tend = meas_t0[s] + o_duration; int measuring = 0;
