@@ -794,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--runs", type=int, help="override the number of interleaved runs")
+    ap.add_argument("--latency-pcts", help="scenario 3 load points, %% of the fastest peer's max (default 25,50,80)")
     ap.add_argument("--out", type=Path, help="results directory (default bench/results/<stamp>)")
     ap.add_argument("--quiet-wait", type=float, default=10.0,
                     help="seconds to wait for other processes to go below 0.3 cores before a measurement")
@@ -809,6 +810,8 @@ def main(argv: list[str] | None = None) -> int:
         CHATTER_GC.append(",".join(str(int(x)) for x in a.chatter_gc.split(",")))
     if a.runs:
         z = Sizes(**{**z.__dict__, "runs": a.runs})
+    if a.latency_pcts:
+        z = Sizes(**{**z.__dict__, "latency_pcts": tuple(int(x) for x in a.latency_pcts.split(","))})
     targets = [t for t in a.targets.split(",") if t]
     scenarios = [s for s in a.scenarios.split(",") if s]
     for t in targets:
