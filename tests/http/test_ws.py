@@ -426,3 +426,26 @@ async def test_password_change_ends_other_sessions_but_keeps_the_callers(tmp_pat
                 await client.post(f"/api/rooms/{room}/messages", headers=bearer(tokens["ben"]),
                                   json={"client_msg_id": "after", "body": "still delivered"})
                 assert (await this_tab.next("message"))["body"] == "still delivered"
+
+
+async def test_frames_bypass_quarts_per_send_wrapper(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer sends the ASGI message itself (see ws._asgi_send): Quart's send_data is not on the hot path."""
+    from quart.asgi import ASGIWebsocketConnection
+
+    calls = {"n": 0}
+    original = ASGIWebsocketConnection.send_data
+
+    async def counting(self: Any, send: Any, data: Any) -> None:
+        calls["n"] += 1
+        await original(self, send, data)
+
+    monkeypatch.setattr(ASGIWebsocketConnection, "send_data", counting)
+    with trio.fail_after(TIMEOUT):
+        async with world(tmp_path) as (app, client, tokens, room):
+            async with socket(client, tokens["ana"]) as ana:
+                await ana.hello()
+                for _ in range(3):
+                    await ana.send({"type": "ping"})
+                    await ana.next("pong")
+    assert ana.frames_received >= 2
+    assert calls["n"] == 0
