@@ -354,6 +354,7 @@ class Bench:
         self.cache: dict[tuple[int, int, str], tuple[Path, list[tuple[str, str]]]] = {}
         self.tmp = Path(tempfile.mkdtemp(prefix="chatter-bench-"))
         self.machine_at_start = machine()
+        self.shared: Server | None = None  # smoke mode's single Chatter
 
     # -- plumbing
     def record(self, scenario: str, target: str, run: int, **data: Any) -> None:
@@ -372,6 +373,17 @@ class Bench:
         """A fresh server; for Chatter a fresh copy of a cached population database."""
         work = Path(tempfile.mkdtemp(dir=self.tmp, prefix=f"{target}-"))
         tokens: list[tuple[str, str]] | None = None
+        if target == "chatter" and users and self.smoke:
+            # smoke checks correctness, not memory: one Chatter for every scenario saves ~1.5 s per start
+            if self.shared is None:
+                self.shared = start_server("chatter", work)
+            key = (users, room_size, prefix)
+            if key not in self.cache:
+                assert self.shared.rest is not None
+                self.cache[key] = (Path(), chatter_population(self.shared.rest, users, room_size, prefix))
+            self.shared.extra["tokens"] = self.cache[key][1]
+            yield self.shared
+            return
         if target == "chatter" and users:
             key = (users, room_size, prefix)
             if key not in self.cache:
@@ -651,6 +663,8 @@ class Bench:
                         del self.records[mark:]
                 if sc == "fanout":
                     self.fanout_maxima()
+        if self.shared is not None:
+            self.shared.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
