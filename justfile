@@ -55,7 +55,11 @@ setup-bench: setup-py
     fi
     make -s -C bench/loadgen
 
-# Full benchmarks (minutes; loopback only): writes bench/results/ and BENCHMARKS.md.
+# Benchmark smoke: every peer and Chatter at tiny sizes (~1 min); fails unless 0 lost, 0 failures.
+bench-smoke: setup-bench
+    {{py}} bench/bench.py --smoke
+
+# Full benchmarks (30-40 min on a quiet machine; loopback only): bench/results/, BENCHMARKS.md, bench/latency-vs-load.png.
 bench: setup-bench
     {{py}} bench/bench.py
     {{py}} bench/report
