@@ -7,41 +7,17 @@ Systems start inside each test under ``trio.fail_after``.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 import pytest
 import trio
-from helpers import PASSWORD, bearer, login, make_config, register, running_app, system_of, user
+from apikit import JSON, TIME_RE, cfg, err
+from helpers import PASSWORD, bearer, login, register, running_app, system_of, user
 
 # Tests below create many accounts from the one test-client address; the
 # rate-limit tests set their own limits.
-LIMITS = {
-    "auth__login_per_ip_per_minute": 10_000,
-    "auth__login_per_account_per_minute": 10_000,
-    "auth__register_per_ip_per_minute": 10_000,
-}
-TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-JSON = {"Content-Type": "application/json"}
-
-
-def cfg(tmp_path: Any, **kw: Any) -> Any:
-    return make_config(tmp_path, **{**LIMITS, **kw})
-
-
-async def err(r: Any, status: int, code: str) -> dict[str, Any]:
-    text = await r.get_data(as_text=True)
-    assert r.status_code == status, (r.status_code, text)
-    assert r.mimetype == "application/json", r.mimetype
-    body = await r.get_json()
-    assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message"}, body
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert "Traceback" not in text
-    return body  # type: ignore[no-any-return]
 
 
 def check_user(u: dict[str, Any], username: str, name: str) -> None:

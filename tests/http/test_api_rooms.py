@@ -7,35 +7,12 @@ user's room list and every user's event feed unchanged.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 import trio
-from helpers import bearer, cmid, make_config, register, running_app, system_of, user
-
-LIMITS = {
-    "auth__login_per_ip_per_minute": 10_000,
-    "auth__login_per_account_per_minute": 10_000,
-    "auth__register_per_ip_per_minute": 10_000,
-}
-TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-JSON = {"Content-Type": "application/json"}
-
-
-def cfg(tmp_path: Any, **kw: Any) -> Any:
-    return make_config(tmp_path, **{**LIMITS, **kw})
-
-
-async def err(r: Any, status: int, code: str) -> dict[str, Any]:
-    text = await r.get_data(as_text=True)
-    assert r.status_code == status, (r.status_code, text)
-    assert r.mimetype == "application/json"
-    body = await r.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body  # type: ignore[no-any-return]
+from apikit import JSON, TIME_RE, cfg, err
+from helpers import bearer, cmid, register, running_app, system_of, user
 
 
 def check_member(

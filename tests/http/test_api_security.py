@@ -17,12 +17,12 @@ from typing import Any
 import jwt
 import pytest
 import trio
+from apikit import JSON, cfg, err
 from helpers import (
     PASSWORD,
     bearer,
     cmid,
     login,
-    make_config,
     register,
     running_app,
     system_of,
@@ -30,28 +30,6 @@ from helpers import (
 )
 
 from chatter import auth
-
-LIMITS = {
-    "auth__login_per_ip_per_minute": 10_000,
-    "auth__login_per_account_per_minute": 10_000,
-    "auth__register_per_ip_per_minute": 10_000,
-}
-JSON = {"Content-Type": "application/json"}
-
-
-def cfg(tmp_path: Any, **kw: Any) -> Any:
-    return make_config(tmp_path, **{**LIMITS, **kw})
-
-
-async def err(r: Any, status: int, code: str) -> dict[str, Any]:
-    text = await r.get_data(as_text=True)
-    assert r.status_code == status, (r.status_code, text)
-    assert r.mimetype == "application/json"
-    body = await r.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body  # type: ignore[no-any-return]
 
 
 def secret_of(app: Any) -> str:

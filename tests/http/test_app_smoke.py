@@ -1,5 +1,4 @@
 import trio
-
 from helpers import bearer, make_config, running_app, user
 
 

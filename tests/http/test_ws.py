@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 import trio
-from quart.testing.connections import WebsocketDisconnectError
-
 from helpers import bearer, cmid, make_config, running_app, system_of, user
+from quart.testing.connections import WebsocketDisconnectError
 
 TIMEOUT = 10
 
