@@ -10,9 +10,9 @@ py := venv / "bin" / "python"
 serve *ARGS: setup build-ui
     {{py}} -m chatter serve {{ARGS}}
 
-# Run every test: Python (unit, protocol, end-to-end), UI unit tests, browser e2e.
-test: setup setup-system setup-bench build-ui
-    {{py}} -m pytest -q -p no:cacheprovider tests bench/test_smoke.py
+# Run every test: Python (unit, protocol, end-to-end, the built binary under env -i), UI unit tests, browser e2e.
+test: setup setup-system setup-bench build-ui build
+    CHATTER_TEST_BINARY=1 {{py}} -m pytest -q -p no:cacheprovider tests bench/test_smoke.py
     cd ui && npm run --silent test
     cd ui && npm run --silent e2e
 
