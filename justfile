@@ -12,7 +12,7 @@ serve *ARGS: setup build-ui
 
 # Run every test: Python (unit, protocol, end-to-end, the built binary under env -i), UI unit tests, browser e2e.
 test: setup setup-system setup-bench build-ui build
-    CHATTER_TEST_BINARY=1 {{py}} -m pytest -q -p no:cacheprovider tests bench/test_smoke.py
+    TEST_CHATTER_BINARY=1 {{py}} -m pytest -q -p no:cacheprovider tests bench/test_smoke.py
     cd ui && npm run --silent test
     cd ui && npm run --silent e2e
 
@@ -97,7 +97,7 @@ dev PORT="8080" UI_PORT="5173": setup
 
 # Shipping checks: build bin/chatter and test it under env -i, lifecycle, operator commands, dev reload.
 test-ship: setup build
-    CHATTER_TEST_BINARY=1 {{py}} -m pytest -q -p no:cacheprovider tests/ship tests/ops
+    TEST_CHATTER_BINARY=1 {{py}} -m pytest -q -p no:cacheprovider tests/ship tests/ops
     bash scripts/test-dev-reload.sh
 
 # Build the container image and test it with podman (skips, saying why, where podman cannot run).

@@ -1,6 +1,6 @@
 """bin/chatter, the single executable from ``just build``, under ``env -i``.
 
-Policy: the test runs when ``CHATTER_TEST_BINARY=1`` (``just test-ship``
+Policy: the test runs when ``TEST_CHATTER_BINARY=1`` (``just test-ship``
 builds first and sets it; a missing binary is then a failure), or when
 bin/chatter exists and is newer than every source it is built from
 (chatter/**/*.py, pyproject.toml, ui/dist/index.html, the build script).
@@ -34,17 +34,17 @@ def _sources() -> list[Path]:
 
 
 def _why_skip() -> str | None:
-    forced = os.environ.get("CHATTER_TEST_BINARY") == "1"
+    forced = os.environ.get("TEST_CHATTER_BINARY") == "1"
     if not BINARY.exists():
         if forced:
-            pytest.fail("CHATTER_TEST_BINARY=1 but bin/chatter does not exist; run `just build`")
+            pytest.fail("TEST_CHATTER_BINARY=1 but bin/chatter does not exist; run `just build`")
         return "bin/chatter does not exist; `just build` makes it (or `just test-ship` builds and tests it)"
     if forced:
         return None
     newest = max(_sources(), key=lambda f: f.stat().st_mtime)
     if newest.stat().st_mtime > BINARY.stat().st_mtime:
         return (f"bin/chatter is older than {newest.relative_to(ROOT)}; rebuild with `just build` "
-                "or set CHATTER_TEST_BINARY=1 to test it anyway")
+                "or set TEST_CHATTER_BINARY=1 to test it anyway")
     return None
 
 
