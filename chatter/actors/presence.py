@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 import trio
 
-from chatter.actors.frames import encode
+from chatter.actors import frames
 from chatter.store.base import utc_now
 from chatter.store.models import Username
 
@@ -125,7 +125,7 @@ class Presence:
             return
         if online != (user in self.online):
             return  # changed again while we awaited; the newer change is queued
-        frame = encode({"type": "presence", "user": user, "online": online, "last_seen": when})
+        frame = frames.presence(user, online, when)
         for other in contacts:
             session = self.sessions.get(other)
             if session is not None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 import trio
 
+from chatter.actors import frames
 from chatter.actors.frames import encode, encode_event
 from chatter.errors import ChatError, NotFound, Unavailable
 from chatter.store.models import EventRow, RoomId, Username
@@ -105,10 +106,8 @@ class Room:
             self.members.add(Username(subject))
         if kind == "message" and isinstance(origin, Origin):
             d = ev.data
-            origin.conn.offer_control(encode({
-                "type": "ack", "client_msg_id": d["client_msg_id"], "id": d["id"], "seq": ev.seq,
-                "room": ev.room, "created_at": d["created_at"],
-            }))
+            origin.conn.offer_control(frames.ack(client_msg_id=d["client_msg_id"], id=d["id"], seq=ev.seq,
+                                                 room=ev.room, created_at=d["created_at"]))
             self.metrics.send_ack.observe(trio.current_time() - origin.started)
         sessions = self.sessions
         for user in self.members:
@@ -140,11 +139,9 @@ class Room:
             if user == newcomer:
                 continue
             if newcomer_online and (s := self.sessions.get(user)) is not None:
-                s.offer_ephemeral(encode({"type": "presence", "user": newcomer, "online": True,
-                                          "last_seen": self.presence.last_seen(newcomer)}))
+                s.offer_ephemeral(frames.presence(newcomer, True, self.presence.last_seen(newcomer)))
             if new_session is not None and self.presence.is_online(user):
-                new_session.offer_ephemeral(encode({"type": "presence", "user": user, "online": True,
-                                                    "last_seen": self.presence.last_seen(user)}))
+                new_session.offer_ephemeral(frames.presence(user, True, self.presence.last_seen(user)))
 
     # -- typing ---------------------------------------------------------
 

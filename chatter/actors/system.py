@@ -25,7 +25,6 @@ from chatter.actors.presence import Presence, PresenceHandle
 from chatter.actors.registry import Dispatcher, Rooms, Sessions
 from chatter.actors.room import Origin
 from chatter.actors.session import SessionHandle
-from chatter.errors import NotFound
 from chatter.metrics import Metrics
 from chatter.store.base import Store
 from chatter.store.models import MemberRow, PostResult, RoomId, RoomRow, Username, UserRow
@@ -105,11 +104,11 @@ class ChatSystem:
         return Conn(user, token_version, capacity=self.cfg.outbox_frames,
                     control_capacity=self.cfg.control_frames, metrics=self.metrics, sid=sid)
 
-    async def attach(self, conn: Conn, since: int | None, epoch: str | None) -> None:
-        """Register the socket with its user's session; it queues ``ready`` then delivers."""
-        user_row = await self.store.get_user(conn.user)
-        if user_row is None:
-            raise NotFound("user not found")
+    async def attach(self, conn: Conn, user_row: UserRow, since: int | None, epoch: str | None) -> None:
+        """Register the socket with its user's session; it queues ``ready`` then delivers.
+
+        ``user_row`` is the row the handshake authenticated with (not read again here).
+        """
         contacts = await self.store.contacts(conn.user, self.cfg.presence_room_limit)
         online = sorted(u for u in contacts if self.presence.is_online(u))
         ready = {"user": {**self.user_json(user_row), "online": True}, "online": online}

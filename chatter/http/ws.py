@@ -21,6 +21,7 @@ from hypercorn.protocol import ws_stream
 from quart import Response, websocket
 
 from chatter import policy
+from chatter.actors import frames
 from chatter.actors.conn import Conn
 from chatter.actors.frames import coalesce, encode
 from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
@@ -29,6 +30,7 @@ from chatter.http.rest import deps
 from chatter.http.transport import shutdown_connections
 from chatter.http.wire import field, parse_object
 from chatter.ratelimit import RateLimiter
+from chatter.store.models import UserRow
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +53,10 @@ ws_stream.Handshake.__init__ = _handshake_without_extensions  # type: ignore[met
 class Socket:
     """State of one accepted socket that the handlers share."""
 
-    def __init__(self, conn: Conn, cfg: Any) -> None:
+    def __init__(self, conn: Conn, cfg: Any, user: UserRow) -> None:
         self.conn = conn
         self.cfg = cfg
+        self.user = user  # as loaded by the handshake's authentication
         self.said_hello = False
         self.sends = RateLimiter(cfg.sends_per_second, 1.0, max_keys=1)
         self.errors = RateLimiter(cfg.errors_per_minute, 60.0, max_keys=1)
@@ -75,7 +78,7 @@ async def on_hello(sock: Socket, frame: dict[str, Any]) -> None:
     if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 64):
         raise Invalid("epoch must be a string")
     sock.said_hello = True
-    await deps().system.attach(sock.conn, since, epoch)
+    await deps().system.attach(sock.conn, sock.user, since, epoch)
 
 
 async def on_send(sock: Socket, frame: dict[str, Any]) -> None:
@@ -89,8 +92,8 @@ async def on_send(sock: Socket, frame: dict[str, Any]) -> None:
     result = await deps().system.post(sock.conn.user, room, cmid, body, conn=sock.conn, started=started)
     if not result.created:  # an idempotent repeat: answer with the original ack
         m = result.message
-        sock.reply({"type": "ack", "client_msg_id": m.client_msg_id, "id": m.id, "seq": m.seq, "room": m.room,
-                    "created_at": m.created_at})
+        sock.conn.offer_control(frames.ack(client_msg_id=m.client_msg_id, id=m.id, seq=m.seq, room=m.room,
+                                           created_at=m.created_at))
 
 
 async def on_typing(sock: Socket, frame: dict[str, Any]) -> None:
@@ -244,7 +247,7 @@ async def socket_endpoint() -> Response | None:
     server, client = websocket.scope.get("server"), websocket.scope.get("client")
     if server and client:
         conn.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))
-    sock = Socket(conn, cfg)
+    sock = Socket(conn, cfg, who.user)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_writer, sock, nursery.cancel_scope)

@@ -55,7 +55,7 @@ async def setup_room(store: MemoryStore, *users: str) -> str:
 
 async def connect(system: ChatSystem, user: str, since: int | None = None) -> Any:
     conn = system.new_conn(user, 0)
-    await system.attach(conn, since, system.store.epoch)
+    await system.attach(conn, await system.store.get_user(user), since, system.store.epoch)
     ready = await next_frame(conn)
     assert ready["type"] == "ready"
     return conn
