@@ -69,8 +69,13 @@ async def _drain_body() -> None:
             return
 
 
+def _json_error(status: int, code: str, message: str) -> Response:
+    """The protocol's error body ``{"error": {"code", "message"}}`` with ``status``."""
+    return Response(_dumps({"error": {"code": code, "message": message}}), status=status, mimetype="application/json")
+
+
 def _error_response(e: ChatError) -> Response:
-    resp = Response(_dumps(e.to_json()), status=e.status, mimetype="application/json")
+    resp = _json_error(e.status, e.code, e.message)
     if e.retry_after is not None:
         resp.headers["Retry-After"] = str(max(1, math.ceil(e.retry_after)))
     return resp
@@ -147,14 +152,12 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
         code = _HTTP_CODES.get(status, "INVALID_INPUT" if status < 500 else "INTERNAL")
         message = {404: "not found", 405: "method not allowed", 413: "request body too large"}.get(
             status, (e.description or e.name or "error").split("\n")[0][:200])
-        return Response(_dumps({"error": {"code": code, "message": message}}), status=status,
-                        mimetype="application/json")
+        return _json_error(status, code, message)
 
     @app.errorhandler(Exception)
     async def _bug(e: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.path, exc_info=e)
-        return Response(_dumps({"error": {"code": "INTERNAL", "message": "internal error"}}), status=500,
-                        mimetype="application/json")
+        return _json_error(500, "INTERNAL", "internal error")
 
     @app.get("/healthz")
     @hide
@@ -177,8 +180,7 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     @app.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     @hide
     async def api_not_found(rest: str) -> Response:
-        return Response(_dumps({"error": {"code": "NOT_FOUND", "message": "no such API route"}}), status=404,
-                        mimetype="application/json")
+        return _json_error(404, "NOT_FOUND", "no such API route")
 
     @app.get("/")
     @app.get("/<path:path>")
@@ -186,8 +188,7 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     async def ui(path: str = "") -> Response:
         first = "/" + path.split("/", 1)[0]
         if first in _NOT_UI:
-            return Response(_dumps({"error": {"code": "NOT_FOUND", "message": "not found"}}), status=404,
-                            mimetype="application/json")
+            return _json_error(404, "NOT_FOUND", "not found")
         index = ui_dir / "index.html"
         if not index.is_file():
             return Response(_NO_UI_PAGE, status=503, mimetype="text/html")
