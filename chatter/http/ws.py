@@ -230,10 +230,9 @@ async def _hello_deadline(sock: Socket, seconds: float) -> None:
 async def socket_endpoint() -> Response | None:
     d = deps()
     system = d.system
-    if not system.accepting:
-        e: ChatError = Unavailable("server shutting down")
-        return Response(encode(e.to_json()), status=e.status, mimetype="application/json")
     try:
+        if not system.accepting:
+            raise Unavailable("server shutting down")
         who = await identify(system.store, d.secret, websocket.headers, websocket.cookies, d.cfg.auth.cookie_name)
         origin = websocket.headers.get("Origin")
         if who.via_cookie and origin is not None and not origin_allowed(
