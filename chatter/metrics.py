@@ -130,7 +130,9 @@ class Metrics:
         self.sockets_closed = Counter("chatter_sockets_closed_total", "WebSocket closes by code.")
         self.events_delivered = Counter("chatter_events_delivered_total",
                                         "Events queued to sockets (durable live, catch-up, ephemeral).")
-        self.frames_sent = Counter("chatter_frames_sent_total", "WebSocket frames written (one may hold many events).")
+        self.frames_sent = Counter("chatter_frames_sent_total",
+                                   "WebSocket frames written (one may hold many events), by path: "
+                                   "direct from the fan-out, or by the socket's writer task.")
         self.send_ack = Histogram("chatter_send_ack_seconds", "Time from a send frame to its ack being queued.",
                                   LATENCY_BUCKETS)
         self.fell_behind = Counter("chatter_sockets_fell_behind_total",
@@ -149,6 +151,8 @@ class Metrics:
         self.delivered_live = self.events_delivered.child(kind="live")
         self.delivered_catchup = self.events_delivered.child(kind="catchup")
         self.delivered_ephemeral = self.events_delivered.child(kind="ephemeral")
+        self.frames_direct = self.frames_sent.child(path="direct")
+        self.frames_writer = self.frames_sent.child(path="writer")
 
     def render(self) -> str:
         lines: list[str] = []

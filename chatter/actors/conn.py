@@ -14,16 +14,28 @@ the socket's single writer task.  Three kinds of frame share the queue:
 Cursor invariant: while ``live``, every durable event visible to the user
 with seq <= ``cursor`` has been queued, and events arrive in seq order, so
 an offered event with seq <= cursor is a duplicate and is ignored.
+
+Direct writes: a socket whose transport offers a ``DirectWriter`` does not
+wake its writer task for each frame.  ``_push`` marks the conn in the
+system's ``Flusher`` instead; the flusher (called by the dispatcher after
+each committed batch, and by its own task for everything else) takes what
+is queued, coalesces it into one frame and writes it straight to the
+socket when nothing else is writing.  Only when that is not possible (the
+writer is mid-send, the kernel buffer is full, the socket is closing) is
+the writer task woken, as before.  Order is kept because frames leave the
+queue in order and a direct write happens only while no send is in
+progress.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
+from chatter.actors.frames import coalesce
 from chatter.store.models import Username
 
 if TYPE_CHECKING:
@@ -35,9 +47,46 @@ EPHEMERAL = 0
 _ids = itertools.count(1)
 
 
+class DirectWriter(Protocol):
+    """What the transport offers for writing a frame without a task switch (``http/direct.py``)."""
+
+    def ready(self) -> bool:
+        """True when a frame written now would go out in order (no send in progress, socket open)."""
+
+    def write(self, text: str) -> bool:
+        """Write one text frame now; False if some of it waits for the writer task (``flush``)."""
+
+
+class Flusher:
+    """Conns with frames queued since the last flush; flushed in one pass, not one task each."""
+
+    def __init__(self) -> None:
+        self._dirty: dict[int, Conn] = {}
+        self._wake = trio.Event()
+
+    def mark(self, conn: Conn) -> None:
+        self._dirty[conn.id] = conn
+        self._wake.set()
+
+    def flush(self) -> None:
+        while self._dirty:
+            dirty, self._dirty = self._dirty, {}
+            for conn in dirty.values():
+                conn.flush()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Flush what producers other than the dispatcher queued, once per scheduler pass."""
+        task_status.started()
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            self.flush()
+
+
 class Conn:
     def __init__(self, user: Username, token_version: int, *, capacity: int, control_capacity: int,
-                 metrics: Metrics, sid: str = "") -> None:
+                 metrics: Metrics, sid: str = "", flusher: Flusher | None = None,
+                 coalesce_max: int = 256) -> None:
         self.id = next(_ids)
         self.user = user
         self.token_version = token_version
@@ -49,6 +98,7 @@ class Conn:
         self._durable_or_ephemeral = 0
         self._control = 0
         self._nonempty = trio.Event()
+        self._writer_woken = False
         self._space = trio.Event()
         self.cursor = 0
         self.sent = 0
@@ -60,6 +110,9 @@ class Conn:
         self.closed = trio.Event()
         self.last_progress = trio.current_time()
         self.addresses: tuple[tuple[str, int], tuple[str, int]] | None = None  # (local, peer), set by transport
+        self.flusher = flusher
+        self.coalesce_max = coalesce_max
+        self.direct: DirectWriter | None = None  # set by the transport once the socket is open
 
     def __repr__(self) -> str:
         return f"<Conn {self.id} {self.user} cursor={self.cursor} live={self.live}>"
@@ -75,7 +128,24 @@ class Conn:
             self.last_progress = trio.current_time()  # the stall clock starts when work appears
         self._frames.append((kind, text))
         self.metrics.outbox_frames.inc()
-        self._nonempty.set()
+        if self.direct is not None and self.flusher is not None:
+            self.flusher.mark(self)
+        else:
+            self._nonempty.set()
+
+    def flush(self) -> None:
+        """Write what is queued straight to the socket, or wake the writer task to do it."""
+        if not self._frames:
+            return
+        direct = self.direct
+        if direct is None or self.close_code is not None or not direct.ready():
+            self._wake_writer()
+            return
+        while self._frames:
+            if not direct.write(coalesce(self._pop(self.coalesce_max))):
+                self._wake_writer()  # the rest of that frame waits for the writer task
+                return
+            self.metrics.frames_direct.inc()
 
     def offer_control(self, text: str) -> None:
         if self.close_code is not None:
@@ -135,12 +205,22 @@ class Conn:
     # -- the writer's side -------------------------------------------------
 
     async def take(self, limit: int) -> list[str]:
-        """Wait for frames and take up to ``limit`` of them, oldest first."""
-        while not self._frames:
-            if self.close_code is not None:
-                return []
+        """Wait until woken, then take up to ``limit`` queued frames, oldest first.
+
+        May return no frames: the writer is also woken to finish a direct
+        write (its transport's ``flush``) and to close.
+        """
+        if not self._frames and self.close_code is None and not self._writer_woken:
             self._nonempty = trio.Event()
             await self._nonempty.wait()
+        self._writer_woken = False
+        return self._pop(limit)
+
+    def _wake_writer(self) -> None:
+        self._writer_woken = True  # seen by the next take even if the writer is not waiting yet
+        self._nonempty.set()
+
+    def _pop(self, limit: int) -> list[str]:
         out: list[str] = []
         frames = self._frames
         while frames and len(out) < limit:
@@ -152,6 +232,8 @@ class Conn:
                 if kind > self.sent:
                     self.sent = kind
             out.append(text)
+        if not out:
+            return out
         self.metrics.outbox_frames.dec(len(out))
         self.last_progress = trio.current_time()
         self._space.set()
@@ -170,6 +252,7 @@ class Conn:
 
     def discard(self) -> None:
         """The socket is gone: release queued frames."""
+        self.direct = None
         self.metrics.outbox_frames.dec(len(self._frames))
         self._frames.clear()
         self.closed.set()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from chatter.actors.conn import Flusher
 from chatter.actors.presence import PresenceHandle
 from chatter.actors.room import Room, RoomHandle
 from chatter.actors.session import Session, SessionHandle
@@ -210,8 +211,9 @@ class Dispatcher:
     """Fans committed events out in seq order; see the module docstring."""
 
     def __init__(self, rooms: Rooms, sessions: Sessions, metrics: Metrics, head: int,
-                 committed: trio.MemoryReceiveChannel[Committed]) -> None:
+                 committed: trio.MemoryReceiveChannel[Committed], flusher: Flusher | None = None) -> None:
         self.rooms = rooms
+        self.flusher = flusher
         self.sessions = sessions
         self.metrics = metrics
         self.head = head
@@ -224,6 +226,8 @@ class Dispatcher:
                 self.metrics.dispatch_queue.set(self._committed.statistics().current_buffer_used)
                 for ev, origin in batch:
                     await self.dispatch(ev, origin)
+                if self.flusher is not None:
+                    self.flusher.flush()  # write the batch to every socket it touched, in this pass
 
     async def dispatch(self, ev: EventRow, origin: object) -> None:
         handle = await self.rooms.get(ev.room, ev.seq - 1)

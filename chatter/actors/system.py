@@ -20,7 +20,7 @@ from typing import Any
 
 import trio
 
-from chatter.actors.conn import Conn
+from chatter.actors.conn import Conn, Flusher
 from chatter.actors.presence import Presence, PresenceHandle
 from chatter.actors.registry import Dispatcher, Rooms, Sessions
 from chatter.actors.room import Origin
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 class ChatSystem:
     def __init__(self, cfg: Any, store: Store, metrics: Metrics, sessions: Sessions, rooms: Rooms,
-                 presence: PresenceHandle, dispatcher: Dispatcher) -> None:
+                 presence: PresenceHandle, dispatcher: Dispatcher, flusher: Flusher | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.metrics = metrics
@@ -42,6 +42,7 @@ class ChatSystem:
         self.rooms = rooms
         self.presence = presence
         self.dispatcher = dispatcher
+        self.flusher = flusher
         self.accepting = True
         self._drained = trio.Event()  # set once closing started and the last socket is gone
 
@@ -102,7 +103,8 @@ class ChatSystem:
         self.metrics.sockets_open.inc()
         self.metrics.sockets_total.inc()
         return Conn(user, token_version, capacity=self.cfg.outbox_frames,
-                    control_capacity=self.cfg.control_frames, metrics=self.metrics, sid=sid)
+                    control_capacity=self.cfg.control_frames, metrics=self.metrics, sid=sid,
+                    flusher=self.flusher, coalesce_max=self.cfg.coalesce_max)
 
     async def attach(self, conn: Conn, user_row: UserRow, since: int | None, epoch: str | None) -> None:
         """Register the socket with its user's session; it queues ``ready`` then delivers.
@@ -160,12 +162,14 @@ async def open_actor_system(cfg: Any, store: Store, metrics: Metrics | None = No
         presence_handle = PresenceHandle(presence, presence_send)
         sessions.presence = presence_handle
         rooms = Rooms(cfg, store, sessions, presence_handle, metrics, nursery)
-        dispatcher = Dispatcher(rooms, sessions, metrics, head, committed)
+        flusher = Flusher()
+        dispatcher = Dispatcher(rooms, sessions, metrics, head, committed, flusher)
         rooms.dispatcher = dispatcher
         sessions.dispatcher = dispatcher
         await nursery.start(dispatcher.run)
         await nursery.start(presence.run)
-        system = ChatSystem(cfg, store, metrics, sessions, rooms, presence_handle, dispatcher)
+        await nursery.start(flusher.run)
+        system = ChatSystem(cfg, store, metrics, sessions, rooms, presence_handle, dispatcher, flusher)
         try:
             yield system
         finally:

@@ -26,6 +26,7 @@ from chatter.actors.conn import Conn
 from chatter.actors.frames import coalesce, encode
 from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
 from chatter.http.authn import identify, origin_allowed
+from chatter.http.direct import DirectSend
 from chatter.http.rest import deps
 from chatter.http.transport import shutdown_connections
 from chatter.http.wire import field, parse_object
@@ -179,19 +180,27 @@ def _asgi_send() -> Callable[[dict[str, Any]], Awaitable[None]] | None:
 
 
 async def _writer(sock: Socket, done: trio.CancelScope) -> None:
-    """The only task that writes to the socket: coalesces queued frames, then closes."""
+    """The socket's writer task: sends what the direct path could not, then closes.
+
+    Most frames go out directly from the fan-out (``direct.py``, ``Conn.flush``);
+    this task sends when a direct write is not possible or left bytes behind.
+    """
     conn = sock.conn
     metrics = deps().system.metrics
     asgi_send = _asgi_send()
+    direct = DirectSend.attach(asgi_send)
+    conn.direct = direct
     try:
         while True:
+            if direct is not None and direct.pending:
+                await direct.gate.flush()
             frames = await conn.take(sock.cfg.coalesce_max)
             if frames:
                 if asgi_send is not None:
                     await asgi_send({"type": "websocket.send", "bytes": None, "text": coalesce(frames)})
                 else:
                     await websocket.send(coalesce(frames))
-                metrics.frames_sent.inc()
+                metrics.frames_writer.inc()
             if conn.close_code is not None:
                 metrics.sockets_closed.inc(code=str(conn.close_code))
                 with trio.move_on_after(1):

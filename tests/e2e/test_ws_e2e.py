@@ -96,6 +96,40 @@ async def test_resume_after_dropped_connection_with_1000_missed_messages(tmp_pat
                 assert len(ben.seen_seqs) == len(set(ben.seen_seqs))
 
 
+async def test_fan_out_is_written_directly_and_keeps_order_with_pings_between(tmp_path: Path) -> None:
+    """The direct path (http/direct.py) is live on the pinned hypercorn, and interleaves safely with its pongs."""
+    with chatter_server(tmp_path) as server, rest(server.url) as http:
+        ana_t, ben_t, cy_t = make_user(http, "ana"), make_user(http, "ben"), make_user(http, "cyd")
+        room = group(http, ana_t, "ben", "cyd")
+        with trio.fail_after(60):
+            async with connect(server.ws_url, ben_t) as ben, connect(server.ws_url, cy_t) as cy:
+                await ben.hello()
+                await cy.hello()
+                pongs = 0
+
+                async def pinger() -> None:  # hypercorn answers pings through the same send gate
+                    nonlocal pongs
+                    while True:
+                        await ben.ws.ping()
+                        pongs += 1
+
+                sent = []
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(pinger)
+                    for i in range(300):
+                        r = http.post(f"/api/rooms/{room}/messages",
+                                      json={"client_msg_id": f"m{i}", "body": f"n{i}"}, headers=auth(ana_t))
+                        sent.append(r.json()["seq"])
+                    for client in (ben, cy):
+                        got = [(await client.next("message"))["seq"] for _ in range(300)]
+                        assert got == sent
+                    nursery.cancel_scope.cancel()
+                assert pongs > 0
+        metrics = http.get("/metrics").text
+        direct = [line for line in metrics.splitlines() if line.startswith('chatter_frames_sent_total{path="direct"}')]
+        assert direct and float(direct[0].split()[-1]) > 0, metrics
+
+
 async def test_resume_after_server_restart_on_the_same_database(tmp_path: Path) -> None:
     db = tmp_path / "keep.db"
     with chatter_server(tmp_path, db=db) as server, rest(server.url) as http:
