@@ -31,7 +31,7 @@ from chatter.errors import ChatError, ConfigError
 from chatter.http.reset import reset
 from chatter.http.rest import Deps, api
 from chatter.http.schemas import ChatterOpenAPI
-from chatter.http.ws import wire_socket
+from chatter.http.ws import sweeper_of, wire_socket
 from chatter.metrics import Metrics
 from chatter.ratelimit import RateLimiter
 from chatter.store import Store, open_memory_store, open_sqlite_store
@@ -249,6 +249,7 @@ async def open_chatter(cfg: Config, *, memory: bool = False,
             app = create_app(cfg, system, secret)
             async with trio.open_nursery() as nursery:
                 app.nursery = nursery
+                await nursery.start(sweeper_of(app).run)
                 await app.startup()
                 try:
                     yield app

@@ -18,7 +18,7 @@ from typing import Any
 
 import trio
 from hypercorn.protocol import ws_stream
-from quart import Response, websocket
+from quart import Response, current_app, websocket
 
 from chatter import policy
 from chatter.actors import frames
@@ -59,6 +59,9 @@ class Socket:
         self.cfg = cfg
         self.user = user  # as loaded by the handshake's authentication
         self.said_hello = False
+        self.opened = trio.current_time()
+        self.closing_since: float | None = None  # when the sweeper first saw close_code set
+        self.shut = False  # the sweeper shut the connection down underneath hypercorn
         self.sends = RateLimiter(cfg.sends_per_second, 1.0, max_keys=1)
         self.errors = RateLimiter(cfg.errors_per_minute, 60.0, max_keys=1)
 
@@ -212,28 +215,59 @@ async def _writer(sock: Socket, done: trio.CancelScope) -> None:
         done.cancel()
 
 
-async def _watchdog(sock: Socket) -> None:
-    """Close a socket whose writer has made no progress while frames wait (4008).
+class Sweeper:
+    """One task for every socket's deadlines, instead of two sleeping tasks per socket.
 
-    If the writer is stuck inside a send (the client stopped reading), the
-    close frame cannot go out either: the connection is then shut down
-    underneath hypercorn (``transport``) so the stuck send fails.
+    Each tick (``TICK`` seconds) it closes:
+
+    - with 1008, a socket that has not said hello ``HELLO_DEADLINE`` seconds after opening;
+    - with 4008, a socket whose writer made no progress for ``stall_timeout`` while frames wait;
+
+    and, ``CLOSE_GRACE`` seconds after a socket was asked to close, shuts the
+    connection down underneath hypercorn (``transport``) if it is still open:
+    its writer is stuck inside a send because the client stopped reading, so
+    the close frame cannot go out either.
     """
-    conn = sock.conn
-    timeout = sock.cfg.stall_timeout
-    while conn.close_code is None:
-        await trio.sleep(min(timeout / 4, 5.0))
-        if conn.queued and trio.current_time() - conn.last_progress > timeout:
-            conn.close(4008, "too slow")
-    await trio.sleep(2)  # the writer had its chance to send the close frame
-    if conn.addresses is not None:
-        await trio.to_thread.run_sync(shutdown_connections, {conn.addresses})
 
+    TICK = 1.0
+    HELLO_DEADLINE = 10.0
+    CLOSE_GRACE = 2.0
 
-async def _hello_deadline(sock: Socket, seconds: float) -> None:
-    await trio.sleep(seconds)
-    if not sock.said_hello:
-        sock.conn.close(1008, "no hello")
+    def __init__(self) -> None:
+        self._socks: dict[int, Socket] = {}
+
+    def add(self, sock: Socket) -> None:
+        self._socks[sock.conn.id] = sock
+
+    def remove(self, sock: Socket) -> None:
+        self._socks.pop(sock.conn.id, None)
+
+    def sweep(self, now: float) -> list[tuple[tuple[str, int], tuple[str, int]]]:
+        """Close what is overdue; return the connections to shut down underneath hypercorn."""
+        stuck = []
+        for sock in list(self._socks.values()):
+            conn = sock.conn
+            if conn.close_code is None:
+                if not sock.said_hello and now - sock.opened >= self.HELLO_DEADLINE:
+                    conn.close(1008, "no hello")
+                elif conn.queued and now - conn.last_progress > sock.cfg.stall_timeout:
+                    conn.close(4008, "too slow")
+                if conn.close_code is not None:
+                    sock.closing_since = now
+            elif sock.closing_since is None:
+                sock.closing_since = now
+            elif now - sock.closing_since >= self.CLOSE_GRACE and conn.addresses is not None and not sock.shut:
+                sock.shut = True
+                stuck.append(conn.addresses)
+        return stuck
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            await trio.sleep(self.TICK)
+            stuck = self.sweep(trio.current_time())
+            if stuck:
+                await trio.to_thread.run_sync(shutdown_connections, set(stuck))
 
 
 async def socket_endpoint() -> Response | None:
@@ -256,20 +290,27 @@ async def socket_endpoint() -> Response | None:
     if server and client:
         conn.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))
     sock = Socket(conn, cfg, who.user)
+    sweeper = sweeper_of(current_app)
+    sweeper.add(sock)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_writer, sock, nursery.cancel_scope)
-            nursery.start_soon(_watchdog, sock)
-            nursery.start_soon(_hello_deadline, sock, 10.0)
             while conn.close_code is None:
                 raw = await websocket.receive()
                 await _handle(sock, raw)
             # Closing: the writer sends the close frame and then cancels us.
             await trio.sleep_forever()
     finally:
+        sweeper.remove(sock)
         system.detach(conn)
     return None
 
 
 def wire_socket(app: Any) -> None:
+    app.extensions["chatter.sockets"] = Sweeper()
     app.add_websocket("/ws", "ws", socket_endpoint)
+
+
+def sweeper_of(app: Any) -> Sweeper:
+    """The app's socket sweeper; ``open_chatter`` runs it."""
+    return app.extensions["chatter.sockets"]  # type: ignore[no-any-return]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from helpers import bearer, cmid, make_config, running_app, system_of, user
 from quart.testing.connections import WebsocketDisconnectError
 
@@ -112,6 +113,22 @@ async def test_first_frame_must_be_hello(tmp_path: Any) -> None:
                 async with socket(client, tokens["ana"]) as ws:
                     await ws.send(first)
                     assert await ws.closed() == 1008
+
+
+async def test_a_socket_that_never_says_hello_is_closed_after_ten_seconds(
+        tmp_path: Any, autojump_clock: trio.testing.MockClock) -> None:
+    autojump_clock.autojump_threshold = float("inf")  # set-up runs bcrypt in threads: virtual time stands still
+    with trio.fail_after(60):
+        async with world(tmp_path) as (app, client, tokens, room):
+            async with socket(client, tokens["ana"]) as silent, socket(client, tokens["ben"]) as talker:
+                opened = trio.current_time()
+                await talker.send({"type": "hello"})
+                autojump_clock.autojump_threshold = 0
+                assert (await talker.next("ready"))["type"] == "ready"
+                assert await silent.closed() == 1008
+                assert 10 <= trio.current_time() - opened <= 11  # the sweeper ticks each second
+                await talker.send({"type": "ping"})
+                assert await talker.next("pong") == {"type": "pong"}  # the one that said hello stays
 
 
 async def test_resume_delivers_every_event_after_cursor_in_order(tmp_path: Any) -> None:

@@ -1,0 +1,59 @@
+"""The socket sweeper's decisions (``ws.Sweeper.sweep``), at exact times.
+
+End to end, the same deadlines are exercised against real hypercorn in
+tests/e2e/test_ws_e2e.py and tests/reliability/test_rel_slow_consumers.py.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from chatter.actors.conn import Conn
+from chatter.http.ws import Sweeper
+from chatter.metrics import Metrics
+
+LOCAL, PEER = ("127.0.0.1", 8080), ("127.0.0.1", 50000)
+
+
+def _sock(opened: float, *, said_hello: bool = True, stall: float = 45.0) -> Any:
+    conn = Conn("ana", 0, capacity=8, control_capacity=4, metrics=Metrics())
+    conn.addresses = (LOCAL, PEER)
+    return SimpleNamespace(conn=conn, cfg=SimpleNamespace(stall_timeout=stall), said_hello=said_hello,
+                           opened=opened, closing_since=None, shut=False)
+
+
+async def test_no_hello_closes_at_the_deadline_and_not_before() -> None:
+    sweeper, silent, polite = Sweeper(), _sock(100.0, said_hello=False), _sock(100.0)
+    sweeper.add(silent)
+    sweeper.add(polite)
+    sweeper.sweep(109.9)
+    assert silent.conn.close_code is None
+    sweeper.sweep(110.0)
+    assert (silent.conn.close_code, silent.conn.close_reason) == (1008, "no hello")
+    assert polite.conn.close_code is None
+
+
+async def test_a_stalled_writer_is_closed_4008_only_while_frames_wait() -> None:
+    sweeper, idle, stalled = Sweeper(), _sock(0.0, stall=45), _sock(0.0, stall=45)
+    sweeper.add(idle)
+    sweeper.add(stalled)
+    stalled.conn.offer_control('{"type":"pong"}')  # queued at the current trio time
+    start = stalled.conn.last_progress
+    sweeper.sweep(start + 45)
+    assert stalled.conn.close_code is None
+    sweeper.sweep(start + 45.5)
+    assert stalled.conn.close_code == 4008
+    assert idle.conn.close_code is None  # nothing queued: an idle socket is not stalled
+
+
+async def test_a_closing_socket_still_open_after_the_grace_is_shut_down_once() -> None:
+    sweeper, sock = Sweeper(), _sock(0.0)
+    sweeper.add(sock)
+    sock.conn.close(4001, "logged out")
+    assert sweeper.sweep(10.0) == []  # first seen closing now
+    assert sweeper.sweep(11.9) == []
+    assert sweeper.sweep(12.0) == [(LOCAL, PEER)]
+    assert sweeper.sweep(13.0) == []  # once
+    sweeper.remove(sock)
+    assert sweeper.sweep(20.0) == []
