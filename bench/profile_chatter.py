@@ -1,9 +1,12 @@
-"""Profile Chatter under fan-out load with py-spy and print where the server's time goes.
+"""Profile Chatter under load with py-spy and print where the server's time goes.
 
     .venv/bin/python bench/profile_chatter.py [--members 1000] [--seconds 10] [--rate 0]
+    .venv/bin/python bench/profile_chatter.py --scenario storm --members 5000
+    .venv/bin/python bench/profile_chatter.py --scenario rooms --members 10000 --rate 2000
 
-Starts Chatter on core 0 exactly as bench.py does, fills one room, drives it with lg on
-core 1 (closed loop by default, or --rate msgs/s), and samples the server with
+Starts Chatter on core 0 exactly as bench.py does, fills one room (``fanout``, ``storm``)
+or rooms of 5 (``rooms``), drives it with lg on core 1 (fan-out: closed loop by default,
+or --rate msgs/s; storm: everyone connects at once and holds), and samples the server with
 `py-spy record --format raw` (collapsed stacks, 100 Hz, idle frames dropped). Prints the
 top frames by self and by inclusive time; the raw file stays in bench/results/.
 """
@@ -51,6 +54,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rate", type=float, default=0, help="msgs/s offered; 0 = closed loop (window 16)")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--scenario", choices=("fanout", "storm", "rooms"), default="fanout")
+    ap.add_argument("--hz", type=int, default=100, help="py-spy samples per second")
+    ap.add_argument("--gil", action="store_true", help="only samples holding the GIL (CPU spent in Python)")
+    ap.add_argument("--blocking", action="store_true", help="pause the server per sample: whole stacks, more overhead")
     a = ap.parse_args()
     bench.raise_nofile()
     bench.ensure_tools()
@@ -61,23 +68,32 @@ def main() -> int:
     srv = bench.start_server("chatter", work)
     try:
         assert srv.rest is not None
-        toks = bench.chatter_population(srv.rest, a.members, 0, "p")
+        toks = bench.chatter_population(srv.rest, a.members, 5 if a.scenario == "rooms" else 0, "p")
         srv.extra["tokens"] = toks
         raw = out / f"profile-{time.strftime('%H%M%S')}.txt"
-        spy = subprocess.Popen([str(pyspy), "record", "-p", str(srv.pid), "-r", "100", "-d", str(int(a.seconds + 2)),
-                                "--format", "raw", "-o", str(raw), "--nonblocking"],
+        spy = subprocess.Popen([str(pyspy), "record", "-p", str(srv.pid), "-r", str(a.hz), "-d", str(int(a.seconds + 2)),
+                                "--format", "raw", "-o", str(raw), *([] if a.blocking else ["--nonblocking"]), *(["--gil"] if a.gil else [])],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         res: dict[str, object] = {}
 
         def load() -> None:
-            res["lg"] = bench.lg(srv, a.members, tokens=toks, rates=[a.rate], tag="prof",
-                                 extra=["--window", "16", "--duration", str(a.seconds), "--warmup", "1", "--drain", "20"])
+            if a.scenario == "storm":
+                res["lg"] = bench.lg(srv, a.members, tokens=toks, tag="prof",
+                                     extra=["--hold", str(a.seconds), "--connect-timeout", "60"])
+                return
+            extra = ["--window", "16", "--duration", str(a.seconds), "--warmup", "1", "--drain", "20"]
+            if a.scenario == "rooms":
+                extra += ["--room-size", "5", "--connect-timeout", "120"]
+            res["lg"] = bench.lg(srv, a.members, tokens=toks, rates=[a.rate], tag="prof", extra=extra)
         th = threading.Thread(target=load)
         th.start()
         th.join(a.seconds + 120)
         spy.wait(60)
         r = res.get("lg")
-        if isinstance(r, dict):
+        if isinstance(r, dict) and a.scenario == "storm":
+            print(f"ready {r['ready']}/{a.members} in {r['connect']['t_all_ready_s']} s, "
+                  f"server cpu {r['server']['cpu_connect_us'] / 1e6:.2f} s")
+        elif isinstance(r, dict):
             st = r["steps"][0]
             print(f"deliveries/s {st['deliveries_per_s']:.1f}  msgs/s {st['msgs_per_s']:.2f}  lost {r['lost']}  "
                   f"cpu/delivery {st['server_cpu_us_per_delivery']:.2f} us  p99 {st['lat_us']['p99']} us  "

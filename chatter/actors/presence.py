@@ -12,6 +12,10 @@ events when N members connect.
 Inbox: bounded; connected/disconnected are sent with ``send_nowait`` by
 sessions.  If it is ever full, the count is applied inline rather than
 lost (the actor's state lives on the trio thread, so this is safe).
+
+The actor applies everything waiting in its inbox before it publishes, so
+a burst of connects (a storm, a restart) costs one ``last_seen`` write for
+the whole burst, not one per user.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 import trio
 
 from chatter.actors import frames
+from chatter.actors.contacts import Contacts
 from chatter.store.base import utc_now
 from chatter.store.models import Username
 
@@ -51,9 +56,11 @@ _Command = _Connected | _Disconnected
 
 class Presence:
     def __init__(self, cfg: Any, store: Store, sessions: Sessions, metrics: Metrics,
-                 inbox: trio.MemoryReceiveChannel[_Command], now: Callable[[], str] = utc_now) -> None:
+                 inbox: trio.MemoryReceiveChannel[_Command], now: Callable[[], str] = utc_now,
+                 contacts: Contacts | None = None) -> None:
         self.cfg = cfg
         self.store = store
+        self.contacts = contacts or Contacts(store, cfg.presence_room_limit)
         self.sessions = sessions
         self.metrics = metrics
         self._inbox = inbox
@@ -109,27 +116,43 @@ class Presence:
                 except trio.EndOfChannel:
                     return
                 self.apply(cmd)
+                self._apply_waiting()
             self._expire(trio.current_time())
-            while self._announce:
-                user, online = self._announce.pop(0)
-                await self._publish(user, online)
+            if self._announce:
+                batch, self._announce = self._announce, []
+                await self._publish(batch)
 
-    async def _publish(self, user: Username, online: bool) -> None:
+    def _apply_waiting(self) -> None:
+        """Apply every command already queued, so one publish covers the burst."""
+        while True:
+            try:
+                self.apply(self._inbox.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+
+    async def _publish(self, batch: list[tuple[Username, bool]]) -> None:
         when = self._now()
-        self.last_seen[user] = when
+        for user, _ in batch:
+            self.last_seen[user] = when
         try:
-            await self.store.set_last_seen(user, when)
-            contacts = await self.store.contacts(user, self.cfg.presence_room_limit)
+            await self.store.set_last_seen_many(sorted({user for user, _ in batch}), when)
         except Exception:
-            log.exception("presence update for %s failed", user)
-            return
-        if online != (user in self.online):
-            return  # changed again while we awaited; the newer change is queued
-        frame = frames.presence(user, online, when)
-        for other in contacts:
-            session = self.sessions.get(other)
-            if session is not None:
-                session.offer_ephemeral(frame)
+            log.exception("saving last_seen of %d users failed", len(batch))
+        for user, online in batch:
+            if online != (user in self.online):
+                continue  # changed again since; the newer change is in a later batch
+            try:
+                contacts = await self.contacts.of(user)
+            except Exception:
+                log.exception("presence update for %s failed", user)
+                continue
+            if online != (user in self.online):
+                continue  # changed while we awaited
+            frame = frames.presence(user, online, when)
+            for other in contacts:
+                session = self.sessions.get(other)
+                if session is not None:
+                    session.offer_ephemeral(frame)
 
 
 class PresenceHandle:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from chatter.actors.conn import Flusher
+from chatter.actors.contacts import MEMBERSHIP_EVENTS, Contacts
 from chatter.actors.presence import PresenceHandle
 from chatter.actors.room import Room, RoomHandle
 from chatter.actors.session import Session, SessionHandle
@@ -211,9 +212,11 @@ class Dispatcher:
     """Fans committed events out in seq order; see the module docstring."""
 
     def __init__(self, rooms: Rooms, sessions: Sessions, metrics: Metrics, head: int,
-                 committed: trio.MemoryReceiveChannel[Committed], flusher: Flusher | None = None) -> None:
+                 committed: trio.MemoryReceiveChannel[Committed], flusher: Flusher | None = None,
+                 contacts: Contacts | None = None) -> None:
         self.rooms = rooms
         self.flusher = flusher
+        self.contacts = contacts
         self.sessions = sessions
         self.metrics = metrics
         self.head = head
@@ -230,6 +233,8 @@ class Dispatcher:
                     self.flusher.flush()  # write the batch to every socket it touched, in this pass
 
     async def dispatch(self, ev: EventRow, origin: object) -> None:
+        if self.contacts is not None and ev.type in MEMBERSHIP_EVENTS:
+            self.contacts.invalidate()
         handle = await self.rooms.get(ev.room, ev.seq - 1)
         room = handle.room
         try:

@@ -21,6 +21,7 @@ from typing import Any
 import trio
 
 from chatter.actors.conn import Conn, Flusher
+from chatter.actors.contacts import Contacts
 from chatter.actors.presence import Presence, PresenceHandle
 from chatter.actors.registry import Dispatcher, Rooms, Sessions
 from chatter.actors.room import Origin
@@ -111,7 +112,7 @@ class ChatSystem:
 
         ``user_row`` is the row the handshake authenticated with (not read again here).
         """
-        contacts = await self.store.contacts(conn.user, self.cfg.presence_room_limit)
+        contacts = await self.presence.presence.contacts.of(conn.user)
         online = sorted(u for u in contacts if self.presence.is_online(u))
         ready = {"user": {**self.user_json(user_row), "online": True}, "online": online}
         for _ in range(3):  # a session that just ended refuses: start the next one
@@ -158,12 +159,13 @@ async def open_actor_system(cfg: Any, store: Store, metrics: Metrics | None = No
     async with trio.open_nursery() as nursery:
         sessions = Sessions(cfg, store, metrics, nursery)
         presence_send, presence_recv = trio.open_memory_channel[Any](cfg.inbox)
-        presence = Presence(cfg, store, sessions, metrics, presence_recv)
+        contacts = Contacts(store, cfg.presence_room_limit)
+        presence = Presence(cfg, store, sessions, metrics, presence_recv, contacts=contacts)
         presence_handle = PresenceHandle(presence, presence_send)
         sessions.presence = presence_handle
         rooms = Rooms(cfg, store, sessions, presence_handle, metrics, nursery)
         flusher = Flusher()
-        dispatcher = Dispatcher(rooms, sessions, metrics, head, committed, flusher)
+        dispatcher = Dispatcher(rooms, sessions, metrics, head, committed, flusher, contacts)
         rooms.dispatcher = dispatcher
         sessions.dispatcher = dispatcher
         await nursery.start(dispatcher.run)

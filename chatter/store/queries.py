@@ -221,6 +221,12 @@ def set_last_seen(db: sqlite3.Connection, username: Username, when: str) -> tupl
     return None, []
 
 
+def set_last_seen_many(db: sqlite3.Connection, usernames: list[Username], when: str) -> tuple[None, Events]:
+    """One write for a batch of presence changes (a connection storm makes thousands a second)."""
+    db.executemany("UPDATE users SET last_seen = ? WHERE username = ?", [(when, u) for u in usernames])
+    return None, []
+
+
 def contacts(db: sqlite3.Connection, username: Username, max_room: int | None = None) -> frozenset[Username]:
     """Everyone who shares a room with ``username`` (not themself).
 
@@ -233,10 +239,13 @@ def contacts(db: sqlite3.Connection, username: Username, max_room: int | None = 
                "WHERE m.username = ? AND o.username != ?")
         args: tuple[object, ...] = (username, username)
     else:
-        sql = ("SELECT DISTINCT o.username FROM members m JOIN members o ON o.room = m.room "
-               "WHERE m.username = ? AND o.username != ? "
-               "AND (SELECT COUNT(*) FROM members c WHERE c.room = m.room) <= ?")
-        args = (username, username, max(max_room, 2))
+        # The room-size test counts at most max_room + 1 rows, so a user in a room of
+        # 5,000 costs 201 index steps per call, not 5,000 (it runs at every connect).
+        limit = max(max_room, 2)
+        sql = ("SELECT DISTINCT o.username FROM members o WHERE o.username != ? AND o.room IN ("
+               "SELECT m.room FROM members m WHERE m.username = ? "
+               "AND (SELECT COUNT(*) FROM (SELECT 1 FROM members c WHERE c.room = m.room LIMIT ?)) <= ?)")
+        args = (username, username, limit + 1, limit)
     return frozenset(Username(r[0]) for r in db.execute(sql, args).fetchall())
 
 

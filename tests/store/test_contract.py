@@ -225,6 +225,10 @@ async def test_rename_password_token_version_last_seen(kind: str, tmp_path: Path
             await store.set_last_seen("alice", "2026-11-25T10:00:00.123Z")
             got = await store.get_user("alice")
             assert got is not None and got.last_seen == "2026-11-25T10:00:00.123Z"
+            await users(store, "bob", "carol")
+            await store.set_last_seen_many(["alice", "carol", "ghost"], "2026-11-25T11:00:00.000Z")  # ghost: no-op
+            seen = {u: (await store.get_user(u)).last_seen for u in ("alice", "bob", "carol")}  # type: ignore[union-attr]
+            assert seen == {"alice": "2026-11-25T11:00:00.000Z", "bob": None, "carol": "2026-11-25T11:00:00.000Z"}
 
             for call in (store.rename_user("ghost", "G"), store.set_password("ghost", "h"),
                          store.bump_token_version("ghost")):
@@ -252,6 +256,21 @@ async def test_contacts(kind: str, tmp_path: Path) -> None:
             await store.delete_room("dave", g2.id)
             assert await store.contacts("alice") == {"carol"}
             assert await store.contacts("dave") == frozenset()
+
+
+async def test_contacts_leave_out_rooms_over_the_size_limit(kind: str, tmp_path: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_store(kind, tmp_path) as store:
+            names = [f"u{i:02d}" for i in range(12)]
+            await users(store, *names)
+            await store.create_group("u00", "Ten", names[1:10])  # 10 members
+            await store.open_dm("u00", "u11")
+            everyone_in_ten = set(names[1:10]) | {"u11"}
+            assert await store.contacts("u00") == everyone_in_ten
+            assert await store.contacts("u00", 10) == everyone_in_ten  # at the limit: counted
+            assert await store.contacts("u00", 9) == {"u11"}  # over it: only the DM
+            assert await store.contacts("u01", 9) == frozenset()
+            assert await store.contacts("u00", 1) == {"u11"}  # a DM always counts
 
 
 # -- rooms --------------------------------------------------------------------
