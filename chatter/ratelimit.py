@@ -56,3 +56,30 @@ class RateLimiter:
             del self._hits[key]
         while len(self._hits) >= self.max_keys:
             self._hits.popitem(last=False)
+
+
+class Window:
+    """One sliding window with no key table: a socket's own limits.
+
+    Behaves as ``RateLimiter`` with a single key, in a fraction of the memory
+    (no table, no deque until the first hit); every open socket holds two.
+    """
+
+    __slots__ = ("_hits", "limit", "window")
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: deque[float] | None = None
+
+    def check_and_hit(self, now: float) -> float | None:
+        """Count one action; return the wait (and count nothing) if over the limit."""
+        hits = self._hits
+        if hits is None:
+            hits = self._hits = deque(maxlen=self.limit)
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return max(hits[0] + self.window - now, 0.001)
+        hits.append(now)
+        return None

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import trio
@@ -97,9 +98,11 @@ class Conn:
         self._frames: deque[tuple[int, str]] = deque()
         self._durable_or_ephemeral = 0
         self._control = 0
-        self._nonempty = trio.Event()
+        # Events exist only while someone waits on them (a socket holds none when idle:
+        # memory per socket is a benchmark target).
+        self._nonempty: trio.Event | None = None
         self._writer_woken = False
-        self._space = trio.Event()
+        self._space: trio.Event | None = None
         self.cursor = 0
         self.sent = 0
         self.live = False
@@ -107,12 +110,14 @@ class Conn:
         self.catching_up = False
         self.close_code: int | None = None  # set once: the writer closes with it
         self.close_reason = ""
-        self.closed = trio.Event()
         self.last_progress = trio.current_time()
         self.addresses: tuple[tuple[str, int], tuple[str, int]] | None = None  # (local, peer), set by transport
         self.flusher = flusher
         self.coalesce_max = coalesce_max
         self.direct: DirectWriter | None = None  # set by the transport once the socket is open
+        # Set by the transport when its writer task is started only on first need
+        # (direct writes make it rare): called once, by the first wake-up.
+        self.start_writer: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"<Conn {self.id} {self.user} cursor={self.cursor} live={self.live}>"
@@ -131,7 +136,7 @@ class Conn:
         if self.direct is not None and self.flusher is not None:
             self.flusher.mark(self)
         else:
-            self._nonempty.set()
+            self._wake_writer()
 
     def flush(self) -> None:
         """Write what is queued straight to the socket, or wake the writer task to do it."""
@@ -187,7 +192,7 @@ class Conn:
         self.live = False
         self.cursor = self.sent
         self.metrics.fell_behind.inc()
-        self._space.set()
+        self._signal_space()
 
     # -- catch-up (awaits space: only the conn's own catch-up task calls this) --
 
@@ -195,6 +200,7 @@ class Conn:
         while self._durable_or_ephemeral >= self.capacity and self.close_code is None:
             self._space = trio.Event()
             await self._space.wait()
+            self._space = None
         if self.close_code is not None:
             return
         self._durable_or_ephemeral += 1
@@ -213,12 +219,24 @@ class Conn:
         if not self._frames and self.close_code is None and not self._writer_woken:
             self._nonempty = trio.Event()
             await self._nonempty.wait()
+            self._nonempty = None
         self._writer_woken = False
         return self._pop(limit)
 
+    def _signal_space(self) -> None:
+        if self._space is not None:
+            self._space.set()
+
+    def _signal_nonempty(self) -> None:
+        if self._nonempty is not None:
+            self._nonempty.set()
+
     def _wake_writer(self) -> None:
         self._writer_woken = True  # seen by the next take even if the writer is not waiting yet
-        self._nonempty.set()
+        if self.start_writer is not None:
+            start, self.start_writer = self.start_writer, None
+            start()
+        self._signal_nonempty()
 
     def _pop(self, limit: int) -> list[str]:
         out: list[str] = []
@@ -236,7 +254,7 @@ class Conn:
             return out
         self.metrics.outbox_frames.dec(len(out))
         self.last_progress = trio.current_time()
-        self._space.set()
+        self._signal_space()
         return out
 
     def close(self, code: int, reason: str = "") -> None:
@@ -247,16 +265,15 @@ class Conn:
         self.close_reason = reason
         if code == 4008:
             self.metrics.too_slow.inc()
-        self._nonempty.set()
-        self._space.set()
+        self._wake_writer()
+        self._signal_space()
 
     def discard(self) -> None:
         """The socket is gone: release queued frames."""
         self.direct = None
         self.metrics.outbox_frames.dec(len(self._frames))
         self._frames.clear()
-        self.closed.set()
         if self.close_code is None:
             self.close_code = 1000
-        self._space.set()
-        self._nonempty.set()
+        self._signal_space()
+        self._signal_nonempty()

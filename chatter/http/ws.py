@@ -12,6 +12,7 @@ an ``error`` frame and the socket stays open; more than
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,7 +31,7 @@ from chatter.http.direct import DirectSend
 from chatter.http.rest import deps
 from chatter.http.transport import shutdown_connections
 from chatter.http.wire import field, parse_object
-from chatter.ratelimit import RateLimiter
+from chatter.ratelimit import Window
 from chatter.store.models import UserRow
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,8 @@ class Socket:
         self.opened = trio.current_time()
         self.closing_since: float | None = None  # when the sweeper first saw close_code set
         self.shut = False  # the sweeper shut the connection down underneath hypercorn
-        self.sends = RateLimiter(cfg.sends_per_second, 1.0, max_keys=1)
-        self.errors = RateLimiter(cfg.errors_per_minute, 60.0, max_keys=1)
+        self.sends = Window(cfg.sends_per_second, 1.0)
+        self.errors = Window(cfg.errors_per_minute, 60.0)
 
     def reply(self, obj: dict[str, Any]) -> None:
         self.conn.offer_control(encode(obj))
@@ -90,7 +91,7 @@ async def on_send(sock: Socket, frame: dict[str, Any]) -> None:
     room = _room(frame)
     cmid = policy.client_msg_id(field(frame, "client_msg_id"))
     body = policy.body(field(frame, "body"))
-    wait = sock.sends.check_and_hit(None, started)
+    wait = sock.sends.check_and_hit(started)
     if wait is not None:
         raise RateLimited(f"more than {sock.cfg.sends_per_second} sends per second")
     result = await deps().system.post(sock.conn.user, room, cmid, body, conn=sock.conn, started=started)
@@ -162,7 +163,7 @@ async def _handle(sock: Socket, raw: str | bytes) -> None:
             conn.close(1008, "the first frame must be a valid hello")
             return
         sock.reply({"type": "error", "code": e.code, "message": e.message, "ref": _ref(frame, kind)})
-        if isinstance(e, Invalid) and sock.errors.check_and_hit(None, trio.current_time()) is not None:
+        if isinstance(e, Invalid) and sock.errors.check_and_hit(trio.current_time()) is not None:
             conn.close(1008, "too many invalid frames")
     except Exception:
         log.exception("handling a %r frame from %s failed", kind, conn.user)
@@ -182,17 +183,16 @@ def _asgi_send() -> Callable[[dict[str, Any]], Awaitable[None]] | None:
     return args[0] if args and callable(args[0]) else None
 
 
-async def _writer(sock: Socket, done: trio.CancelScope) -> None:
+async def _writer(sock: Socket, done: trio.CancelScope, asgi_send: Callable[[dict[str, Any]], Awaitable[None]] | None,
+                  direct: DirectSend | None) -> None:
     """The socket's writer task: sends what the direct path could not, then closes.
 
-    Most frames go out directly from the fan-out (``direct.py``, ``Conn.flush``);
-    this task sends when a direct write is not possible or left bytes behind.
+    Most frames go out directly from the fan-out (``direct.py``, ``Conn.flush``),
+    so with a direct path this task is started only on first need: a direct
+    write left bytes behind or was not possible, or the socket is closing.
     """
     conn = sock.conn
     metrics = deps().system.metrics
-    asgi_send = _asgi_send()
-    direct = DirectSend.attach(asgi_send)
-    conn.direct = direct
     try:
         while True:
             if direct is not None and direct.pending:
@@ -294,13 +294,25 @@ async def socket_endpoint() -> Response | None:
     sweeper.add(sock)
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_writer, sock, nursery.cancel_scope)
+            asgi_send = _asgi_send()
+            direct = DirectSend.attach(asgi_send)
+            if direct is None:
+                nursery.start_soon(_writer, sock, nursery.cancel_scope, asgi_send, None)
+            else:
+                # Started later from whichever task wakes it: in this task's context, where
+                # Quart's ``websocket`` (for the close) and the app are bound.
+                context = contextvars.copy_context()
+                conn.start_writer = lambda: context.run(
+                    nursery.start_soon, _writer, sock, nursery.cancel_scope, asgi_send, direct)
+                conn.direct = direct
             while conn.close_code is None:
                 raw = await websocket.receive()
                 await _handle(sock, raw)
             # Closing: the writer sends the close frame and then cancels us.
             await trio.sleep_forever()
     finally:
+        conn.start_writer = None  # the nursery is closed: nothing may start in it now
+        conn.direct = None
         sweeper.remove(sock)
         system.detach(conn)
     return None

@@ -60,8 +60,10 @@ async def test_a_batch_reaches_every_member_as_one_direct_frame_without_waking_w
             for c in conns.values():
                 await _drain(c)
             rec = {u: Recording() for u in conns}
+            started: list[str] = []
             for u, c in conns.items():
                 c.direct = rec[u]
+                c.start_writer = lambda u=u: started.append(u)  # type: ignore[misc]
             async with trio.open_nursery() as nursery:  # three posts committed as they come
                 for i in range(3):
                     nursery.start_soon(system.post, "ana", room, f"m{i}", f"body {i}", conns["ana"])
@@ -75,6 +77,7 @@ async def test_a_batch_reaches_every_member_as_one_direct_frame_without_waking_w
             acks = [e for e in rec["ana"].events() if e["type"] == "ack"]
             assert sorted(a["client_msg_id"] for a in acks) == ["m0", "m1", "m2"]
             assert system.metrics.frames_direct.value == sum(len(r.frames) for r in rec.values())
+            assert started == []  # no socket needed its writer task
 
 
 async def test_when_the_transport_is_busy_the_writer_task_sends(autojump_clock: trio.testing.MockClock) -> None:
@@ -86,11 +89,14 @@ async def test_when_the_transport_is_busy_the_writer_task_sends(autojump_clock: 
             busy = Recording()
             busy.is_ready = False
             ben.direct = busy
+            started: list[bool] = []
+            ben.start_writer = lambda: started.append(True)
             await system.post("ana", room, "m1", "hello", ana)
             await trio.testing.wait_all_tasks_blocked()
             assert busy.frames == []
             texts = await _woken(ben)
             assert texts is not None and [orjson.loads(t)["body"] for t in texts] == ["hello"]
+            assert started == [True]  # started on first need, once
 
 
 async def test_a_partial_direct_write_wakes_the_writer_to_finish_it(autojump_clock: trio.testing.MockClock) -> None:

@@ -14,9 +14,8 @@ import pytest
 import trio
 import wsproto
 import wsproto.events as wse
-from trio_websocket import ConnectionRejected, open_websocket_url
-
 from helpers import chatter_server
+from trio_websocket import ConnectionRejected, open_websocket_url
 from wsclient import auth, connect, make_user, rest
 
 pytestmark = pytest.mark.e2e
@@ -233,5 +232,8 @@ async def test_client_that_never_reads_is_closed_and_does_not_slow_others(tmp_pa
         print(f"never-reading client: closed after {n} messages of 4000 chars; the reading client's "
               f"post->receive p50 {latencies[len(latencies) // 2] * 1000:.1f} ms p99 {p99 * 1000:.1f} ms")
         assert _metric(metrics, "chatter_sockets_open") == 1  # only ben is left: the stuck socket was closed
-        assert _metric(metrics, "chatter_sockets_fell_behind_total") >= 1
+        # How it was closed depends on where the bytes piled up: frames are written straight into
+        # the kernel's send buffer (http/direct.py), which can hold all 300 of them, so here the
+        # kernel's TCP_USER_TIMEOUT usually ends it before the outbox overflows (fall-behind and
+        # 4008 are tested in tests/actors and tests/reliability/test_rel_slow_consumers.py).
         assert n >= 300  # ben received every one of them meanwhile
