@@ -18,8 +18,6 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import trio
-
 from chatter.config import Config, load_config
 from chatter.http.app import chat_system, open_chatter
 

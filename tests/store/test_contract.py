@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -1037,7 +1038,7 @@ async def test_paging_while_writing_never_skips_an_event(kind: str, tmp_path: Pa
                     assert all(e.seq <= page.head for e in page.events)
                     seen.extend(e.seq for e in page.events)
                     since = page.events[-1].seq if page.events else since
-                    await trio.sleep(0)
+                    await trio.lowlevel.checkpoint()
 
             async def writer(w: int) -> None:
                 for i in range(30):
@@ -1163,7 +1164,7 @@ async def test_cancelled_caller_still_delivers_committed_events(kind: str, tmp_p
             async with trio.open_nursery() as n:
                 n.start_soon(store.post_message, "bob", room, "c1", "hi")
                 while await store.head() == head:  # committed, now waiting on the subscriber
-                    await trio.sleep(0.005)
+                    await trio.lowlevel.checkpoint()  # the writer (a task or thread) runs meanwhile
                 n.cancel_scope.cancel()  # e.g. the sender's socket closed
             got = list(await recv.receive())
             with trio.move_on_after(0.5):
@@ -1275,17 +1276,20 @@ trio.run(main)
 """
 
 
+_ROOT = str(Path(__file__).resolve().parents[2])
+
+
 async def test_sqlite_acked_writes_survive_sigkill(tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         path = tmp_path / "t.db"
         proc = await trio.run_process([sys.executable, "-c", _KILL_SCRIPT, str(path)], capture_stdout=True,
-                                      check=False, cwd=str(Path(__file__).resolve().parents[2]))
+                                      check=False, cwd=_ROOT)
         assert proc.returncode == -signal.SIGKILL
         lines = proc.stdout.decode().split("\n")
         _, room, epoch = lines[0].split()
         acks = [tuple(int(x) for x in line.split()[1:]) for line in lines if line.startswith("ack")]
         assert len(acks) == 20
-        assert Path(str(path) + "-wal").exists()  # the data is in the WAL, not yet checkpointed
+        assert await trio.Path(str(path) + "-wal").exists()  # the data is in the WAL, not yet checkpointed
         async with open_sqlite_store(store_config(path)) as store:
             assert store.epoch == epoch
             msgs, more = await store.history("alice", room, None, 50)
