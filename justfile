@@ -78,7 +78,7 @@ test-py *ARGS: setup-py
 
 # Lint and type-check.
 lint: setup-py
-    {{py}} -m ruff check chatter tests
+    {{py}} -m ruff check chatter tests bench
     {{py}} -m mypy chatter
 
 # --- shipping (docs/DEPLOY.md) ---------------------------------------------

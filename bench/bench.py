@@ -549,7 +549,6 @@ class Bench:
         rate = min(base_rate, 0.5 * self.own_max_msgs.get(target, base_rate * 2))
         d = self.z.latency_s
         with self.server(target, users=n, prefix="m") as srv:
-            storm_toks: list[tuple[str, str]] | None = None
             names: list[str] = []
             if target == "chatter":
                 assert srv.rest is not None

@@ -57,6 +57,8 @@ def main() -> int:
     ap.add_argument("--scenario", choices=("fanout", "storm", "rooms"), default="fanout")
     ap.add_argument("--hz", type=int, default=100, help="py-spy samples per second")
     ap.add_argument("--gil", action="store_true", help="only samples holding the GIL (CPU spent in Python)")
+    ap.add_argument("--delay", type=float, default=0,
+                    help="seconds to wait before sampling (skip the connect phase; the load runs this much longer)")
     ap.add_argument("--blocking", action="store_true", help="pause the server per sample: whole stacks, more overhead")
     a = ap.parse_args()
     bench.raise_nofile()
@@ -71,9 +73,6 @@ def main() -> int:
         toks = bench.chatter_population(srv.rest, a.members, 5 if a.scenario == "rooms" else 0, "p")
         srv.extra["tokens"] = toks
         raw = out / f"profile-{time.strftime('%H%M%S')}.txt"
-        spy = subprocess.Popen([str(pyspy), "record", "-p", str(srv.pid), "-r", str(a.hz), "-d", str(int(a.seconds + 2)),
-                                "--format", "raw", "-o", str(raw), *([] if a.blocking else ["--nonblocking"]), *(["--gil"] if a.gil else [])],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         res: dict[str, object] = {}
 
         def load() -> None:
@@ -81,12 +80,16 @@ def main() -> int:
                 res["lg"] = bench.lg(srv, a.members, tokens=toks, tag="prof",
                                      extra=["--hold", str(a.seconds), "--connect-timeout", "60"])
                 return
-            extra = ["--window", "16", "--duration", str(a.seconds), "--warmup", "1", "--drain", "20"]
+            extra = ["--window", "16", "--duration", str(a.seconds + a.delay), "--warmup", "1", "--drain", "20"]
             if a.scenario == "rooms":
                 extra += ["--room-size", "5", "--connect-timeout", "120"]
             res["lg"] = bench.lg(srv, a.members, tokens=toks, rates=[a.rate], tag="prof", extra=extra)
         th = threading.Thread(target=load)
         th.start()
+        time.sleep(a.delay)
+        spy = subprocess.Popen([str(pyspy), "record", "-p", str(srv.pid), "-r", str(a.hz), "-d", str(int(a.seconds + 2)),
+                                "--format", "raw", "-o", str(raw), *([] if a.blocking else ["--nonblocking"]), *(["--gil"] if a.gil else [])],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         th.join(a.seconds + 120)
         spy.wait(60)
         r = res.get("lg")

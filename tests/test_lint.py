@@ -1,4 +1,4 @@
-"""The house rules that tools can check: ruff (incl. ASYNC and S rules) and mypy --strict on chatter/."""
+"""The house rules that tools can check: ruff (incl. ASYNC and S rules) on all Python, mypy --strict on chatter/."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_ruff_is_clean() -> None:
-    p = subprocess.run([sys.executable, "-m", "ruff", "check", "chatter"], cwd=ROOT, capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "ruff", "check", "chatter", "tests", "bench"], cwd=ROOT,
+                       capture_output=True, text=True)
     assert p.returncode == 0, p.stdout[-4000:]
 
 
