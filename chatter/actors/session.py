@@ -122,6 +122,7 @@ class Session:
                         kick(list(self.conns.values()), cmd)
                     case _:
                         assert_never(cmd)
+                del cmd  # while idle, the last command (an attach holds its ready frame) must not stay alive
             self.ended = True
             nursery.cancel_scope.cancel()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ import trio.testing
 from test_actors import connect, rt, setup_room
 
 from chatter.actors.contacts import Contacts
+from chatter.actors.session import _Attach
 from chatter.actors.system import open_actor_system
 from chatter.store import open_memory_store
 
@@ -115,3 +117,15 @@ async def test_a_burst_of_connects_costs_one_last_seen_write(autojump_clock: tri
             for name in names:
                 row = await store.get_user(name)
                 assert row is not None and row.last_seen is not None
+
+
+async def test_an_idle_session_keeps_no_attach_command_alive(autojump_clock: trio.testing.MockClock) -> None:
+    """Memory per socket is a benchmark target: the attach (with its ready frame) is dropped once handled."""
+    with trio.fail_after(60):
+        async with open_memory_store() as store, open_actor_system(rt(), store) as system:
+            await setup_room(store, "ana", "ben", "cid")
+            for user in ("ana", "ben", "cid"):
+                await connect(system, user)
+            await trio.testing.wait_all_tasks_blocked()
+            gc.collect()
+            assert [o for o in gc.get_objects() if isinstance(o, _Attach)] == []
