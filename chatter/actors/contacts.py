@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chatter.store.base import Store
 
 MEMBERSHIP_EVENTS = frozenset({"member_added", "member_removed", "room_deleted"})
+_NONE: frozenset[Username] = frozenset()
 
 
 class Contacts:
@@ -38,7 +39,7 @@ class Contacts:
         if hit is not None:
             return hit
         generation = self._generation
-        found = await self.store.contacts(user, self.room_limit)
+        found = await self.store.contacts(user, self.room_limit) or _NONE  # one shared empty set
         if generation == self._generation:
             if len(self._cache) >= self.max_entries:
                 self._cache.clear()

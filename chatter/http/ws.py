@@ -58,7 +58,7 @@ class Socket:
     def __init__(self, conn: Conn, cfg: Any, user: UserRow) -> None:
         self.conn = conn
         self.cfg = cfg
-        self.user = user  # as loaded by the handshake's authentication
+        self.user: UserRow | None = user  # as loaded by the handshake; dropped once hello has used it
         self.said_hello = False
         self.opened = trio.current_time()
         self.closing_since: float | None = None  # when the sweeper first saw close_code set
@@ -83,7 +83,9 @@ async def on_hello(sock: Socket, frame: dict[str, Any]) -> None:
     if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 64):
         raise Invalid("epoch must be a string")
     sock.said_hello = True
-    await deps().system.attach(sock.conn, sock.user, since, epoch)
+    user, sock.user = sock.user, None  # the row (password hash included) is not kept for the socket's life
+    assert user is not None
+    await deps().system.attach(sock.conn, user, since, epoch)
 
 
 async def on_send(sock: Socket, frame: dict[str, Any]) -> None:
@@ -290,6 +292,7 @@ async def socket_endpoint() -> Response | None:
     if server and client:
         conn.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))
     sock = Socket(conn, cfg, who.user)
+    del who  # memory per socket: the handler's frame lives as long as the socket
     sweeper = sweeper_of(current_app)
     sweeper.add(sock)
     try:
