@@ -56,11 +56,11 @@ _Command = _Connected | _Disconnected
 
 class Presence:
     def __init__(self, cfg: Any, store: Store, sessions: Sessions, metrics: Metrics,
-                 inbox: trio.MemoryReceiveChannel[_Command], now: Callable[[], str] = utc_now,
-                 contacts: Contacts | None = None) -> None:
+                 inbox: trio.MemoryReceiveChannel[_Command], contacts: Contacts,
+                 now: Callable[[], str] = utc_now) -> None:
         self.cfg = cfg
         self.store = store
-        self.contacts = contacts or Contacts(store, cfg.presence_room_limit)
+        self.contacts = contacts  # shared with ChatSystem.attach; the dispatcher invalidates it
         self.sessions = sessions
         self.metrics = metrics
         self._inbox = inbox

@@ -212,8 +212,7 @@ class Dispatcher:
     """Fans committed events out in seq order; see the module docstring."""
 
     def __init__(self, rooms: Rooms, sessions: Sessions, metrics: Metrics, head: int,
-                 committed: trio.MemoryReceiveChannel[Committed], flusher: Flusher | None = None,
-                 contacts: Contacts | None = None) -> None:
+                 committed: trio.MemoryReceiveChannel[Committed], flusher: Flusher, contacts: Contacts) -> None:
         self.rooms = rooms
         self.flusher = flusher
         self.contacts = contacts
@@ -229,11 +228,10 @@ class Dispatcher:
                 self.metrics.dispatch_queue.set(self._committed.statistics().current_buffer_used)
                 for ev, origin in batch:
                     await self.dispatch(ev, origin)
-                if self.flusher is not None:
-                    self.flusher.flush()  # write the batch to every socket it touched, in this pass
+                self.flusher.flush()  # write the batch to every socket it touched, in this pass
 
     async def dispatch(self, ev: EventRow, origin: object) -> None:
-        if self.contacts is not None and ev.type in MEMBERSHIP_EVENTS:
+        if ev.type in MEMBERSHIP_EVENTS:
             self.contacts.invalidate()
         handle = await self.rooms.get(ev.room, ev.seq - 1)
         room = handle.room

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 class ChatSystem:
     def __init__(self, cfg: Any, store: Store, metrics: Metrics, sessions: Sessions, rooms: Rooms,
-                 presence: PresenceHandle, dispatcher: Dispatcher, flusher: Flusher | None = None) -> None:
+                 presence: PresenceHandle, dispatcher: Dispatcher, flusher: Flusher, contacts: Contacts) -> None:
         self.cfg = cfg
         self.store = store
         self.metrics = metrics
@@ -44,6 +44,7 @@ class ChatSystem:
         self.presence = presence
         self.dispatcher = dispatcher
         self.flusher = flusher
+        self.contacts = contacts
         self.accepting = True
         self._drained = trio.Event()  # set once closing started and the last socket is gone
 
@@ -112,7 +113,7 @@ class ChatSystem:
 
         ``user_row`` is the row the handshake authenticated with (not read again here).
         """
-        contacts = await self.presence.presence.contacts.of(conn.user)
+        contacts = await self.contacts.of(conn.user)
         online = sorted(u for u in contacts if self.presence.is_online(u))
         ready = {"user": {**self.user_json(user_row), "online": True}, "online": online}
         for _ in range(3):  # a session that just ended refuses: start the next one
@@ -160,7 +161,7 @@ async def open_actor_system(cfg: Any, store: Store, metrics: Metrics | None = No
         sessions = Sessions(cfg, store, metrics, nursery)
         presence_send, presence_recv = trio.open_memory_channel[Any](cfg.inbox)
         contacts = Contacts(store, cfg.presence_room_limit)
-        presence = Presence(cfg, store, sessions, metrics, presence_recv, contacts=contacts)
+        presence = Presence(cfg, store, sessions, metrics, presence_recv, contacts)
         presence_handle = PresenceHandle(presence, presence_send)
         sessions.presence = presence_handle
         rooms = Rooms(cfg, store, sessions, presence_handle, metrics, nursery)
@@ -171,7 +172,7 @@ async def open_actor_system(cfg: Any, store: Store, metrics: Metrics | None = No
         await nursery.start(dispatcher.run)
         await nursery.start(presence.run)
         await nursery.start(flusher.run)
-        system = ChatSystem(cfg, store, metrics, sessions, rooms, presence_handle, dispatcher, flusher)
+        system = ChatSystem(cfg, store, metrics, sessions, rooms, presence_handle, dispatcher, flusher, contacts)
         try:
             yield system
         finally:

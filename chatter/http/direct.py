@@ -27,7 +27,6 @@ the frames against wsproto's and the shape against the pinned hypercorn.
 
 from __future__ import annotations
 
-import logging
 import socket
 from collections.abc import Callable
 from types import TracebackType
@@ -37,8 +36,6 @@ import trio
 from hypercorn.events import Closed
 from hypercorn.protocol.ws_stream import ASGIWebsocketState
 from wsproto.connection import ConnectionState
-
-log = logging.getLogger(__name__)
 
 _TEXT = 0x81  # FIN + opcode 1 (text); server frames are not masked (RFC 6455 section 5.1)
 
