@@ -216,11 +216,6 @@ def bump_token_version(db: sqlite3.Connection, username: Username) -> tuple[int,
     return require_user(db, username).token_version, []
 
 
-def set_last_seen(db: sqlite3.Connection, username: Username, when: str) -> tuple[None, Events]:
-    db.execute("UPDATE users SET last_seen = ? WHERE username = ?", (when, username))
-    return None, []
-
-
 def set_last_seen_many(db: sqlite3.Connection, usernames: list[Username], when: str) -> tuple[None, Events]:
     """One write for a batch of presence changes (a connection storm makes thousands a second)."""
     db.executemany("UPDATE users SET last_seen = ? WHERE username = ?", [(when, u) for u in usernames])

@@ -223,7 +223,7 @@ async def test_rename_password_token_version_last_seen(kind: str, tmp_path: Path
             got = await store.get_user("alice")
             assert got is not None and (got.token_version, got.password_hash) == (3, "h2")
 
-            await store.set_last_seen("alice", "2026-11-25T10:00:00.123Z")
+            await store.set_last_seen_many(["alice"], "2026-11-25T10:00:00.123Z")
             got = await store.get_user("alice")
             assert got is not None and got.last_seen == "2026-11-25T10:00:00.123Z"
             await users(store, "bob", "carol")
