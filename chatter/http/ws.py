@@ -254,9 +254,9 @@ class Sweeper:
                     conn.close(1008, "no hello")
                 elif conn.queued and now - conn.last_progress > sock.cfg.stall_timeout:
                     conn.close(4008, "too slow")
-                if conn.close_code is not None:
-                    sock.closing_since = now
-            elif sock.closing_since is None:
+                else:
+                    continue
+            if sock.closing_since is None:
                 sock.closing_since = now
             elif now - sock.closing_since >= self.CLOSE_GRACE and conn.addresses is not None and not sock.shut:
                 sock.shut = True
