@@ -19,12 +19,13 @@ from chatter.store import open_memory_store
 
 
 class Recording:
-    """A DirectWriter that records frames; ``ready`` and ``complete`` are set by the test."""
+    """A DirectWriter that records frames: ``ready`` False plays a busy transport, ``complete``
+    False a kernel buffer that takes only part of each frame."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, ready: bool = True, complete: bool = True) -> None:
         self.frames: list[Any] = []
-        self.is_ready = True
-        self.complete = True
+        self.is_ready = ready
+        self.complete = complete
 
     def ready(self) -> bool:
         return self.is_ready
@@ -42,6 +43,15 @@ async def _drain(conn: Any) -> None:
     await trio.testing.wait_all_tasks_blocked()
     while conn.queued:
         await conn.take(1000)
+
+
+async def _ana_and_ben(system: Any, store: Any, ben_transport: Recording) -> tuple[str, Any, Any]:
+    """A room of ana and ben, both connected; ben's socket writes through ``ben_transport``."""
+    room = await setup_room(store, "ana", "ben")
+    ana, ben = await connect(system, "ana"), await connect(system, "ben")
+    await _drain(ben)
+    ben.direct = ben_transport
+    return room, ana, ben
 
 
 async def _woken(conn: Any) -> list[str] | None:
@@ -83,12 +93,8 @@ async def test_a_batch_reaches_every_member_as_one_direct_frame_without_waking_w
 async def test_when_the_transport_is_busy_the_writer_task_sends(autojump_clock: trio.testing.MockClock) -> None:
     with trio.fail_after(60):
         async with open_memory_store() as store, open_actor_system(rt(), store) as system:
-            room = await setup_room(store, "ana", "ben")
-            ana, ben = await connect(system, "ana"), await connect(system, "ben")
-            await _drain(ben)
-            busy = Recording()
-            busy.is_ready = False
-            ben.direct = busy
+            busy = Recording(ready=False)
+            room, ana, ben = await _ana_and_ben(system, store, busy)
             started: list[bool] = []
             ben.start_writer = lambda: started.append(True)
             await system.post("ana", room, "m1", "hello", ana)
@@ -102,12 +108,8 @@ async def test_when_the_transport_is_busy_the_writer_task_sends(autojump_clock: 
 async def test_a_partial_direct_write_wakes_the_writer_to_finish_it(autojump_clock: trio.testing.MockClock) -> None:
     with trio.fail_after(60):
         async with open_memory_store() as store, open_actor_system(rt(), store) as system:
-            room = await setup_room(store, "ana", "ben")
-            ana, ben = await connect(system, "ana"), await connect(system, "ben")
-            await _drain(ben)
-            partial = Recording()
-            partial.complete = False
-            ben.direct = partial
+            partial = Recording(complete=False)
+            room, ana, ben = await _ana_and_ben(system, store, partial)
             await system.post("ana", room, "m1", "hello", ana)
             await trio.testing.wait_all_tasks_blocked()
             assert [e["body"] for e in partial.events()] == ["hello"]
@@ -119,12 +121,8 @@ async def test_frames_from_outside_the_dispatcher_are_flushed_by_the_flusher_tas
         autojump_clock: trio.testing.MockClock) -> None:
     with trio.fail_after(60):
         async with open_memory_store() as store, open_actor_system(rt(), store) as system:
-            room = await setup_room(store, "ana", "ben")
-            await connect(system, "ana")
-            ben = await connect(system, "ben")
-            await _drain(ben)
             rec = Recording()
-            ben.direct = rec
+            room, _, ben = await _ana_and_ben(system, store, rec)
             await system.typing("ana", room, True)
             await trio.testing.wait_all_tasks_blocked()
             assert [e["type"] for e in rec.events()] == ["typing"]
