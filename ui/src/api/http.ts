@@ -6,7 +6,14 @@
  * the login screen.
  */
 import {
-  parseApiError, parseMember, parseMessage, parseMessagesPage, parseRoom, parseRooms, parseUser, parseUsers,
+  parseApiError,
+  parseMember,
+  parseMessage,
+  parseMessagesPage,
+  parseRoom,
+  parseRooms,
+  parseUser,
+  parseUsers,
 } from '../wire/validate';
 import type { LoginResult, Member, Message, MessagesPage, Role, Room, User } from '../wire/types';
 
@@ -27,7 +34,12 @@ export function onUnauthenticated(fn: (() => void) | null): void {
   unauthenticatedListener = fn;
 }
 
-async function request(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<unknown> {
+async function request(
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { quiet401?: boolean } = {},
+): Promise<unknown> {
   const init: RequestInit = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
   if (method !== 'GET' && method !== 'HEAD') {
     init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
@@ -52,8 +64,12 @@ async function request(method: string, path: string, body?: unknown, opts: { qui
   if (!res.ok) {
     const err = parseApiError(data);
     const ra = res.headers.get('Retry-After');
-    const apiErr = new ApiError(res.status, err?.code ?? (res.status === 401 ? 'UNAUTHENTICATED' : 'BAD_RESPONSE'),
-      err?.message ?? `Request failed (${res.status})`, ra ? Number(ra) || null : null);
+    const apiErr = new ApiError(
+      res.status,
+      err?.code ?? (res.status === 401 ? 'UNAUTHENTICATED' : 'BAD_RESPONSE'),
+      err?.message ?? `Request failed (${res.status})`,
+      ra ? Number(ra) || null : null,
+    );
     if (res.status === 401 && !opts.quiet401) unauthenticatedListener?.();
     throw apiErr;
   }
@@ -80,7 +96,10 @@ export const api = {
     return userOf(await request('POST', '/users', { username, name, password }));
   },
   async login(username: string, password: string): Promise<LoginResult> {
-    const d = (await request('POST', '/auth/login', { username, password }, { quiet401: true })) as Record<string, unknown>;
+    const d = (await request('POST', '/auth/login', { username, password }, { quiet401: true })) as Record<
+      string,
+      unknown
+    >;
     return { user: userOf(d.user), token: String(d.token ?? ''), expires_at: String(d.expires_at ?? '') };
   },
   async logout(): Promise<void> {
@@ -128,7 +147,9 @@ export const api = {
     return wrap(() => parseMember(d));
   },
   async setRole(id: string, username: string, role: Role): Promise<Member> {
-    const d = await request('PATCH', `/rooms/${encodeURIComponent(id)}/members/${encodeURIComponent(username)}`, { role });
+    const d = await request('PATCH', `/rooms/${encodeURIComponent(id)}/members/${encodeURIComponent(username)}`, {
+      role,
+    });
     return wrap(() => parseMember(d));
   },
   async removeMember(id: string, username: string): Promise<void> {
@@ -169,7 +190,9 @@ export function describeError(e: unknown, context: 'login' | 'signup' | 'passwor
     case 'PAYLOAD_TOO_LARGE':
       return 'That is too large to send.';
     case 'RATE_LIMITED':
-      return e.retryAfter ? `Too many attempts. Try again in ${e.retryAfter} s.` : 'Too many attempts. Please wait a moment.';
+      return e.retryAfter
+        ? `Too many attempts. Try again in ${e.retryAfter} s.`
+        : 'Too many attempts. Please wait a moment.';
     case 'UNAVAILABLE':
       return 'The server is busy or starting up. Please try again shortly.';
     case 'NETWORK':

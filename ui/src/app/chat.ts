@@ -57,7 +57,13 @@ export class Chat {
   readonly messages = new MessagesStore();
   readonly typing = new TypingStore();
   readonly presence = new PresenceStore();
-  readonly connection = new Store<SocketStatus & { synced: boolean }>({ state: 'idle', attempt: 0, retryAt: null, lastClose: null, synced: false });
+  readonly connection = new Store<SocketStatus & { synced: boolean }>({
+    state: 'idle',
+    attempt: 0,
+    retryAt: null,
+    lastClose: null,
+    synced: false,
+  });
   readonly ui = new Store<UiState>({ activeRoom: null, notice: null, announcement: '' });
 
   readonly api: Api;
@@ -273,7 +279,8 @@ export class Chat {
       const rooms = await this.api.rooms();
       if (gen !== this.generation) return;
       this.rooms.replaceAll(rooms);
-      for (const r of rooms) for (const m of r.members) if (!this.presence.get()[m.username]) this.presence.update(m.username, false, null);
+      for (const r of rooms)
+        for (const m of r.members) if (!this.presence.get()[m.username]) this.presence.update(m.username, false, null);
       const active = this.ui.get().activeRoom;
       this.messages.clearTimelines();
       this.hasSnapshot = true;
@@ -312,7 +319,15 @@ export class Chat {
         const p = this.messages.findPending(ev.client_msg_id);
         void this.outbox?.delete(ev.client_msg_id);
         if (p) {
-          const msg: Message = { id: ev.id, seq: ev.seq, room: ev.room, sender: me, body: p.body, client_msg_id: ev.client_msg_id, created_at: ev.created_at };
+          const msg: Message = {
+            id: ev.id,
+            seq: ev.seq,
+            room: ev.room,
+            sender: me,
+            body: p.body,
+            client_msg_id: ev.client_msg_id,
+            created_at: ev.created_at,
+          };
           this.messages.addLive(msg);
           this.rooms.onMessage(msg, me);
         }
@@ -340,7 +355,12 @@ export class Chat {
         if (ev.username === me || !this.rooms.room(ev.room)) {
           void this.fetchRoom(ev.room);
         } else {
-          this.rooms.upsertMember(ev.room, { username: ev.username, name: ev.username, role: ev.role ?? 'member', read_up_to: 0 });
+          this.rooms.upsertMember(ev.room, {
+            username: ev.username,
+            name: ev.username,
+            role: ev.role ?? 'member',
+            read_up_to: 0,
+          });
           void this.fetchRoom(ev.room); // for the display name
         }
         break;
@@ -349,7 +369,8 @@ export class Chat {
         else this.rooms.removeMember(ev.room, ev.username);
         break;
       case 'member_updated':
-        if (this.rooms.room(ev.room)?.members.some((m) => m.username === ev.username)) this.rooms.setRole(ev.room, ev.username, ev.role);
+        if (this.rooms.room(ev.room)?.members.some((m) => m.username === ev.username))
+          this.rooms.setRole(ev.room, ev.username, ev.role);
         else void this.fetchRoom(ev.room);
         break;
       case 'room_updated':
@@ -392,7 +413,11 @@ export class Chat {
     this.messages.dropRoom(room);
     if (this.ui.get().activeRoom === room) {
       this.setActiveRoom(null);
-      if (r) this.notify(why === 'deleted' ? `“${r.name}” was deleted.` : `You are no longer a member of “${r.name}”.`, 'info');
+      if (r)
+        this.notify(
+          why === 'deleted' ? `“${r.name}” was deleted.` : `You are no longer a member of “${r.name}”.`,
+          'info',
+        );
     }
   }
 
@@ -400,19 +425,26 @@ export class Chat {
     const p = ref ? this.messages.findPending(ref) : null;
     if (p) {
       if (code === 'RATE_LIMITED' || code === 'UNAVAILABLE') {
-        const t = setTimeout(() => {
-          this.retryTimers.delete(t);
-          this.trySend(p);
-        }, 1000 + Math.random() * 1000);
+        const t = setTimeout(
+          () => {
+            this.retryTimers.delete(t);
+            this.trySend(p);
+          },
+          1000 + Math.random() * 1000,
+        );
         this.retryTimers.add(t);
         return;
       }
       // Permanent: the server will never accept this one as it is.
       void this.outbox?.delete(p.client_msg_id);
-      const text = code === 'NOT_FOUND' ? 'Not delivered: you are not a member of this room.'
-        : code === 'INVALID_INPUT' ? `Not delivered: ${message || 'invalid message'}`
-          : code === 'CONFLICT' ? 'Not delivered: conflicting message id.'
-            : `Not delivered: ${message || code}`;
+      const text =
+        code === 'NOT_FOUND'
+          ? 'Not delivered: you are not a member of this room.'
+          : code === 'INVALID_INPUT'
+            ? `Not delivered: ${message || 'invalid message'}`
+            : code === 'CONFLICT'
+              ? 'Not delivered: conflicting message id.'
+              : `Not delivered: ${message || code}`;
       this.messages.failPending(p.client_msg_id, text);
       return;
     }
@@ -520,7 +552,13 @@ export class Chat {
     const body = text.replace(/\s+$/u, '');
     if (!me || body.trim().length === 0) return null;
     if ([...body].length > MAX_BODY_CHARS) throw new Error(`Messages can be at most ${MAX_BODY_CHARS} characters.`);
-    const entry: OutboxEntry = { client_msg_id: newClientMsgId(), user: me, room, body, created_at: new Date().toISOString() };
+    const entry: OutboxEntry = {
+      client_msg_id: newClientMsgId(),
+      user: me,
+      room,
+      body,
+      created_at: new Date().toISOString(),
+    };
     const p = this.pendingOf(entry);
     this.messages.addPending(p);
     this.setTyping(room, false);
@@ -536,7 +574,13 @@ export class Chat {
   async retry(clientMsgId: string): Promise<void> {
     const p = this.messages.retryPending(clientMsgId);
     if (!p) return;
-    await this.outbox?.put({ client_msg_id: p.client_msg_id, user: p.sender, room: p.room, body: p.body, created_at: p.created_at });
+    await this.outbox?.put({
+      client_msg_id: p.client_msg_id,
+      user: p.sender,
+      room: p.room,
+      body: p.body,
+      created_at: p.created_at,
+    });
     this.trySend(p);
   }
 
@@ -546,7 +590,14 @@ export class Chat {
   }
 
   private pendingOf(e: OutboxEntry): PendingMessage {
-    return { client_msg_id: e.client_msg_id, room: e.room, sender: e.user, body: e.body, created_at: e.created_at, state: 'pending' };
+    return {
+      client_msg_id: e.client_msg_id,
+      room: e.room,
+      sender: e.user,
+      body: e.body,
+      created_at: e.created_at,
+      state: 'pending',
+    };
   }
 
   private trySend(p: PendingMessage): void {

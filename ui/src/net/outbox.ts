@@ -78,8 +78,12 @@ export async function openIdbOutbox(factory: IDBFactory = indexedDB, name = DB_N
 export function memoryOutbox(): Outbox {
   const m = new Map<string, OutboxEntry>();
   return {
-    async put(e) { m.set(e.client_msg_id, { ...e }); },
-    async delete(id) { m.delete(id); },
+    async put(e) {
+      m.set(e.client_msg_id, { ...e });
+    },
+    async delete(id) {
+      m.delete(id);
+    },
     async list(user) {
       return [...m.values()].filter((e) => e.user === user).sort((a, b) => (a.created_at < b.created_at ? -1 : 1));
     },
@@ -102,7 +106,9 @@ export function newClientMsgId(): string {
   if (c && typeof c.randomUUID === 'function') {
     try {
       return c.randomUUID();
-    } catch { /* insecure context */ }
+    } catch {
+      /* insecure context */
+    }
   }
   const b = new Uint8Array(16);
   c.getRandomValues(b);

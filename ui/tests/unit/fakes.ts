@@ -53,10 +53,34 @@ export function socketFactory() {
   };
 }
 
-export const user = (username: string, name = username.toUpperCase()) => ({ username, name, online: true, last_seen: null });
+export const user = (username: string, name = username.toUpperCase()) => ({
+  username,
+  name,
+  online: true,
+  last_seen: null,
+});
 
-export const ready = (seq: number, epoch = 'E1', me = 'ana', online: string[] = []) =>
-  ({ type: 'ready', epoch, seq, user: user(me), online });
+export const ready = (seq: number, epoch = 'E1', me = 'ana', online: string[] = []) => ({
+  type: 'ready',
+  epoch,
+  seq,
+  user: user(me),
+  online,
+});
 
-export const msg = (id: number, seq: number, room: string, sender: string, body: string, client_msg_id: string | null = null) =>
-  ({ id, seq, room, sender, body, client_msg_id, created_at: new Date(Date.UTC(2026, 10, 25, 10, 0, id)).toISOString() });
+export const msg = (
+  id: number,
+  seq: number,
+  room: string,
+  sender: string,
+  body: string,
+  client_msg_id: string | null = null,
+) => ({
+  id,
+  seq,
+  room,
+  sender,
+  body,
+  client_msg_id,
+  created_at: new Date(Date.UTC(2026, 10, 25, 10, 0, id)).toISOString(),
+});
