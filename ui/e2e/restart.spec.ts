@@ -50,8 +50,8 @@ async function startServer(port: number, db: string, log: string): Promise<Child
     { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const out = createWriteStream(log, { flags: 'a' });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
   await expect
     .poll(
       async () => {

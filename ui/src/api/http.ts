@@ -80,7 +80,11 @@ function wrap<T>(f: () => T): T {
   try {
     return f();
   } catch (e) {
-    throw new ApiError(0, 'BAD_RESPONSE', `Unexpected response from the server: ${e instanceof Error ? e.message : e}`);
+    throw new ApiError(
+      0,
+      'BAD_RESPONSE',
+      `Unexpected response from the server: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
@@ -100,7 +104,11 @@ export const api = {
       string,
       unknown
     >;
-    return { user: userOf(d.user), token: String(d.token ?? ''), expires_at: String(d.expires_at ?? '') };
+    return {
+      user: userOf(d.user),
+      token: typeof d.token === 'string' ? d.token : '',
+      expires_at: typeof d.expires_at === 'string' ? d.expires_at : '',
+    };
   },
   async logout(): Promise<void> {
     await request('POST', '/auth/logout', {}, { quiet401: true });

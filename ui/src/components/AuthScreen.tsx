@@ -89,7 +89,7 @@ export function AuthScreen() {
           </p>
         )}
         <form
-          onSubmit={submit}
+          onSubmit={(e) => void submit(e)}
           noValidate
           aria-describedby={error ? `${id}-err` : undefined}
           id={`${id}-panel`}

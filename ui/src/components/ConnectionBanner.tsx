@@ -18,7 +18,7 @@ export function ConnectionBanner() {
     return () => clearInterval(t);
   }, [st.state]);
 
-  let text: string | null = null;
+  let text: string | null;
   let action = false;
   switch (st.state) {
     case 'open':

@@ -34,7 +34,7 @@ export function NewGroupDialog({ onClose }: { onClose: () => void }) {
 
   return (
     <Dialog title="New group" onClose={onClose}>
-      <form onSubmit={submit} className="stack">
+      <form onSubmit={(e) => void submit(e)} className="stack">
         <label htmlFor={`${id}-name`}>Group name</label>
         <input
           id={`${id}-name`}

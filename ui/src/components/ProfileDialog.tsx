@@ -50,7 +50,7 @@ export function ProfileDialog({ onClose }: { onClose: () => void }) {
 
   return (
     <Dialog title="Your profile" onClose={onClose}>
-      <form onSubmit={saveName} className="stack">
+      <form onSubmit={(e) => void saveName(e)} className="stack">
         <p className="muted">
           Signed in as <strong>@{me?.username}</strong>
         </p>
@@ -68,7 +68,7 @@ export function ProfileDialog({ onClose }: { onClose: () => void }) {
         </div>
       </form>
       <hr />
-      <form onSubmit={savePassword} className="stack">
+      <form onSubmit={(e) => void savePassword(e)} className="stack">
         <h3>Change password</h3>
         <label htmlFor={`${id}-cur`}>Current password</label>
         <input

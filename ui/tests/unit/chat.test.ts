@@ -142,9 +142,8 @@ describe('Chat controller', () => {
 
   it('on reset drops caches, reloads over REST, and keeps + resends pending messages', async () => {
     let n = 0;
-    const { api } = fakeApi({
-      rooms: vi.fn(async () => (++n === 1 ? [room('r1'), room('r2')] : [room('r1')])) as unknown as Api['rooms'],
-    });
+    const rooms = vi.fn(async () => (++n === 1 ? [room('r1'), room('r2')] : [room('r1')]));
+    const { api } = fakeApi({ rooms: rooms as unknown as Api['rooms'] });
     const { chat, f } = await boot({ api });
     f.last.open();
     f.last.receive(ready(10));
@@ -158,7 +157,7 @@ describe('Chat controller', () => {
     f.last.open();
     f.last.receive({ type: 'reset', epoch: 'E2', seq: 3 });
     await chat.idle();
-    expect(api.rooms).toHaveBeenCalledTimes(2);
+    expect(rooms).toHaveBeenCalledTimes(2);
     expect(Object.keys(chat.rooms.get().byId)).toEqual(['r1']);
     expect(chat.messages.pendingFor('r1')).toHaveLength(1);
     f.last.receive(ready(3, 'E2'));
