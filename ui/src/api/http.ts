@@ -178,6 +178,9 @@ export const api = {
   },
 };
 
+/** The REST client's shape; the controller's parts take the slice of it they use (`Pick<Api, ...>`), so tests pass fakes. */
+export type Api = typeof api;
+
 /** Human text for an API error, by stable code, for a given action. */
 export function describeError(e: unknown, context: 'login' | 'signup' | 'password' | 'generic' = 'generic'): string {
   if (!(e instanceof ApiError)) return 'Something went wrong. Please try again.';
