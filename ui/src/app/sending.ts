@@ -63,12 +63,20 @@ export class Sending {
 
   /**
    * Open the outbox for a new sign-in and show what it still holds as
-   * pending. False if the sign-in ended while the outbox was opening.
+   * pending. False if the sign-in ended meanwhile: then nothing is kept
+   * (an outbox opened too late is closed) and the caller starts nothing.
    */
   async open(user: Username, alive: Alive): Promise<boolean> {
-    this.outbox = await this.d.openOutbox();
+    const outbox = await this.d.openOutbox();
+    if (!alive()) {
+      outbox.close();
+      return false;
+    }
+    this.outbox = outbox;
+    const entries = await outbox.list(user);
+    // A logout while the list was read has closed the outbox already (close()).
     if (!alive()) return false;
-    for (const e of await this.outbox.list(user)) this.d.messages.addPending(pendingOf(e));
+    for (const e of entries) this.d.messages.addPending(pendingOf(e));
     return true;
   }
 

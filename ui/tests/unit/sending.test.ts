@@ -45,15 +45,33 @@ describe('Sending.open', () => {
     expect(messages.pendingFor('r1').map((p) => [p.client_msg_id, p.state])).toEqual([['a', 'pending']]);
   });
 
-  it('reports a sign-in that ended while the outbox was opening', async () => {
+  it('a sign-in that ended while the outbox was opening gets false, and that outbox is closed', async () => {
+    const outbox = recordingOutbox();
     const s = new Sending({
       link: new FakeSender(),
       messages: new MessagesStore(),
-      openOutbox: async () => recordingOutbox(),
+      openOutbox: async () => outbox,
       me: () => 'ana',
       stopTyping: () => {},
     });
     expect(await s.open('ana', () => false)).toBe(false);
+    expect(outbox.closed).toBe(true);
+  });
+
+  it('a sign-in that ended while the outbox was being read shows nothing as pending', async () => {
+    const outbox = recordingOutbox();
+    await outbox.put(entry('a'));
+    const messages = new MessagesStore();
+    const s = new Sending({
+      link: new FakeSender(),
+      messages,
+      openOutbox: async () => outbox,
+      me: () => 'ana',
+      stopTyping: () => {},
+    });
+    let calls = 0;
+    expect(await s.open('ana', () => ++calls === 1)).toBe(false);
+    expect(messages.pendingFor('r1')).toEqual([]);
   });
 });
 
