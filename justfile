@@ -76,10 +76,11 @@ build-ui: setup-ui
 test-py *ARGS: setup-py
     {{py}} -m pytest -q -p no:cacheprovider {{ARGS}}
 
-# Lint and type-check.
-lint: setup-py
+# Lint and type-check: ruff + mypy on the Python, ESLint + Prettier on the UI.
+lint: setup-py setup-ui
     {{py}} -m ruff check chatter tests bench
     {{py}} -m mypy chatter
+    cd ui && npm run --silent lint
 
 # --- shipping (docs/DEPLOY.md) ---------------------------------------------
 

@@ -8,9 +8,12 @@ import { defineConfig } from '@playwright/test';
  * Debian's chromium is used: Playwright's browser download is unreachable.
  */
 if (!process.env.UI_E2E_PORT) {
-  process.env.UI_E2E_PORT = execFileSync(process.execPath, ['-e',
+  process.env.UI_E2E_PORT = execFileSync(process.execPath, [
+    '-e',
     "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close()})",
-  ]).toString().trim();
+  ])
+    .toString()
+    .trim();
 }
 const baseURL = process.env.UI_E2E_BASE_URL ?? `http://127.0.0.1:${process.env.UI_E2E_PORT}`;
 
@@ -33,8 +36,14 @@ export default defineConfig({
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
       ],
     },
   },

@@ -1,5 +1,5 @@
 /// <reference types="vitest/config" />
-import { defineConfig, loadEnv } from 'vite';
+import { defineConfig, loadEnv, type ProxyOptions } from 'vite';
 import react from '@vitejs/plugin-react';
 
 // The dev server forwards /api and /ws to a running `chatter serve`.
@@ -8,14 +8,14 @@ import react from '@vitejs/plugin-react';
 export default defineConfig(({ mode }) => {
   const env = loadEnv(mode, process.cwd(), 'UI_');
   const target = env.UI_DEV_API_ORIGIN || 'http://127.0.0.1:8080';
-  const rewriteOrigin = {
+  const rewriteOrigin: ProxyOptions = {
     target,
     changeOrigin: true,
-    configure(proxy: any) {
-      proxy.on('proxyReq', (req: any) => {
+    configure(proxy) {
+      proxy.on('proxyReq', (req) => {
         if (req.getHeader('origin')) req.setHeader('origin', target);
       });
-      proxy.on('proxyReqWs', (req: any) => {
+      proxy.on('proxyReqWs', (req) => {
         req.setHeader('origin', target);
       });
     },

@@ -7,7 +7,19 @@
  * text is never HTML. Tests run in order and share the two users.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { bodies, messageRow, newPerson, openRoom, PASSWORD, profileButton, roomLink, send, shot, signUp, type Person } from './helpers';
+import {
+  bodies,
+  messageRow,
+  newPerson,
+  openRoom,
+  PASSWORD,
+  profileButton,
+  roomLink,
+  send,
+  shot,
+  signUp,
+  type Person,
+} from './helpers';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -21,7 +33,8 @@ const problems: string[] = [];
 function watch(page: Page, who: string) {
   page.on('pageerror', (e) => problems.push(`${who}: uncaught ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`${who}: ${m.text()}`);
+    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text()))
+      problems.push(`${who}: ${m.text()}`);
   });
 }
 
@@ -48,7 +61,10 @@ test('sign-up, log-in errors, and the session survives a reload', async () => {
   await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
 
   // The sign-up screen at phone width in the dark theme, for the record.
-  const phone = await page.context().browser()!.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true });
+  const phone = await page
+    .context()
+    .browser()!
+    .newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true });
   const pp = await phone.newPage();
   await pp.goto('/');
   await pp.getByRole('tab', { name: 'Sign up' }).click();
@@ -150,8 +166,14 @@ test('message text is never HTML', async () => {
   const a = ana.page;
   const b = bo.page;
   const dialogs: string[] = [];
-  a.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
-  b.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  a.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  b.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
   const evil = '<img src=x onerror=alert(1)>';
   await send(a, evil);
   await expect(bodies(b, evil)).toHaveCount(1);
@@ -306,7 +328,9 @@ test('history: pages in older messages on scroll-up without moving the view; new
   await expect(list.getByTestId('message')).toHaveCount(50);
   const anchor = list.getByTestId('message').first();
   const anchorText = (await anchor.getByTestId('message-body').textContent())!;
-  await list.evaluate((el) => { el.scrollTop = 0; });
+  await list.evaluate((el) => {
+    el.scrollTop = 0;
+  });
   const anchored = bodies(b, anchorText);
   const y0 = (await anchored.boundingBox())!.y;
   // Older messages arrive above; the message that was on top stays where it was.
@@ -362,11 +386,17 @@ test('direct messages show presence; going away shows last seen', async ({ brows
   await expect(bodies(b, 'Unread 30')).not.toBeInViewport();
   await expect(roomLink(b, `${group} HQ`).getByTestId('unread-badge')).toHaveText(/^\d+ unread$/);
   await shot(b, '12-first-unread');
-  await b.getByTestId('message-list').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  await b.getByTestId('message-list').evaluate((el) => {
+    el.scrollTop = el.scrollHeight;
+  });
   await expect(roomLink(b, `${group} HQ`).getByTestId('unread-badge')).toHaveCount(0);
 
   // Screens for the record: dark theme and phone width.
-  const dark = await browser.newContext({ colorScheme: 'dark', viewport: { width: 1280, height: 800 }, storageState: await ana.context.storageState() });
+  const dark = await browser.newContext({
+    colorScheme: 'dark',
+    viewport: { width: 1280, height: 800 },
+    storageState: await ana.context.storageState(),
+  });
   const dp = await dark.newPage();
   await dp.goto('/');
   await openRoom(dp, group + ' HQ');
@@ -376,7 +406,12 @@ test('direct messages show presence; going away shows last seen', async ({ brows
   expect(await a.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(244, 245, 248)');
   await shot(dp, '07-chat-dark');
   await dark.close();
-  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, storageState: await bo.context.storageState() });
+  const phone = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    isMobile: true,
+    hasTouch: true,
+    storageState: await bo.context.storageState(),
+  });
   const pp = await phone.newPage();
   await pp.goto('/');
   await expect(roomLink(pp, group + ' HQ')).toBeVisible();
@@ -425,7 +460,8 @@ test('keyboard only: reach a room, send with Enter, newline with Shift+Enter, op
   const a = ana.page;
   const target = roomLink(a, `${group} HQ`);
   await a.locator('body').click({ position: { x: 1, y: 1 } });
-  for (let i = 0; i < 20 && !(await target.evaluate((el) => el === document.activeElement)); i++) await a.keyboard.press('Tab');
+  for (let i = 0; i < 20 && !(await target.evaluate((el) => el === document.activeElement)); i++)
+    await a.keyboard.press('Tab');
   await expect(target).toBeFocused();
   await a.keyboard.press('Enter');
   await expect(a.getByTestId('room-title')).toHaveText(`${group} HQ`);
@@ -436,7 +472,8 @@ test('keyboard only: reach a room, send with Enter, newline with Shift+Enter, op
   await a.keyboard.press('Enter');
   await expect(bodies(a, 'Line one\nLine two')).toHaveCount(1);
   const settings = a.getByRole('button', { name: 'Room settings' });
-  for (let i = 0; i < 80 && !(await settings.evaluate((el) => el === document.activeElement)); i++) await a.keyboard.press('Shift+Tab');
+  for (let i = 0; i < 80 && !(await settings.evaluate((el) => el === document.activeElement)); i++)
+    await a.keyboard.press('Shift+Tab');
   await expect(settings).toBeFocused();
   await a.keyboard.press('Enter');
   await expect(a.getByRole('dialog', { name: 'Room settings' })).toBeVisible();
@@ -449,7 +486,7 @@ test('no uncaught errors and no CSP refusals in either page during the whole run
   expect(problems).toEqual([]);
 });
 
-test('PROTOCOL §3: changing the password logs out only the *other* sessions, not this tab\'s socket', async () => {
+test("PROTOCOL §3: changing the password logs out only the *other* sessions, not this tab's socket", async () => {
   // The server refreshes this session's cookie and keeps its socket open
   // (the session id in the token carries over); other sessions get 4001.
   const a = ana.page;
@@ -467,5 +504,5 @@ test('PROTOCOL §3: changing the password logs out only the *other* sessions, no
   await expect(messageRow(a, 'Still connected?')).toHaveAttribute('data-state', 'sent');
   const lastClose = await a.getByTestId('connection-banner').getAttribute('data-last-close');
   // The server keeps the caller's own session (PROTOCOL §3: only other sessions are logged out).
-  expect(lastClose, 'this tab\'s socket was closed with 4001 by its own password change').not.toBe('4001');
+  expect(lastClose, "this tab's socket was closed with 4001 by its own password change").not.toBe('4001');
 });

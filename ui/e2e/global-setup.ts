@@ -41,14 +41,33 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   mkdirSync(path.join(uiDir, 'test-results', 'screenshots'), { recursive: true });
   const log = createWriteStream(path.join(uiDir, 'test-results', 'server.log'));
   const python = process.env.UI_E2E_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
-  const child = spawn(python, [
-    '-m', 'chatter', 'serve', '--host', '127.0.0.1', '--port', port, '--db', path.join(dir, 'e2e.db'),
-    '--set', 'auth.bcrypt_rounds=4', '--set', 'auth.login_per_ip_per_minute=1000', '--set', 'auth.register_per_ip_per_minute=1000',
-  ], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  const child = spawn(
+    python,
+    [
+      '-m',
+      'chatter',
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      port,
+      '--db',
+      path.join(dir, 'e2e.db'),
+      '--set',
+      'auth.bcrypt_rounds=4',
+      '--set',
+      'auth.login_per_ip_per_minute=1000',
+      '--set',
+      'auth.register_per_ip_per_minute=1000',
+    ],
+    { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+  );
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   let exit: string | null = null;
-  child.on('exit', (code, sig) => { exit = `code ${code} signal ${sig}`; });
+  child.on('exit', (code, sig) => {
+    exit = `code ${code} signal ${sig}`;
+  });
   await waitHealthy(`http://127.0.0.1:${port}/healthz`, 30_000, () => exit);
 
   return async () => {

@@ -11,9 +11,19 @@ export const uniq = (prefix: string) => `${prefix}_${run}`;
 
 export const PASSWORD = 'correct horse battery';
 
-export interface Person { username: string; name: string; context: BrowserContext; page: Page }
+export interface Person {
+  username: string;
+  name: string;
+  context: BrowserContext;
+  page: Page;
+}
 
-export async function newPerson(browser: Browser, prefix: string, name: string, opts: Parameters<Browser['newContext']>[0] = {}): Promise<Person> {
+export async function newPerson(
+  browser: Browser,
+  prefix: string,
+  name: string,
+  opts: Parameters<Browser['newContext']>[0] = {},
+): Promise<Person> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...opts });
   const page = await context.newPage();
   return { username: uniq(prefix), name, context, page };
@@ -39,7 +49,9 @@ export async function signUp(p: Person): Promise<void> {
 }
 
 export function roomLink(page: Page, title: string) {
-  return page.getByTestId('room-list').getByRole('link', { name: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) });
+  return page
+    .getByTestId('room-list')
+    .getByRole('link', { name: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) });
 }
 
 export async function openRoom(page: Page, title: string): Promise<void> {
@@ -58,12 +70,17 @@ const exact = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/
 
 /** Message bodies with exactly this text. */
 export function bodies(page: Page, text: string) {
-  return page.getByTestId('message-list').getByTestId('message-body').filter({ hasText: exact(text) });
+  return page
+    .getByTestId('message-list')
+    .getByTestId('message-body')
+    .filter({ hasText: exact(text) });
 }
 
 /** The message rows (with state and receipt) whose body is exactly this text. */
 export function messageRow(page: Page, text: string) {
-  return page.getByTestId('message-list').getByTestId('message')
+  return page
+    .getByTestId('message-list')
+    .getByTestId('message')
     .filter({ has: page.getByTestId('message-body').filter({ hasText: exact(text) }) });
 }
 

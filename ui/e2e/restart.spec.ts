@@ -28,19 +28,43 @@ function freePort(): Promise<number> {
 
 async function startServer(port: number, db: string, log: string): Promise<ChildProcess> {
   const python = process.env.UI_E2E_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
-  const child = spawn(python, ['-m', 'chatter', 'serve', '--host', '127.0.0.1', '--port', String(port), '--db', db,
-    '--set', 'auth.bcrypt_rounds=4', '--set', 'auth.login_per_ip_per_minute=1000', '--set', 'auth.register_per_ip_per_minute=1000'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    python,
+    [
+      '-m',
+      'chatter',
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--db',
+      db,
+      '--set',
+      'auth.bcrypt_rounds=4',
+      '--set',
+      'auth.login_per_ip_per_minute=1000',
+      '--set',
+      'auth.register_per_ip_per_minute=1000',
+    ],
+    { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const out = createWriteStream(log, { flags: 'a' });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
-  await expect.poll(async () => {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}; see ${log}`);
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
-    } catch {
-      return 0;
-    }
-  }, { timeout: 30_000 }).toBe(200);
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
+  await expect
+    .poll(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}; see ${log}`);
+        try {
+          return (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
+        } catch {
+          return 0;
+        }
+      },
+      { timeout: 30_000 },
+    )
+    .toBe(200);
   return child;
 }
 
@@ -52,14 +76,19 @@ function kill9(child: ChildProcess): Promise<void> {
   });
 }
 
-test('server SIGKILLed and restarted: the client resumes and delivers the outage message exactly once', async ({ browser }) => {
+test('server SIGKILLed and restarted: the client resumes and delivers the outage message exactly once', async ({
+  browser,
+}) => {
   test.setTimeout(90_000);
   const dir = mkdtempSync(path.join(tmpdir(), 'chatter-e2e-restart-'));
   const db = path.join(dir, 'restart.db');
   const log = path.resolve(here, '..', 'test-results', 'server-restart.log');
   const port = await freePort();
   let server = await startServer(port, db, log);
-  const context = await browser.newContext({ baseURL: `http://127.0.0.1:${port}`, viewport: { width: 1280, height: 800 } });
+  const context = await browser.newContext({
+    baseURL: `http://127.0.0.1:${port}`,
+    viewport: { width: 1280, height: 800 },
+  });
   try {
     const page = await context.newPage();
     const username = uniq('cy');

@@ -6,7 +6,14 @@
  * the login screen.
  */
 import {
-  parseApiError, parseMember, parseMessage, parseMessagesPage, parseRoom, parseRooms, parseUser, parseUsers,
+  parseApiError,
+  parseMember,
+  parseMessage,
+  parseMessagesPage,
+  parseRoom,
+  parseRooms,
+  parseUser,
+  parseUsers,
 } from '../wire/validate';
 import type { LoginResult, Member, Message, MessagesPage, Role, Room, User } from '../wire/types';
 
@@ -27,7 +34,12 @@ export function onUnauthenticated(fn: (() => void) | null): void {
   unauthenticatedListener = fn;
 }
 
-async function request(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<unknown> {
+async function request(
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { quiet401?: boolean } = {},
+): Promise<unknown> {
   const init: RequestInit = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
   if (method !== 'GET' && method !== 'HEAD') {
     init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
@@ -52,8 +64,12 @@ async function request(method: string, path: string, body?: unknown, opts: { qui
   if (!res.ok) {
     const err = parseApiError(data);
     const ra = res.headers.get('Retry-After');
-    const apiErr = new ApiError(res.status, err?.code ?? (res.status === 401 ? 'UNAUTHENTICATED' : 'BAD_RESPONSE'),
-      err?.message ?? `Request failed (${res.status})`, ra ? Number(ra) || null : null);
+    const apiErr = new ApiError(
+      res.status,
+      err?.code ?? (res.status === 401 ? 'UNAUTHENTICATED' : 'BAD_RESPONSE'),
+      err?.message ?? `Request failed (${res.status})`,
+      ra ? Number(ra) || null : null,
+    );
     if (res.status === 401 && !opts.quiet401) unauthenticatedListener?.();
     throw apiErr;
   }
@@ -64,7 +80,11 @@ function wrap<T>(f: () => T): T {
   try {
     return f();
   } catch (e) {
-    throw new ApiError(0, 'BAD_RESPONSE', `Unexpected response from the server: ${e instanceof Error ? e.message : e}`);
+    throw new ApiError(
+      0,
+      'BAD_RESPONSE',
+      `Unexpected response from the server: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
@@ -80,8 +100,15 @@ export const api = {
     return userOf(await request('POST', '/users', { username, name, password }));
   },
   async login(username: string, password: string): Promise<LoginResult> {
-    const d = (await request('POST', '/auth/login', { username, password }, { quiet401: true })) as Record<string, unknown>;
-    return { user: userOf(d.user), token: String(d.token ?? ''), expires_at: String(d.expires_at ?? '') };
+    const d = (await request('POST', '/auth/login', { username, password }, { quiet401: true })) as Record<
+      string,
+      unknown
+    >;
+    return {
+      user: userOf(d.user),
+      token: typeof d.token === 'string' ? d.token : '',
+      expires_at: typeof d.expires_at === 'string' ? d.expires_at : '',
+    };
   },
   async logout(): Promise<void> {
     await request('POST', '/auth/logout', {}, { quiet401: true });
@@ -128,7 +155,9 @@ export const api = {
     return wrap(() => parseMember(d));
   },
   async setRole(id: string, username: string, role: Role): Promise<Member> {
-    const d = await request('PATCH', `/rooms/${encodeURIComponent(id)}/members/${encodeURIComponent(username)}`, { role });
+    const d = await request('PATCH', `/rooms/${encodeURIComponent(id)}/members/${encodeURIComponent(username)}`, {
+      role,
+    });
     return wrap(() => parseMember(d));
   },
   async removeMember(id: string, username: string): Promise<void> {
@@ -148,6 +177,9 @@ export const api = {
     return wrap(() => parseMessage(d));
   },
 };
+
+/** The REST client's shape; the controller's parts take the slice of it they use (`Pick<Api, ...>`), so tests pass fakes. */
+export type Api = typeof api;
 
 /** Human text for an API error, by stable code, for a given action. */
 export function describeError(e: unknown, context: 'login' | 'signup' | 'password' | 'generic' = 'generic'): string {
@@ -169,7 +201,9 @@ export function describeError(e: unknown, context: 'login' | 'signup' | 'passwor
     case 'PAYLOAD_TOO_LARGE':
       return 'That is too large to send.';
     case 'RATE_LIMITED':
-      return e.retryAfter ? `Too many attempts. Try again in ${e.retryAfter} s.` : 'Too many attempts. Please wait a moment.';
+      return e.retryAfter
+        ? `Too many attempts. Try again in ${e.retryAfter} s.`
+        : 'Too many attempts. Please wait a moment.';
     case 'UNAVAILABLE':
       return 'The server is busy or starting up. Please try again shortly.';
     case 'NETWORK':

@@ -47,35 +47,98 @@ export function AuthScreen() {
           <h1>Chatter</h1>
         </div>
         <p className="auth-sub">{mode === 'login' ? 'Welcome back. Log in to continue.' : 'Create your account.'}</p>
-        <div className="seg" role="tablist" aria-label="Account"
+        <div
+          className="seg"
+          role="tablist"
+          aria-label="Account"
           onKeyDown={(e) => {
             if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
             const next = mode === 'login' ? 'signup' : 'login';
             switchTo(next);
             document.getElementById(`${id}-tab-${next}`)?.focus();
-          }}>
-          <button role="tab" id={`${id}-tab-login`} type="button" aria-selected={mode === 'login'} aria-controls={`${id}-panel`}
-            tabIndex={mode === 'login' ? 0 : -1} className={mode === 'login' ? 'on' : ''} onClick={() => switchTo('login')}>Log in</button>
-          <button role="tab" id={`${id}-tab-signup`} type="button" aria-selected={mode === 'signup'} aria-controls={`${id}-panel`}
-            tabIndex={mode === 'signup' ? 0 : -1} className={mode === 'signup' ? 'on' : ''} onClick={() => switchTo('signup')}>Sign up</button>
+          }}
+        >
+          <button
+            role="tab"
+            id={`${id}-tab-login`}
+            type="button"
+            aria-selected={mode === 'login'}
+            aria-controls={`${id}-panel`}
+            tabIndex={mode === 'login' ? 0 : -1}
+            className={mode === 'login' ? 'on' : ''}
+            onClick={() => switchTo('login')}
+          >
+            Log in
+          </button>
+          <button
+            role="tab"
+            id={`${id}-tab-signup`}
+            type="button"
+            aria-selected={mode === 'signup'}
+            aria-controls={`${id}-panel`}
+            tabIndex={mode === 'signup' ? 0 : -1}
+            className={mode === 'signup' ? 'on' : ''}
+            onClick={() => switchTo('signup')}
+          >
+            Sign up
+          </button>
         </div>
-        {notice && !error && <p className="banner-inline info" role="status">{notice}</p>}
-        <form onSubmit={submit} noValidate aria-describedby={error ? `${id}-err` : undefined}
-          id={`${id}-panel`} role="tabpanel" aria-labelledby={`${id}-tab-${mode}`}>
+        {notice && !error && (
+          <p className="banner-inline info" role="status">
+            {notice}
+          </p>
+        )}
+        <form
+          onSubmit={(e) => void submit(e)}
+          noValidate
+          aria-describedby={error ? `${id}-err` : undefined}
+          id={`${id}-panel`}
+          role="tabpanel"
+          aria-labelledby={`${id}-tab-${mode}`}
+        >
           <label htmlFor={`${id}-u`}>Username</label>
-          <input id={`${id}-u`} name="username" autoComplete="username" autoCapitalize="none" spellCheck={false}
-            value={username} onChange={(e) => setUsername(e.target.value)} required autoFocus />
+          <input
+            id={`${id}-u`}
+            name="username"
+            autoComplete="username"
+            autoCapitalize="none"
+            spellCheck={false}
+            value={username}
+            onChange={(e) => setUsername(e.target.value)}
+            required
+            autoFocus
+          />
           {mode === 'signup' && (
             <>
               <label htmlFor={`${id}-n`}>Display name</label>
-              <input id={`${id}-n`} name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} />
+              <input
+                id={`${id}-n`}
+                name="name"
+                autoComplete="name"
+                value={name}
+                onChange={(e) => setName(e.target.value)}
+                required
+                maxLength={100}
+              />
             </>
           )}
           <label htmlFor={`${id}-p`}>Password</label>
-          <input id={`${id}-p`} name="password" type="password" autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
-            value={password} onChange={(e) => setPassword(e.target.value)} required minLength={mode === 'signup' ? 8 : undefined} />
+          <input
+            id={`${id}-p`}
+            name="password"
+            type="password"
+            autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            required
+            minLength={mode === 'signup' ? 8 : undefined}
+          />
           {mode === 'signup' && <p className="hint">At least 8 characters.</p>}
-          {error && <p className="form-error" id={`${id}-err`} role="alert">{error}</p>}
+          {error && (
+            <p className="form-error" id={`${id}-err`} role="alert">
+              {error}
+            </p>
+          )}
           <button className="btn primary wide" type="submit" disabled={busy}>
             {busy ? 'Please wait…' : mode === 'login' ? 'Log in' : 'Create account'}
           </button>

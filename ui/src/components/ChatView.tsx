@@ -26,7 +26,10 @@ export function ChatView({ roomId }: { roomId: string }) {
   const peer = room ? dmPeer(room, me?.username) : undefined;
   useEffect(() => {
     if (!peer) return;
-    chat.api.user(peer.username).then((u) => chat.presence.learn(u), () => {});
+    chat.api.user(peer.username).then(
+      (u) => chat.presence.learn(u),
+      () => {},
+    );
   }, [chat, peer?.username]); // eslint-disable-line react-hooks/exhaustive-deps
 
   if (!room) {
@@ -35,7 +38,9 @@ export function ChatView({ roomId }: { roomId: string }) {
         <div className="empty-card">
           <h2>Conversation not available</h2>
           <p>It may still be loading, or you are not a member.</p>
-          <button type="button" className="btn" onClick={() => chat.setActiveRoom(null)}>Back to conversations</button>
+          <button type="button" className="btn" onClick={() => chat.setActiveRoom(null)}>
+            Back to conversations
+          </button>
         </div>
       </main>
     );
@@ -45,7 +50,12 @@ export function ChatView({ roomId }: { roomId: string }) {
   return (
     <main className="chat" aria-label={`Conversation: ${title}`}>
       <header className="chat-head">
-        <button type="button" className="icon-btn back-btn" aria-label="Back to conversations" onClick={() => chat.setActiveRoom(null)}>
+        <button
+          type="button"
+          className="icon-btn back-btn"
+          aria-label="Back to conversations"
+          onClick={() => chat.setActiveRoom(null)}
+        >
           <Icon name="back" size={22} />
         </button>
         <HeaderAvatar roomId={roomId} />
@@ -53,10 +63,17 @@ export function ChatView({ roomId }: { roomId: string }) {
           <h2 data-testid="room-title">{title}</h2>
           <Subtitle roomId={roomId} />
         </div>
-        <button type="button" className="btn ghost small head-btn" onClick={() => setSettings(true)} aria-haspopup="dialog"
-          aria-label={room.kind === 'dm' ? 'Details' : 'Room settings'}>
+        <button
+          type="button"
+          className="btn ghost small head-btn"
+          onClick={() => setSettings(true)}
+          aria-haspopup="dialog"
+          aria-label={room.kind === 'dm' ? 'Details' : 'Room settings'}
+        >
           <Icon name="info" size={18} />
-          <span className="head-btn-text" aria-hidden="true">{room.kind === 'dm' ? 'Details' : 'Room settings'}</span>
+          <span className="head-btn-text" aria-hidden="true">
+            {room.kind === 'dm' ? 'Details' : 'Room settings'}
+          </span>
         </button>
       </header>
       <MessageList roomId={roomId} />
@@ -72,8 +89,16 @@ function HeaderAvatar({ roomId }: { roomId: string }) {
   const room = useStore(chat.rooms, (s) => s.byId[roomId])!;
   const me = useStore(chat.session, (s) => s.me);
   const peer = dmPeer(room, me?.username);
-  const online = useStore(chat.presence, (s) => (peer ? s[peer.username]?.online ?? false : undefined));
-  return <Avatar name={roomTitle(room, me?.username)} seed={peer?.username ?? room.id} online={online} group={room.kind === 'group'} size="md" />;
+  const online = useStore(chat.presence, (s) => (peer ? (s[peer.username]?.online ?? false) : undefined));
+  return (
+    <Avatar
+      name={roomTitle(room, me?.username)}
+      seed={peer?.username ?? room.id}
+      online={online}
+      group={room.kind === 'group'}
+      size="md"
+    />
+  );
 }
 
 function Subtitle({ roomId }: { roomId: string }) {
@@ -88,9 +113,15 @@ function Subtitle({ roomId }: { roomId: string }) {
     const peer = dmPeer(room, me?.username);
     const p = peer ? presence[peer.username] : undefined;
     const text = !live ? 'waiting for connection…' : p?.online ? 'online' : lastSeenText(p?.last_seen, now);
-    return <p className="chat-sub" data-testid="presence-text">{text}</p>;
+    return (
+      <p className="chat-sub" data-testid="presence-text">
+        {text}
+      </p>
+    );
   }
-  const online = live ? room.members.filter((m) => m.username !== me?.username && presence[m.username]?.online).length : 0;
+  const online = live
+    ? room.members.filter((m) => m.username !== me?.username && presence[m.username]?.online).length
+    : 0;
   return (
     <p className="chat-sub">
       {room.members.length} member{room.members.length === 1 ? '' : 's'}
@@ -109,7 +140,11 @@ function TypingIndicator({ roomId }: { roomId: string }) {
     <div className="typing" aria-live="polite" data-testid="typing-indicator">
       {text && (
         <>
-          <span className="typing-dots" aria-hidden="true"><i /><i /><i /></span>
+          <span className="typing-dots" aria-hidden="true">
+            <i />
+            <i />
+            <i />
+          </span>
           <span>{text}</span>
         </>
       )}

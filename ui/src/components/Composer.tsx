@@ -49,8 +49,16 @@ export function Composer({ roomId }: { roomId: string }) {
 
   const placeholder = room ? `Message ${room.kind === 'dm' ? '' : '#'}${roomTitle(room, me)}` : 'Message';
   return (
-    <form className="composer" onSubmit={(e) => { e.preventDefault(); void send(); }}>
-      <label htmlFor="composer-input" className="sr-only">Message</label>
+    <form
+      className="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void send();
+      }}
+    >
+      <label htmlFor="composer-input" className="sr-only">
+        Message
+      </label>
       <textarea
         id="composer-input"
         ref={ref}
@@ -71,9 +79,13 @@ export function Composer({ roomId }: { roomId: string }) {
         <Icon name="send" size={20} />
       </button>
       <p id={hintId} className={`composer-hint ${over ? 'over' : ''}`}>
-        {error ? <span role="alert">{error}</span>
-          : length > MAX_BODY_CHARS - 500 ? `${length} / ${MAX_BODY_CHARS}`
-            : <span className="kbd-hint">Enter to send · Shift+Enter for a new line</span>}
+        {error ? (
+          <span role="alert">{error}</span>
+        ) : length > MAX_BODY_CHARS - 500 ? (
+          `${length} / ${MAX_BODY_CHARS}`
+        ) : (
+          <span className="kbd-hint">Enter to send · Shift+Enter for a new line</span>
+        )}
       </p>
     </form>
   );

@@ -18,7 +18,7 @@ export function ConnectionBanner() {
     return () => clearInterval(t);
   }, [st.state]);
 
-  let text: string | null = null;
+  let text: string | null;
   let action = false;
   switch (st.state) {
     case 'open':
@@ -41,12 +41,23 @@ export function ConnectionBanner() {
       text = null;
   }
   return (
-    <div className={`conn-banner ${text ? 'show' : ''} ${st.state}`} role="status" aria-live="polite" data-testid="connection-banner" data-state={st.state} data-last-close={st.lastClose ?? undefined}>
+    <div
+      className={`conn-banner ${text ? 'show' : ''} ${st.state}`}
+      role="status"
+      aria-live="polite"
+      data-testid="connection-banner"
+      data-state={st.state}
+      data-last-close={st.lastClose ?? undefined}
+    >
       {text && (
         <>
           <span className="conn-dot" aria-hidden="true" />
           <span>{text}</span>
-          {action && <button type="button" className="link-btn" onClick={() => chat.reconnectNow()}>Retry now</button>}
+          {action && (
+            <button type="button" className="link-btn" onClick={() => chat.reconnectNow()}>
+              Retry now
+            </button>
+          )}
         </>
       )}
     </div>

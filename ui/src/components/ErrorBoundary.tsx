@@ -18,7 +18,9 @@ export class ErrorBoundary extends Component<{ children: ReactNode }, { error: E
       <main className="splash" role="alert">
         <h1>Something went wrong</h1>
         <p>Your unsent messages are kept and will be sent after a reload.</p>
-        <button type="button" className="btn primary" onClick={() => window.location.reload()}>Reload Chatter</button>
+        <button type="button" className="btn primary" onClick={() => window.location.reload()}>
+          Reload Chatter
+        </button>
       </main>
     );
   }

@@ -6,9 +6,13 @@ export const MessageBody = memo(function MessageBody({ text }: { text: string })
   return (
     <div className="msg-body" data-testid="message-body">
       {linkify(text).map((s, i) =>
-        s.kind === 'link'
-          ? <a key={i} href={s.href} target="_blank" rel="noopener noreferrer">{s.text}</a>
-          : <Fragment key={i}>{s.text}</Fragment>,
+        s.kind === 'link' ? (
+          <a key={i} href={s.href} target="_blank" rel="noopener noreferrer">
+            {s.text}
+          </a>
+        ) : (
+          <Fragment key={i}>{s.text}</Fragment>
+        ),
       )}
     </div>
   );

@@ -34,15 +34,36 @@ function buildRows(messages: Message[], pending: PendingMessage[], firstUnreadId
   const push = (r: Omit<Row, 'first' | 'divider'>) => {
     const at = parseTime(r.created_at) ?? now;
     const divider = !prev || !sameDay(prev.at, at) ? dayLabel(at, now) : null;
-    const first = !prev || divider !== null || r.unreadMark || prev.sender !== r.sender || at.getTime() - prev.at.getTime() > GROUP_GAP_MS;
+    const first =
+      !prev ||
+      divider !== null ||
+      r.unreadMark ||
+      prev.sender !== r.sender ||
+      at.getTime() - prev.at.getTime() > GROUP_GAP_MS;
     rows.push({ ...r, first, divider });
     prev = { sender: r.sender, at };
   };
   for (const m of messages) {
-    push({ key: `m${m.id}`, msg: m, pending: null, sender: m.sender, body: m.body, created_at: m.created_at, unreadMark: m.id === firstUnreadId });
+    push({
+      key: `m${m.id}`,
+      msg: m,
+      pending: null,
+      sender: m.sender,
+      body: m.body,
+      created_at: m.created_at,
+      unreadMark: m.id === firstUnreadId,
+    });
   }
   for (const p of pending) {
-    push({ key: `p${p.client_msg_id}`, msg: null, pending: p, sender: p.sender, body: p.body, created_at: p.created_at, unreadMark: false });
+    push({
+      key: `p${p.client_msg_id}`,
+      msg: null,
+      pending: p,
+      sender: p.sender,
+      body: p.body,
+      created_at: p.created_at,
+      unreadMark: false,
+    });
   }
   return rows;
 }
@@ -67,7 +88,10 @@ export function MessageList({ roomId }: { roomId: string }) {
     return tl.messages.find((m) => m.id > c && m.sender !== me)?.id ?? null;
   }, [tl.messages, me]);
 
-  const rows = useMemo(() => buildRows(tl.messages, pending, firstUnreadId, now), [tl.messages, pending, firstUnreadId, now]);
+  const rows = useMemo(
+    () => buildRows(tl.messages, pending, firstUnreadId, now),
+    [tl.messages, pending, firstUnreadId, now],
+  );
   const lastOwnConfirmed = useMemo(() => {
     for (let i = tl.messages.length - 1; i >= 0; i--) if (tl.messages[i]!.sender === me) return tl.messages[i]!.id;
     return 0;
@@ -139,7 +163,8 @@ export function MessageList({ roomId }: { roomId: string }) {
     }
     snap.current = { height: el.scrollHeight, top: el.scrollTop, firstKey, lastKey, count: rows.length };
     // Short history that does not fill the pane: fetch more right away.
-    if (tl.loaded && tl.hasMore && !tl.loadingOlder && el.scrollHeight <= el.clientHeight + 8) void chat.loadOlder(roomId);
+    if (tl.loaded && tl.hasMore && !tl.loadingOlder && el.scrollHeight <= el.clientHeight + 8)
+      void chat.loadOlder(roomId);
     checkRead();
   }, [rows, me, tl.loaded, tl.hasMore, tl.loadingOlder, chat, roomId, checkRead]);
 
@@ -170,18 +195,43 @@ export function MessageList({ roomId }: { roomId: string }) {
 
   return (
     <div className="msg-pane">
-      <div className="msg-scroll" ref={ref} onScroll={onScroll} tabIndex={0} role="region" aria-label="Message history" data-testid="message-list">
+      <div
+        className="msg-scroll"
+        ref={ref}
+        onScroll={onScroll}
+        tabIndex={0}
+        role="region"
+        aria-label="Message history"
+        data-testid="message-list"
+      >
         <div className="history-edge">
-          {!tl.loaded ? <span className="muted">Loading messages…</span>
-            : tl.loadingOlder ? <span className="muted">Loading earlier messages…</span>
-              : !tl.hasMore ? <span className="muted">{rows.length ? 'This is the beginning of the conversation.' : 'No messages yet — say hello!'}</span>
-                : <button type="button" className="link-btn" onClick={() => void chat.loadOlder(roomId)}>Load earlier messages</button>}
+          {!tl.loaded ? (
+            <span className="muted">Loading messages…</span>
+          ) : tl.loadingOlder ? (
+            <span className="muted">Loading earlier messages…</span>
+          ) : !tl.hasMore ? (
+            <span className="muted">
+              {rows.length ? 'This is the beginning of the conversation.' : 'No messages yet — say hello!'}
+            </span>
+          ) : (
+            <button type="button" className="link-btn" onClick={() => void chat.loadOlder(roomId)}>
+              Load earlier messages
+            </button>
+          )}
         </div>
         <ol className="msgs">
           {rows.map((r) => (
             <Fragment key={r.key}>
-              {r.divider && <li className="divider" data-testid="date-divider"><span>{r.divider}</span></li>}
-              {r.unreadMark && <li className="divider unread-mark" data-testid="unread-divider"><span>New messages</span></li>}
+              {r.divider && (
+                <li className="divider" data-testid="date-divider">
+                  <span>{r.divider}</span>
+                </li>
+              )}
+              {r.unreadMark && (
+                <li className="divider unread-mark" data-testid="unread-divider">
+                  <span>New messages</span>
+                </li>
+              )}
               <MessageRow row={r} room={room} me={me} showReceipt={r.msg !== null && r.msg.id === lastOwnConfirmed} />
             </Fragment>
           ))}
@@ -196,7 +246,17 @@ export function MessageList({ roomId }: { roomId: string }) {
   );
 }
 
-function MessageRow({ row, room, me, showReceipt }: { row: Row; room: Room | undefined; me: string; showReceipt: boolean }) {
+function MessageRow({
+  row,
+  room,
+  me,
+  showReceipt,
+}: {
+  row: Row;
+  room: Room | undefined;
+  me: string;
+  showReceipt: boolean;
+}) {
   const chat = useChat();
   const mine = row.sender === me;
   const name = displayName(room, row.sender);
@@ -204,22 +264,35 @@ function MessageRow({ row, room, me, showReceipt }: { row: Row; room: Room | und
   const group = room?.kind === 'group';
   const state = row.pending ? row.pending.state : 'sent';
   return (
-    <li className={`msg ${mine ? 'mine' : 'theirs'} ${row.first ? 'first' : 'cont'} ${state}`}
-      data-msg-id={row.msg?.id} data-testid="message" data-state={state} data-sender={row.sender}>
-      {!mine && group && (row.first ? <Avatar name={name} seed={row.sender} size="sm" /> : <span className="avatar-spacer" />)}
+    <li
+      className={`msg ${mine ? 'mine' : 'theirs'} ${row.first ? 'first' : 'cont'} ${state}`}
+      data-msg-id={row.msg?.id}
+      data-testid="message"
+      data-state={state}
+      data-sender={row.sender}
+    >
+      {!mine &&
+        group &&
+        (row.first ? <Avatar name={name} seed={row.sender} size="sm" /> : <span className="avatar-spacer" />)}
       <div className="bubble">
         {row.first && !mine && group && <div className="msg-sender">{name}</div>}
         <span className="sr-only">{mine ? 'You' : name}: </span>
         <MessageBody text={row.body} />
         <div className="msg-meta">
-          <time dateTime={row.created_at} title={fullTime(row.created_at)}>{at ? clock(at) : ''}</time>
+          <time dateTime={row.created_at} title={fullTime(row.created_at)}>
+            {at ? clock(at) : ''}
+          </time>
           {mine && <Receipt row={row} room={room} showText={showReceipt} />}
         </div>
         {row.pending?.state === 'failed' && (
           <div className="msg-failed" role="alert">
             <span>{row.pending.error ?? 'Not delivered.'}</span>
-            <button type="button" className="link-btn" onClick={() => void chat.retry(row.pending!.client_msg_id)}>Retry</button>
-            <button type="button" className="link-btn" onClick={() => void chat.discard(row.pending!.client_msg_id)}>Discard</button>
+            <button type="button" className="link-btn" onClick={() => void chat.retry(row.pending!.client_msg_id)}>
+              Retry
+            </button>
+            <button type="button" className="link-btn" onClick={() => void chat.discard(row.pending!.client_msg_id)}>
+              Discard
+            </button>
           </div>
         )}
       </div>
@@ -229,20 +302,63 @@ function MessageRow({ row, room, me, showReceipt }: { row: Row; room: Room | und
 
 function Receipt({ row, room, showText }: { row: Row; room: Room | undefined; showText: boolean }) {
   if (row.pending) {
-    if (row.pending.state === 'failed') return <span className="receipt failed" role="img" data-testid="receipt" data-receipt="failed" aria-label="Not delivered"><Icon name="alert" size={13} /></span>;
-    return <span className="receipt pending" role="img" data-testid="receipt" data-receipt="pending" title="Sending…" aria-label="Sending"><Icon name="clock" size={13} /></span>;
+    if (row.pending.state === 'failed')
+      return (
+        <span
+          className="receipt failed"
+          role="img"
+          data-testid="receipt"
+          data-receipt="failed"
+          aria-label="Not delivered"
+        >
+          <Icon name="alert" size={13} />
+        </span>
+      );
+    return (
+      <span
+        className="receipt pending"
+        role="img"
+        data-testid="receipt"
+        data-receipt="pending"
+        title="Sending…"
+        aria-label="Sending"
+      >
+        <Icon name="clock" size={13} />
+      </span>
+    );
   }
   const readers = readersOf(room, row.msg!);
   if (readers.length === 0) {
-    return <span className="receipt sent" role="img" data-testid="receipt" data-receipt="sent" title="Sent" aria-label="Sent"><Icon name="check" size={14} /></span>;
+    return (
+      <span
+        className="receipt sent"
+        role="img"
+        data-testid="receipt"
+        data-receipt="sent"
+        title="Sent"
+        aria-label="Sent"
+      >
+        <Icon name="check" size={14} />
+      </span>
+    );
   }
   const names = readers.map((m) => m.name || m.username);
   const label = room?.kind === 'dm' ? 'Read' : `Read by ${readers.length}`;
   return (
-    <span className="receipt read" role="img" tabIndex={showText ? 0 : undefined} data-testid="receipt" data-receipt="read" data-readers={readers.length}
-      aria-label={`Read by ${names.join(', ')}`}>
-      <Icon name="checks" size={15} />{showText && <span className="receipt-text">{label}</span>}
-      <span className="who-read" role="tooltip">Read by {names.join(', ')}</span>
+    <span
+      className="receipt read"
+      role="img"
+      tabIndex={showText ? 0 : undefined}
+      data-testid="receipt"
+      data-receipt="read"
+      data-readers={readers.length}
+      aria-label={`Read by ${names.join(', ')}`}
+    >
+      <Icon name="checks" size={15} />
+      {showText && <span className="receipt-text">{label}</span>}
+      <span className="who-read" role="tooltip">
+        Read by {names.join(', ')}
+      </span>
     </span>
   );
 }

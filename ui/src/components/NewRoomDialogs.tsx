@@ -20,7 +20,10 @@ export function NewGroupDialog({ onClose }: { onClose: () => void }) {
     setBusy(true);
     setError(null);
     try {
-      const room = await chat.createRoom(name, members.map((m) => m.username));
+      const room = await chat.createRoom(
+        name,
+        members.map((m) => m.username),
+      );
       chat.setActiveRoom(room.id);
       onClose();
     } catch (err) {
@@ -31,26 +34,50 @@ export function NewGroupDialog({ onClose }: { onClose: () => void }) {
 
   return (
     <Dialog title="New group" onClose={onClose}>
-      <form onSubmit={submit} className="stack">
+      <form onSubmit={(e) => void submit(e)} className="stack">
         <label htmlFor={`${id}-name`}>Group name</label>
-        <input id={`${id}-name`} value={name} onChange={(e) => setName(e.target.value)} maxLength={100} autoFocus required />
-        <UserPicker label="Add members" exclude={[me, ...members.map((m) => m.username)]}
-          onPick={(u) => setMembers((ms) => [...ms, u])} />
+        <input
+          id={`${id}-name`}
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          maxLength={100}
+          autoFocus
+          required
+        />
+        <UserPicker
+          label="Add members"
+          exclude={[me, ...members.map((m) => m.username)]}
+          onPick={(u) => setMembers((ms) => [...ms, u])}
+        />
         {members.length > 0 && (
           <ul className="chips" aria-label="Selected members">
             {members.map((m) => (
               <li key={m.username} className="chip">
                 {m.name}
-                <button type="button" className="chip-x" aria-label={`Remove ${m.name}`}
-                  onClick={() => setMembers((ms) => ms.filter((x) => x.username !== m.username))}>×</button>
+                <button
+                  type="button"
+                  className="chip-x"
+                  aria-label={`Remove ${m.name}`}
+                  onClick={() => setMembers((ms) => ms.filter((x) => x.username !== m.username))}
+                >
+                  ×
+                </button>
               </li>
             ))}
           </ul>
         )}
-        {error && <p className="form-error" role="alert">{error}</p>}
+        {error && (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        )}
         <div className="dialog-actions">
-          <button type="button" className="btn" onClick={onClose}>Cancel</button>
-          <button type="submit" className="btn primary" disabled={busy}>{busy ? 'Creating…' : 'Create group'}</button>
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="btn primary" disabled={busy}>
+            {busy ? 'Creating…' : 'Create group'}
+          </button>
         </div>
       </form>
     </Dialog>
@@ -75,7 +102,11 @@ export function NewDmDialog({ onClose }: { onClose: () => void }) {
     <Dialog title="New message" onClose={onClose}>
       <div className="stack">
         <UserPicker label="To" exclude={[me]} onPick={(u) => void pick(u)} autoFocus />
-        {error && <p className="form-error" role="alert">{error}</p>}
+        {error && (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        )}
       </div>
     </Dialog>
   );

@@ -38,7 +38,9 @@ export function ProfileDialog({ onClose }: { onClose: () => void }) {
     try {
       await chat.changePassword(current, next);
       setPwMsg({ ok: true, text: 'Password changed. Other sessions have been logged out.' });
-      setCurrent(''); setNext(''); setConfirm('');
+      setCurrent('');
+      setNext('');
+      setConfirm('');
     } catch (err) {
       setPwMsg({ ok: false, text: describeError(err, 'password') });
     } finally {
@@ -48,28 +50,71 @@ export function ProfileDialog({ onClose }: { onClose: () => void }) {
 
   return (
     <Dialog title="Your profile" onClose={onClose}>
-      <form onSubmit={saveName} className="stack">
-        <p className="muted">Signed in as <strong>@{me?.username}</strong></p>
+      <form onSubmit={(e) => void saveName(e)} className="stack">
+        <p className="muted">
+          Signed in as <strong>@{me?.username}</strong>
+        </p>
         <label htmlFor={`${id}-name`}>Display name</label>
         <input id={`${id}-name`} value={name} onChange={(e) => setName(e.target.value)} maxLength={100} required />
-        {nameMsg && <p className={nameMsg.ok ? 'form-ok' : 'form-error'} role={nameMsg.ok ? 'status' : 'alert'}>{nameMsg.text}</p>}
-        <div className="dialog-actions"><button type="submit" className="btn primary" disabled={busy}>Save name</button></div>
+        {nameMsg && (
+          <p className={nameMsg.ok ? 'form-ok' : 'form-error'} role={nameMsg.ok ? 'status' : 'alert'}>
+            {nameMsg.text}
+          </p>
+        )}
+        <div className="dialog-actions">
+          <button type="submit" className="btn primary" disabled={busy}>
+            Save name
+          </button>
+        </div>
       </form>
       <hr />
-      <form onSubmit={savePassword} className="stack">
+      <form onSubmit={(e) => void savePassword(e)} className="stack">
         <h3>Change password</h3>
         <label htmlFor={`${id}-cur`}>Current password</label>
-        <input id={`${id}-cur`} type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} required />
+        <input
+          id={`${id}-cur`}
+          type="password"
+          autoComplete="current-password"
+          value={current}
+          onChange={(e) => setCurrent(e.target.value)}
+          required
+        />
         <label htmlFor={`${id}-new`}>New password</label>
-        <input id={`${id}-new`} type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} required minLength={8} />
+        <input
+          id={`${id}-new`}
+          type="password"
+          autoComplete="new-password"
+          value={next}
+          onChange={(e) => setNext(e.target.value)}
+          required
+          minLength={8}
+        />
         <label htmlFor={`${id}-conf`}>Repeat new password</label>
-        <input id={`${id}-conf`} type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} required minLength={8} />
-        {pwMsg && <p className={pwMsg.ok ? 'form-ok' : 'form-error'} role={pwMsg.ok ? 'status' : 'alert'}>{pwMsg.text}</p>}
-        <div className="dialog-actions"><button type="submit" className="btn primary" disabled={busy}>Change password</button></div>
+        <input
+          id={`${id}-conf`}
+          type="password"
+          autoComplete="new-password"
+          value={confirm}
+          onChange={(e) => setConfirm(e.target.value)}
+          required
+          minLength={8}
+        />
+        {pwMsg && (
+          <p className={pwMsg.ok ? 'form-ok' : 'form-error'} role={pwMsg.ok ? 'status' : 'alert'}>
+            {pwMsg.text}
+          </p>
+        )}
+        <div className="dialog-actions">
+          <button type="submit" className="btn primary" disabled={busy}>
+            Change password
+          </button>
+        </div>
       </form>
       <hr />
       <div className="dialog-actions">
-        <button type="button" className="btn danger" onClick={() => void chat.logout()}>Log out</button>
+        <button type="button" className="btn danger" onClick={() => void chat.logout()}>
+          Log out
+        </button>
       </div>
     </Dialog>
   );

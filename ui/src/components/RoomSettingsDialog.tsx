@@ -37,7 +37,9 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
       setError(describeError(err));
     }
   };
-  const members = [...room.members].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.name.localeCompare(b.name));
+  const members = [...room.members].sort(
+    (a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.name.localeCompare(b.name),
+  );
 
   const rename = (e: FormEvent) => {
     e.preventDefault();
@@ -48,15 +50,22 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
   return (
     <Dialog title={room.kind === 'dm' ? 'Conversation details' : 'Room settings'} onClose={onClose} wide>
       <div className="stack">
-        {room.kind === 'group' && (can.rename(room, role) ? (
-          <form onSubmit={rename} className="row gap end">
-            <div className="grow">
-              <label htmlFor={`${id}-name`}>Room name</label>
-              <input id={`${id}-name`} value={name} onChange={(e) => setName(e.target.value)} maxLength={100} />
-            </div>
-            <button type="submit" className="btn" disabled={name.trim() === room.name}>Rename</button>
-          </form>
-        ) : <p><strong>{roomTitle(room, me)}</strong></p>)}
+        {room.kind === 'group' &&
+          (can.rename(room, role) ? (
+            <form onSubmit={rename} className="row gap end">
+              <div className="grow">
+                <label htmlFor={`${id}-name`}>Room name</label>
+                <input id={`${id}-name`} value={name} onChange={(e) => setName(e.target.value)} maxLength={100} />
+              </div>
+              <button type="submit" className="btn" disabled={name.trim() === room.name}>
+                Rename
+              </button>
+            </form>
+          ) : (
+            <p>
+              <strong>{roomTitle(room, me)}</strong>
+            </p>
+          ))}
 
         <h3>Members ({room.members.length})</h3>
         <ul className="member-list" data-testid="member-list">
@@ -64,26 +73,51 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
             const p = presence[m.username];
             return (
               <li key={m.username} className="member" data-username={m.username}>
-                <Avatar name={m.name} seed={m.username} size="sm" online={m.username === me ? true : p?.online ?? false} />
+                <Avatar
+                  name={m.name}
+                  seed={m.username}
+                  size="sm"
+                  online={m.username === me ? true : (p?.online ?? false)}
+                />
                 <span className="member-main">
-                  <span className="member-name">{m.name}{m.username === me ? ' (you)' : ''}</span>
-                  <span className="muted">@{m.username} · {m.username === me || p?.online ? 'online' : lastSeenText(p?.last_seen, now)}</span>
+                  <span className="member-name">
+                    {m.name}
+                    {m.username === me ? ' (you)' : ''}
+                  </span>
+                  <span className="muted">
+                    @{m.username} · {m.username === me || p?.online ? 'online' : lastSeenText(p?.last_seen, now)}
+                  </span>
                 </span>
                 {can.changeRole(room, role, m) ? (
-                  <select aria-label={`Role of ${m.name}`} value={m.role}
+                  <select
+                    aria-label={`Role of ${m.name}`}
+                    value={m.role}
                     onChange={(e) => {
                       const next = e.target.value as 'admin' | 'member' | 'owner';
-                      if (next === 'owner' && !window.confirm(`Make ${m.name} the owner? You will become an admin.`)) return;
-                      void run(() => chat.setRole(roomId, m.username, next), next === 'owner' ? `${m.name} is now the owner.` : 'Role changed.');
-                    }}>
+                      if (next === 'owner' && !window.confirm(`Make ${m.name} the owner? You will become an admin.`))
+                        return;
+                      void run(
+                        () => chat.setRole(roomId, m.username, next),
+                        next === 'owner' ? `${m.name} is now the owner.` : 'Role changed.',
+                      );
+                    }}
+                  >
                     <option value="member">Member</option>
                     <option value="admin">Admin</option>
                     <option value="owner">Owner (transfer)</option>
                   </select>
-                ) : room.kind === 'group' && <span className={`role-tag ${m.role}`}>{ROLE_LABEL[m.role]}</span>}
+                ) : (
+                  room.kind === 'group' && <span className={`role-tag ${m.role}`}>{ROLE_LABEL[m.role]}</span>
+                )}
                 {m.username !== me && can.removeMember(room, role, m) && (
-                  <button type="button" className="btn small ghost danger" aria-label={`Remove ${m.name}`}
-                    onClick={() => void run(() => chat.removeMember(roomId, m.username), `${m.name} was removed.`)}>Remove</button>
+                  <button
+                    type="button"
+                    className="btn small ghost danger"
+                    aria-label={`Remove ${m.name}`}
+                    onClick={() => void run(() => chat.removeMember(roomId, m.username), `${m.name} was removed.`)}
+                  >
+                    Remove
+                  </button>
                 )}
               </li>
             );
@@ -91,27 +125,65 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
         </ul>
 
         {can.addMember(room, role) && (
-          <UserPicker label="Add a member" exclude={room.members.map((m) => m.username)}
-            onPick={(u) => void run(() => chat.addMember(roomId, u.username), `${u.name} was added.`)} />
+          <UserPicker
+            label="Add a member"
+            exclude={room.members.map((m) => m.username)}
+            onPick={(u) => void run(() => chat.addMember(roomId, u.username), `${u.name} was added.`)}
+          />
         )}
 
-        {error && <p className="form-error" role="alert">{error}</p>}
-        {ok && <p className="form-ok" role="status">{ok}</p>}
+        {error && (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        )}
+        {ok && (
+          <p className="form-ok" role="status">
+            {ok}
+          </p>
+        )}
 
         {room.kind === 'group' && (can.leave(room, role) || can.delete(room, role)) && (
           <div className="danger-zone">
             {can.leave(room, role) && (
-              <button type="button" className="btn danger" onClick={() => void run(async () => { await chat.leaveRoom(roomId); onClose(); })}>Leave room</button>
+              <button
+                type="button"
+                className="btn danger"
+                onClick={() =>
+                  void run(async () => {
+                    await chat.leaveRoom(roomId);
+                    onClose();
+                  })
+                }
+              >
+                Leave room
+              </button>
             )}
-            {can.delete(room, role) && (confirmDelete ? (
-              <span className="row gap">
-                <span>Delete “{room.name}” for everyone?</span>
-                <button type="button" className="btn danger" onClick={() => void run(async () => { await chat.deleteRoom(roomId); onClose(); })}>Yes, delete</button>
-                <button type="button" className="btn" onClick={() => setConfirmDelete(false)}>Cancel</button>
-              </span>
-            ) : (
-              <button type="button" className="btn danger" onClick={() => setConfirmDelete(true)}>Delete room</button>
-            ))}
+            {can.delete(room, role) &&
+              (confirmDelete ? (
+                <span className="row gap">
+                  <span>Delete “{room.name}” for everyone?</span>
+                  <button
+                    type="button"
+                    className="btn danger"
+                    onClick={() =>
+                      void run(async () => {
+                        await chat.deleteRoom(roomId);
+                        onClose();
+                      })
+                    }
+                  >
+                    Yes, delete
+                  </button>
+                  <button type="button" className="btn" onClick={() => setConfirmDelete(false)}>
+                    Cancel
+                  </button>
+                </span>
+              ) : (
+                <button type="button" className="btn danger" onClick={() => setConfirmDelete(true)}>
+                  Delete room
+                </button>
+              ))}
             {role === 'owner' && <p className="muted small">As the owner you cannot leave; delete the room instead.</p>}
           </div>
         )}

@@ -50,19 +50,33 @@ export function Shell() {
 
   return (
     <div className={`shell ${active ? 'has-room' : 'no-room'}`}>
-      <a className="skip-link" href="#composer-input">Skip to message composer</a>
+      <a className="skip-link" href="#composer-input">
+        Skip to message composer
+      </a>
       <ConnectionBanner />
       <div className="panes">
-        <Sidebar onNewGroup={() => setDialog('group')} onNewDm={() => setDialog('dm')} onProfile={() => setDialog('profile')} />
-        {active ? <ChatView key={active} roomId={active} /> : <EmptyState onNewGroup={() => setDialog('group')} onNewDm={() => setDialog('dm')} />}
+        <Sidebar
+          onNewGroup={() => setDialog('group')}
+          onNewDm={() => setDialog('dm')}
+          onProfile={() => setDialog('profile')}
+        />
+        {active ? (
+          <ChatView key={active} roomId={active} />
+        ) : (
+          <EmptyState onNewGroup={() => setDialog('group')} onNewDm={() => setDialog('dm')} />
+        )}
       </div>
       {notice && (
         <div className={`toast ${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'}>
           <span>{notice.text}</span>
-          <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => chat.dismissNotice()}><Icon name="close" size={16} /></button>
+          <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => chat.dismissNotice()}>
+            <Icon name="close" size={16} />
+          </button>
         </div>
       )}
-      <div className="sr-only" aria-live="polite" aria-atomic="true" data-testid="live-region">{announcement}</div>
+      <div className="sr-only" aria-live="polite" aria-atomic="true" data-testid="live-region">
+        {announcement}
+      </div>
       {dialog === 'group' && <NewGroupDialog onClose={() => setDialog(null)} />}
       {dialog === 'dm' && <NewDmDialog onClose={() => setDialog(null)} />}
       {dialog === 'profile' && <ProfileDialog onClose={() => setDialog(null)} />}
@@ -78,10 +92,18 @@ function EmptyState({ onNewGroup, onNewDm }: { onNewGroup: () => void; onNewDm: 
       <div className="empty-card">
         <div className="empty-art" aria-hidden="true" />
         <h2>{count ? 'Pick a conversation' : 'Start your first conversation'}</h2>
-        <p>{count ? 'Choose a room on the left, or start something new.' : 'Create a group for your team, or message someone directly.'}</p>
+        <p>
+          {count
+            ? 'Choose a room on the left, or start something new.'
+            : 'Create a group for your team, or message someone directly.'}
+        </p>
         <div className="row gap">
-          <button type="button" className="btn primary" onClick={onNewGroup}>New group</button>
-          <button type="button" className="btn" onClick={onNewDm}>New message</button>
+          <button type="button" className="btn primary" onClick={onNewGroup}>
+            New group
+          </button>
+          <button type="button" className="btn" onClick={onNewDm}>
+            New message
+          </button>
         </div>
       </div>
     </main>

@@ -29,7 +29,10 @@ export function linkify(text: string): Segment[] {
     const trail = TRAILING.exec(url);
     if (trail) {
       let cut = trail[0];
-      if (cut.startsWith(')') && (url.match(/\(/g)?.length ?? 0) > (url.slice(0, -cut.length).match(/\)/g)?.length ?? 0)) {
+      if (
+        cut.startsWith(')') &&
+        (url.match(/\(/g)?.length ?? 0) > (url.slice(0, -cut.length).match(/\)/g)?.length ?? 0)
+      ) {
         cut = cut.slice(1);
       }
       url = url.slice(0, url.length - cut.length);

@@ -4,7 +4,7 @@ export function initials(name: string): string {
   const parts = name.trim().split(/\s+/u).filter(Boolean);
   if (parts.length === 0) return '?';
   const first = [...parts[0]!][0] ?? '';
-  const second = parts.length > 1 ? [...parts[parts.length - 1]!][0] ?? '' : '';
+  const second = parts.length > 1 ? ([...parts[parts.length - 1]!][0] ?? '') : '';
   return (first + second).toUpperCase();
 }
 

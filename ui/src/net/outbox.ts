@@ -31,14 +31,14 @@ const STORE = 'outbox';
 function req<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
+    r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
   });
 }
 
 function done(tx: IDBTransaction): Promise<void> {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
+    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
     tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
   });
 }
@@ -78,8 +78,12 @@ export async function openIdbOutbox(factory: IDBFactory = indexedDB, name = DB_N
 export function memoryOutbox(): Outbox {
   const m = new Map<string, OutboxEntry>();
   return {
-    async put(e) { m.set(e.client_msg_id, { ...e }); },
-    async delete(id) { m.delete(id); },
+    async put(e) {
+      m.set(e.client_msg_id, { ...e });
+    },
+    async delete(id) {
+      m.delete(id);
+    },
     async list(user) {
       return [...m.values()].filter((e) => e.user === user).sort((a, b) => (a.created_at < b.created_at ? -1 : 1));
     },
@@ -102,7 +106,9 @@ export function newClientMsgId(): string {
   if (c && typeof c.randomUUID === 'function') {
     try {
       return c.randomUUID();
-    } catch { /* insecure context */ }
+    } catch {
+      /* insecure context */
+    }
   }
   const b = new Uint8Array(16);
   c.getRandomValues(b);

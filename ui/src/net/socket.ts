@@ -35,7 +35,8 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 
-export type SocketState = 'idle' | 'connecting' | 'handshaking' | 'open' | 'backoff' | 'offline' | 'unauthenticated' | 'stopped';
+export type SocketState =
+  'idle' | 'connecting' | 'handshaking' | 'open' | 'backoff' | 'offline' | 'unauthenticated' | 'stopped';
 
 export interface SocketStatus {
   state: SocketState;
@@ -91,7 +92,10 @@ export class SocketClient {
   private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly o: Required<Omit<SocketOptions, 'cursor'>>;
 
-  constructor(opts: SocketOptions, private h: SocketHandlers = {}) {
+  constructor(
+    opts: SocketOptions,
+    private h: SocketHandlers = {},
+  ) {
     this.o = {
       url: opts.url,
       createSocket: opts.createSocket ?? ((u) => new WebSocket(u) as unknown as WebSocketLike),

@@ -119,7 +119,12 @@ export class MessagesStore extends Store<MessagesState> {
   }
 
   prependPage(room: RoomId, msgs: Message[], hasMore: boolean): void {
-    this.updateTimeline(room, (t) => ({ ...t, messages: mergeMessages(t.messages, msgs), hasMore, loadingOlder: false }));
+    this.updateTimeline(room, (t) => ({
+      ...t,
+      messages: mergeMessages(t.messages, msgs),
+      hasMore,
+      loadingOlder: false,
+    }));
     this.settlePending(room, msgs);
   }
 

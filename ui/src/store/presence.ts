@@ -2,7 +2,10 @@
 import { Store } from './store';
 import type { Time, User, Username } from '../wire/types';
 
-export interface PresenceInfo { online: boolean; last_seen: Time | null }
+export interface PresenceInfo {
+  online: boolean;
+  last_seen: Time | null;
+}
 export type PresenceState = Record<Username, PresenceInfo>;
 
 export class PresenceStore extends Store<PresenceState> {

@@ -53,8 +53,10 @@ export class RoomsStore extends Store<RoomsState> {
           const old = prev.members.find((x) => x.username === m.username);
           return old && old.read_up_to > m.read_up_to ? { ...m, read_up_to: old.read_up_to } : m;
         });
-        const last = prev.last_message && (!room.last_message || prev.last_message.id > room.last_message.id)
-          ? prev.last_message : room.last_message;
+        const last =
+          prev.last_message && (!room.last_message || prev.last_message.id > room.last_message.id)
+            ? prev.last_message
+            : room.last_message;
         merged = { ...room, members, last_message: last };
       }
       return { ...s, byId: { ...s.byId, [room.id]: merged } };
@@ -98,13 +100,19 @@ export class RoomsStore extends Store<RoomsState> {
   }
 
   setRole(id: RoomId, username: Username, role: Member['role']): void {
-    this.patch(id, (r) => (r.members.some((m) => m.username === username && m.role !== role)
-      ? { ...r, members: r.members.map((m) => (m.username === username ? { ...m, role } : m)) } : r));
+    this.patch(id, (r) =>
+      r.members.some((m) => m.username === username && m.role !== role)
+        ? { ...r, members: r.members.map((m) => (m.username === username ? { ...m, role } : m)) }
+        : r,
+    );
   }
 
   removeMember(id: RoomId, username: Username): void {
-    this.patch(id, (r) => (r.members.some((m) => m.username === username)
-      ? { ...r, members: r.members.filter((m) => m.username !== username) } : r));
+    this.patch(id, (r) =>
+      r.members.some((m) => m.username === username)
+        ? { ...r, members: r.members.filter((m) => m.username !== username) }
+        : r,
+    );
   }
 
   /** A new message: preview, ordering, and unread when it is someone else's. */
@@ -115,7 +123,9 @@ export class RoomsStore extends Store<RoomsState> {
       const myCursor = r.members.find((m) => m.username === me)?.read_up_to ?? 0;
       const unread = !mine && msg.id > myCursor ? r.unread + 1 : mine ? 0 : r.unread;
       // Sending implies having read everything before it.
-      const members = mine ? r.members.map((m) => (m.username === me && m.read_up_to < msg.id ? { ...m, read_up_to: msg.id } : m)) : r.members;
+      const members = mine
+        ? r.members.map((m) => (m.username === me && m.read_up_to < msg.id ? { ...m, read_up_to: msg.id } : m))
+        : r.members;
       return { ...r, last_message: msg, unread, members };
     });
   }
@@ -159,7 +169,8 @@ export function myRole(room: Room | undefined, me: Username | undefined): Member
 export const can = {
   rename: (room: Room, role: Member['role'] | null) => room.kind === 'group' && (role === 'owner' || role === 'admin'),
   delete: (room: Room, role: Member['role'] | null) => room.kind === 'group' && role === 'owner',
-  addMember: (room: Room, role: Member['role'] | null) => room.kind === 'group' && (role === 'owner' || role === 'admin'),
+  addMember: (room: Room, role: Member['role'] | null) =>
+    room.kind === 'group' && (role === 'owner' || role === 'admin'),
   removeMember: (room: Room, role: Member['role'] | null, target: Member) =>
     room.kind === 'group' && (role === 'owner' || role === 'admin') && target.role !== 'owner',
   changeRole: (room: Room, role: Member['role'] | null, target: Member) =>

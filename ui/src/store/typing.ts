@@ -23,7 +23,10 @@ export class TypingStore extends Store<TypingState> {
     if (t !== undefined) clearTimeout(t);
     this.timers.delete(key);
     if (active) {
-      this.timers.set(key, setTimeout(() => this.set_(room, user, false), TYPING_TTL_MS));
+      this.timers.set(
+        key,
+        setTimeout(() => this.set_(room, user, false), TYPING_TTL_MS),
+      );
     }
     this.set((s) => {
       const list = s[room] ?? [];

@@ -62,21 +62,91 @@ export interface LoginResult {
 
 // ---- socket: server -> client -------------------------------------------
 
-export interface ReadyEvent { type: 'ready'; epoch: string; seq: Seq; user: User; online: Username[] }
-export interface AckEvent { type: 'ack'; client_msg_id: string; id: MessageId; seq: Seq; room: RoomId; created_at: Time }
-export interface MessageEvent extends Message { type: 'message' }
-export interface ReadEvent { type: 'read'; seq: Seq; room: RoomId; user: Username; up_to: MessageId }
-export interface MemberAddedEvent { type: 'member_added'; seq: Seq; room: RoomId; username: Username; role?: Role }
+export interface ReadyEvent {
+  type: 'ready';
+  epoch: string;
+  seq: Seq;
+  user: User;
+  online: Username[];
+}
+export interface AckEvent {
+  type: 'ack';
+  client_msg_id: string;
+  id: MessageId;
+  seq: Seq;
+  room: RoomId;
+  created_at: Time;
+}
+export interface MessageEvent extends Message {
+  type: 'message';
+}
+export interface ReadEvent {
+  type: 'read';
+  seq: Seq;
+  room: RoomId;
+  user: Username;
+  up_to: MessageId;
+}
+export interface MemberAddedEvent {
+  type: 'member_added';
+  seq: Seq;
+  room: RoomId;
+  username: Username;
+  role?: Role;
+}
 /** Server extension (not in PROTOCOL.md v1): a member's role changed (also ownership transfer). */
-export interface MemberUpdatedEvent { type: 'member_updated'; seq: Seq; room: RoomId; username: Username; role: Role }
-export interface MemberRemovedEvent { type: 'member_removed'; seq: Seq; room: RoomId; username: Username }
-export interface RoomUpdatedEvent { type: 'room_updated'; seq: Seq; room: RoomId; name?: string; kind?: Room['kind']; members?: Member[] }
-export interface RoomDeletedEvent { type: 'room_deleted'; seq: Seq; room: RoomId }
-export interface TypingEvent { type: 'typing'; room: RoomId; user: Username; active: boolean }
-export interface PresenceEvent { type: 'presence'; user: Username; online: boolean; last_seen: Time | null }
-export interface ResetEvent { type: 'reset'; epoch: string; seq: Seq }
-export interface ErrorEvent { type: 'error'; code: string; message: string; ref: string | null }
-export interface PongEvent { type: 'pong' }
+export interface MemberUpdatedEvent {
+  type: 'member_updated';
+  seq: Seq;
+  room: RoomId;
+  username: Username;
+  role: Role;
+}
+export interface MemberRemovedEvent {
+  type: 'member_removed';
+  seq: Seq;
+  room: RoomId;
+  username: Username;
+}
+export interface RoomUpdatedEvent {
+  type: 'room_updated';
+  seq: Seq;
+  room: RoomId;
+  name?: string;
+  kind?: Room['kind'];
+  members?: Member[];
+}
+export interface RoomDeletedEvent {
+  type: 'room_deleted';
+  seq: Seq;
+  room: RoomId;
+}
+export interface TypingEvent {
+  type: 'typing';
+  room: RoomId;
+  user: Username;
+  active: boolean;
+}
+export interface PresenceEvent {
+  type: 'presence';
+  user: Username;
+  online: boolean;
+  last_seen: Time | null;
+}
+export interface ResetEvent {
+  type: 'reset';
+  epoch: string;
+  seq: Seq;
+}
+export interface ErrorEvent {
+  type: 'error';
+  code: string;
+  message: string;
+  ref: string | null;
+}
+export interface PongEvent {
+  type: 'pong';
+}
 
 export type DurableEvent =
   | MessageEvent
@@ -88,14 +158,7 @@ export type DurableEvent =
   | RoomDeletedEvent;
 
 export type ServerEvent =
-  | ReadyEvent
-  | AckEvent
-  | DurableEvent
-  | TypingEvent
-  | PresenceEvent
-  | ResetEvent
-  | ErrorEvent
-  | PongEvent;
+  ReadyEvent | AckEvent | DurableEvent | TypingEvent | PresenceEvent | ResetEvent | ErrorEvent | PongEvent;
 
 export type ServerEventType = ServerEvent['type'];
 

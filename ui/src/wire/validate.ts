@@ -7,9 +7,7 @@
  * unknown `type` are skipped (the server may add event types) while known
  * types with a wrong shape are reported, never passed on.
  */
-import type {
-  DurableEvent, Member, Message, MessagesPage, Role, Room, ServerEvent, User,
-} from './types';
+import type { DurableEvent, Member, Message, MessagesPage, Role, Room, ServerEvent, User } from './types';
 
 export class WireError extends Error {
   override name = 'WireError';
@@ -34,7 +32,8 @@ function optStr(o: Obj, k: string, what: string): string | null {
 }
 function int(o: Obj, k: string, what: string, min = 0): number {
   const v = o[k];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new WireError(`${what}.${k}: expected integer >= ${min}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+    throw new WireError(`${what}.${k}: expected integer >= ${min}`);
   return v;
 }
 function bool(o: Obj, k: string, what: string): boolean {
@@ -148,16 +147,38 @@ export function parseServerEvent(v: unknown): ServerEvent | null {
     case 'message':
       return { type: 'message', ...parseMessage(o, w) };
     case 'read':
-      return { type: 'read', seq: int(o, 'seq', w, 1), room: str(o, 'room', w), user: str(o, 'user', w), up_to: int(o, 'up_to', w) };
+      return {
+        type: 'read',
+        seq: int(o, 'seq', w, 1),
+        room: str(o, 'room', w),
+        user: str(o, 'user', w),
+        up_to: int(o, 'up_to', w),
+      };
     case 'member_added': {
-      const ev: DurableEvent = { type: 'member_added', seq: int(o, 'seq', w, 1), room: str(o, 'room', w), username: str(o, 'username', w) };
+      const ev: DurableEvent = {
+        type: 'member_added',
+        seq: int(o, 'seq', w, 1),
+        room: str(o, 'room', w),
+        username: str(o, 'username', w),
+      };
       if (o.role !== undefined && o.role !== null) ev.role = role(o, 'role', w);
       return ev;
     }
     case 'member_removed':
-      return { type: 'member_removed', seq: int(o, 'seq', w, 1), room: str(o, 'room', w), username: str(o, 'username', w) };
+      return {
+        type: 'member_removed',
+        seq: int(o, 'seq', w, 1),
+        room: str(o, 'room', w),
+        username: str(o, 'username', w),
+      };
     case 'member_updated':
-      return { type: 'member_updated', seq: int(o, 'seq', w, 1), room: str(o, 'room', w), username: str(o, 'username', w), role: role(o, 'role', w) };
+      return {
+        type: 'member_updated',
+        seq: int(o, 'seq', w, 1),
+        room: str(o, 'room', w),
+        username: str(o, 'username', w),
+        role: role(o, 'role', w),
+      };
     case 'room_updated': {
       // `room` is the room id; the Room fields ride along (maybe with `id`).
       const roomId = typeof o.room === 'string' ? o.room : str(o, 'id', w);
@@ -172,11 +193,21 @@ export function parseServerEvent(v: unknown): ServerEvent | null {
     case 'typing':
       return { type: 'typing', room: str(o, 'room', w), user: str(o, 'user', w), active: bool(o, 'active', w) };
     case 'presence':
-      return { type: 'presence', user: str(o, 'user', w), online: bool(o, 'online', w), last_seen: optStr(o, 'last_seen', w) };
+      return {
+        type: 'presence',
+        user: str(o, 'user', w),
+        online: bool(o, 'online', w),
+        last_seen: optStr(o, 'last_seen', w),
+      };
     case 'reset':
       return { type: 'reset', epoch: str(o, 'epoch', w), seq: int(o, 'seq', w) };
     case 'error':
-      return { type: 'error', code: str(o, 'code', w), message: typeof o.message === 'string' ? o.message : '', ref: optStr(o, 'ref', w) };
+      return {
+        type: 'error',
+        code: str(o, 'code', w),
+        message: typeof o.message === 'string' ? o.message : '',
+        ref: optStr(o, 'ref', w),
+      };
     case 'pong':
       return { type: 'pong' };
     default:

@@ -8,7 +8,12 @@ import { msg, ready, socketFactory, user } from './fakes';
 
 function room(id: string, lastMessage: Message | null = null): Room {
   return {
-    id, kind: 'group', name: `Room ${id}`, unread: 0, created_at: '2026-11-20T00:00:00.000Z', last_message: lastMessage,
+    id,
+    kind: 'group',
+    name: `Room ${id}`,
+    unread: 0,
+    created_at: '2026-11-20T00:00:00.000Z',
+    last_message: lastMessage,
     members: [
       { username: 'ana', name: 'Ana', role: 'owner', read_up_to: 0 },
       { username: 'bo', name: 'Bo', role: 'member', read_up_to: 0 },
@@ -18,7 +23,9 @@ function room(id: string, lastMessage: Message | null = null): Room {
 
 function deferred<T>() {
   let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => { resolve = r; });
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }
 
@@ -26,7 +33,10 @@ function fakeApi(over: Partial<Api> = {}) {
   const calls: string[] = [];
   const api = {
     me: vi.fn(async () => user('ana', 'Ana')),
-    rooms: vi.fn(async () => { calls.push('rooms'); return [room('r1')]; }),
+    rooms: vi.fn(async () => {
+      calls.push('rooms');
+      return [room('r1')];
+    }),
     room: vi.fn(async (id: string) => room(id)),
     messages: vi.fn(async () => ({ messages: [] as Message[], has_more: false })),
     markRead: vi.fn(async () => {}),
@@ -84,7 +94,14 @@ describe('Chat controller', () => {
     f.last.receive(ready(10));
     await chat.idle();
     expect(f.last.sentOfType('send')).toEqual([{ type: 'send', room: 'r1', client_msg_id: id, body: 'hello' }]);
-    f.last.receive({ type: 'ack', client_msg_id: id, id: 5, seq: 11, room: 'r1', created_at: '2026-11-25T10:00:00.000Z' });
+    f.last.receive({
+      type: 'ack',
+      client_msg_id: id,
+      id: 5,
+      seq: 11,
+      room: 'r1',
+      created_at: '2026-11-25T10:00:00.000Z',
+    });
     await vi.waitFor(async () => expect(await outbox.list('ana')).toEqual([]));
     expect(chat.messages.pendingFor('r1')).toEqual([]);
     f.last.receive({ type: 'message', ...msg(5, 11, 'r1', 'ana', 'hello', id) });
@@ -125,7 +142,8 @@ describe('Chat controller', () => {
 
   it('on reset drops caches, reloads over REST, and keeps + resends pending messages', async () => {
     let n = 0;
-    const { api } = fakeApi({ rooms: vi.fn(async () => (++n === 1 ? [room('r1'), room('r2')] : [room('r1')])) as unknown as Api['rooms'] });
+    const rooms = vi.fn(async () => (++n === 1 ? [room('r1'), room('r2')] : [room('r1')]));
+    const { api } = fakeApi({ rooms: rooms as unknown as Api['rooms'] });
     const { chat, f } = await boot({ api });
     f.last.open();
     f.last.receive(ready(10));
@@ -139,7 +157,7 @@ describe('Chat controller', () => {
     f.last.open();
     f.last.receive({ type: 'reset', epoch: 'E2', seq: 3 });
     await chat.idle();
-    expect(api.rooms).toHaveBeenCalledTimes(2);
+    expect(rooms).toHaveBeenCalledTimes(2);
     expect(Object.keys(chat.rooms.get().byId)).toEqual(['r1']);
     expect(chat.messages.pendingFor('r1')).toHaveLength(1);
     f.last.receive(ready(3, 'E2'));
@@ -157,7 +175,9 @@ describe('Chat controller', () => {
     second.f.last.open();
     second.f.last.receive(ready(1));
     await second.chat.idle();
-    expect(second.f.last.sentOfType('send')).toEqual([{ type: 'send', room: 'r1', client_msg_id: id, body: 'across reloads' }]);
+    expect(second.f.last.sentOfType('send')).toEqual([
+      { type: 'send', room: 'r1', client_msg_id: id, body: 'across reloads' },
+    ]);
   });
 
   it('retries RATE_LIMITED sends with the same id and fails permanently rejected ones', async () => {
@@ -211,7 +231,10 @@ describe('Chat controller', () => {
     f.last.open();
     f.last.receive(ready(1));
     await chat.idle();
-    f.last.receive([{ type: 'typing', room: 'r1', user: 'bo', active: true }, { type: 'typing', room: 'r1', user: 'ana', active: true }]);
+    f.last.receive([
+      { type: 'typing', room: 'r1', user: 'bo', active: true },
+      { type: 'typing', room: 'r1', user: 'ana', active: true },
+    ]);
     expect(chat.typing.get().r1).toEqual(['bo']);
     vi.advanceTimersByTime(6000);
     expect(chat.typing.get().r1).toEqual([]);
@@ -239,7 +262,10 @@ describe('Chat controller', () => {
       { type: 'member_updated', seq: 2, room: 'r1', username: 'ana', role: 'admin' },
       { type: 'member_updated', seq: 3, room: 'r1', username: 'bo', role: 'owner' },
     ]);
-    expect(chat.rooms.room('r1')!.members.map((m) => [m.username, m.role])).toEqual([['ana', 'admin'], ['bo', 'owner']]);
+    expect(chat.rooms.room('r1')!.members.map((m) => [m.username, m.role])).toEqual([
+      ['ana', 'admin'],
+      ['bo', 'owner'],
+    ]);
   });
 
   it('close 4001 signs the user out when the cookie no longer works', async () => {

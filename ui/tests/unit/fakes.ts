@@ -1,5 +1,8 @@
-/** Test doubles: a scriptable WebSocket and a recording factory. */
+/** Test doubles: a scriptable WebSocket and a recording factory, wire values, a recording Sender and outbox. */
+import type { Sender } from '../../src/app/link';
+import { memoryOutbox, type Outbox, type OutboxEntry } from '../../src/net/outbox';
 import type { WebSocketLike } from '../../src/net/socket';
+import type { ClientFrame, Room } from '../../src/wire/types';
 
 export class FakeWebSocket implements WebSocketLike {
   readyState = 0;
@@ -53,10 +56,90 @@ export function socketFactory() {
   };
 }
 
-export const user = (username: string, name = username.toUpperCase()) => ({ username, name, online: true, last_seen: null });
+export const user = (username: string, name = username.toUpperCase()) => ({
+  username,
+  name,
+  online: true,
+  last_seen: null,
+});
 
-export const ready = (seq: number, epoch = 'E1', me = 'ana', online: string[] = []) =>
-  ({ type: 'ready', epoch, seq, user: user(me), online });
+export const ready = (seq: number, epoch = 'E1', me = 'ana', online: string[] = []) => ({
+  type: 'ready',
+  epoch,
+  seq,
+  user: user(me),
+  online,
+});
 
-export const msg = (id: number, seq: number, room: string, sender: string, body: string, client_msg_id: string | null = null) =>
-  ({ id, seq, room, sender, body, client_msg_id, created_at: new Date(Date.UTC(2026, 10, 25, 10, 0, id)).toISOString() });
+export const msg = (
+  id: number,
+  seq: number,
+  room: string,
+  sender: string,
+  body: string,
+  client_msg_id: string | null = null,
+) => ({
+  id,
+  seq,
+  room,
+  sender,
+  body,
+  client_msg_id,
+  created_at: new Date(Date.UTC(2026, 10, 25, 10, 0, id)).toISOString(),
+});
+
+/** A room with ana (owner) and bo (member), nothing read. */
+export function room(id: string, over: Partial<Room> = {}): Room {
+  return {
+    id,
+    kind: 'group',
+    name: `Room ${id}`,
+    unread: 0,
+    created_at: '2026-11-20T00:00:00.000Z',
+    last_message: null,
+    members: [
+      { username: 'ana', name: 'Ana', role: 'owner', read_up_to: 0 },
+      { username: 'bo', name: 'Bo', role: 'member', read_up_to: 0 },
+    ],
+    ...over,
+  };
+}
+
+export function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A Sender that records frames; `open` decides whether a send gets through. */
+export class FakeSender implements Sender {
+  open = true;
+  frames: ClientFrame[] = [];
+  send(frame: ClientFrame): boolean {
+    if (!this.open) return false;
+    this.frames.push(frame);
+    return true;
+  }
+  ofType<T extends ClientFrame['type']>(type: T): Extract<ClientFrame, { type: T }>[] {
+    return this.frames.filter((f): f is Extract<ClientFrame, { type: T }> => f.type === type);
+  }
+}
+
+/** An outbox in memory that also counts what it was asked to do. */
+export function recordingOutbox(): Outbox & { closed: boolean } {
+  const inner = memoryOutbox();
+  const o = {
+    closed: false,
+    put: (e: OutboxEntry) => inner.put(e),
+    delete: (id: string) => inner.delete(id),
+    list: (u: string) => inner.list(u),
+    close: () => {
+      o.closed = true;
+    },
+  };
+  return o;
+}

@@ -3,7 +3,13 @@ import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { newClientMsgId, openIdbOutbox } from '../../src/net/outbox';
 
-const entry = (id: string, user: string, at: string) => ({ client_msg_id: id, user, room: 'r1', body: `b-${id}`, created_at: at });
+const entry = (id: string, user: string, at: string) => ({
+  client_msg_id: id,
+  user,
+  room: 'r1',
+  body: `b-${id}`,
+  created_at: at,
+});
 
 describe('IndexedDB outbox', () => {
   it('keeps entries across reopen (reload), per user, oldest first, until deleted', async () => {

@@ -6,11 +6,17 @@ import { PresenceStore } from '../../src/store/presence';
 import type { Message, Room } from '../../src/wire/types';
 import { msg } from './fakes';
 
-const m = (id: number, sender = 'bo', cid: string | null = null): Message => msg(id, id + 100, 'r1', sender, `m${id}`, cid);
+const m = (id: number, sender = 'bo', cid: string | null = null): Message =>
+  msg(id, id + 100, 'r1', sender, `m${id}`, cid);
 
 function room(id: string, over: Partial<Room> = {}): Room {
   return {
-    id, kind: 'group', name: id, unread: 0, created_at: '2026-11-20T00:00:00.000Z', last_message: null,
+    id,
+    kind: 'group',
+    name: id,
+    unread: 0,
+    created_at: '2026-11-20T00:00:00.000Z',
+    last_message: null,
     members: [
       { username: 'ana', name: 'Ana', role: 'owner', read_up_to: 0 },
       { username: 'bo', name: 'Bo', role: 'admin', read_up_to: 0 },
@@ -37,10 +43,21 @@ describe('mergeMessages', () => {
 
 describe('MessagesStore', () => {
   it('shows a pending message once, whichever of ack / message event / page comes first', () => {
-    for (const order of [['ack', 'event', 'page'], ['event', 'ack', 'page'], ['page', 'event', 'ack']]) {
+    for (const order of [
+      ['ack', 'event', 'page'],
+      ['event', 'ack', 'page'],
+      ['page', 'event', 'ack'],
+    ]) {
       const s = new MessagesStore();
       s.setLatestPage('r1', [m(1)], false);
-      s.addPending({ client_msg_id: 'c9', room: 'r1', sender: 'ana', body: 'hello', created_at: 'x', state: 'pending' });
+      s.addPending({
+        client_msg_id: 'c9',
+        room: 'r1',
+        sender: 'ana',
+        body: 'hello',
+        created_at: 'x',
+        state: 'pending',
+      });
       expect(s.pendingFor('r1')).toHaveLength(1);
       const confirmed = { ...m(2, 'ana', 'c9'), body: 'hello' };
       for (const step of order) {

@@ -10,7 +10,11 @@ describe('parseServerFrame', () => {
   });
 
   it('accepts a JSON array of events, preserving order', () => {
-    const frame = [ready(5), { type: 'message', ...msg(1, 6, 'r1', 'bo', 'hi') }, { type: 'typing', room: 'r1', user: 'bo', active: true }];
+    const frame = [
+      ready(5),
+      { type: 'message', ...msg(1, 6, 'r1', 'bo', 'hi') },
+      { type: 'typing', room: 'r1', user: 'bo', active: true },
+    ];
     const { events, errors } = parseServerFrame(JSON.stringify(frame));
     expect(errors).toEqual([]);
     expect(events.map((e) => e.type)).toEqual(['ready', 'message', 'typing']);
@@ -37,11 +41,23 @@ describe('parseServerFrame', () => {
   it('rejects non-integer or non-positive seq on durable events', () => {
     expect(() => parseServerEvent({ type: 'read', seq: 0, room: 'r', user: 'a', up_to: 3 })).toThrow();
     expect(() => parseServerEvent({ type: 'read', seq: 1.5, room: 'r', user: 'a', up_to: 3 })).toThrow();
-    expect(parseServerEvent({ type: 'read', seq: 2, room: 'r', user: 'a', up_to: 3 })).toEqual({ type: 'read', seq: 2, room: 'r', user: 'a', up_to: 3 });
+    expect(parseServerEvent({ type: 'read', seq: 2, room: 'r', user: 'a', up_to: 3 })).toEqual({
+      type: 'read',
+      seq: 2,
+      room: 'r',
+      user: 'a',
+      up_to: 3,
+    });
   });
 
   it('drops extra fields the server adds', () => {
-    const ev = parseServerEvent({ type: 'presence', user: 'bo', online: false, last_seen: '2026-11-25T10:00:00.000Z', extra: 1 });
+    const ev = parseServerEvent({
+      type: 'presence',
+      user: 'bo',
+      online: false,
+      last_seen: '2026-11-25T10:00:00.000Z',
+      extra: 1,
+    });
     expect(ev).toEqual({ type: 'presence', user: 'bo', online: false, last_seen: '2026-11-25T10:00:00.000Z' });
   });
 
@@ -73,13 +89,19 @@ describe('parseServerFrame', () => {
 describe('parseRoom', () => {
   it('validates members and last message', () => {
     const r = parseRoom({
-      id: 'r1', kind: 'dm', name: '', created_at: 't', unread: 2,
+      id: 'r1',
+      kind: 'dm',
+      name: '',
+      created_at: 't',
+      unread: 2,
       members: [{ username: 'ana', name: 'Ana', role: 'member', read_up_to: 4 }],
       last_message: msg(4, 8, 'r1', 'ana', 'yo'),
     });
     expect(r.members[0]!.read_up_to).toBe(4);
     expect(r.last_message?.id).toBe(4);
     expect(() => parseRoom({ id: 'r1', kind: 'channel', members: [], created_at: 't' })).toThrow(/kind/);
-    expect(() => parseRoom({ id: 'r1', kind: 'group', members: [{ username: 'a', role: 'king' }], created_at: 't' })).toThrow(/role/);
+    expect(() =>
+      parseRoom({ id: 'r1', kind: 'group', members: [{ username: 'a', role: 'king' }], created_at: 't' }),
+    ).toThrow(/role/);
   });
 });
