@@ -1,4 +1,5 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent, type ReactNode } from 'react';
+import { Name } from './Names';
 import { useChat, useNow } from './context';
 import { useStore } from '../store/store';
 import { can, myRole } from '../store/rooms';
@@ -21,13 +22,13 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
   const now = useNow();
   const [name, setName] = useState(room?.name ?? '');
   const [error, setError] = useState<string | null>(null);
-  const [ok, setOk] = useState<string | null>(null);
+  const [ok, setOk] = useState<ReactNode>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const id = useId();
 
   if (!room) return null;
   const role = myRole(room, me);
-  const run = async (f: () => Promise<void>, done?: string) => {
+  const run = async (f: () => Promise<void>, done?: ReactNode) => {
     setError(null);
     setOk(null);
     try {
@@ -56,7 +57,7 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
             </div>
             <button type="submit" className="btn" disabled={name.trim() === room.name}>Rename</button>
           </form>
-        ) : <p><strong>{roomTitle(room, me)}</strong></p>)}
+        ) : <p><strong><Name>{roomTitle(room, me)}</Name></strong></p>)}
 
         <h3>Members ({room.members.length})</h3>
         <ul className="member-list" data-testid="member-list">
@@ -66,7 +67,7 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
               <li key={m.username} className="member" data-username={m.username}>
                 <Avatar name={m.name} seed={m.username} size="sm" online={m.username === me ? true : p?.online ?? false} />
                 <span className="member-main">
-                  <span className="member-name">{m.name}{m.username === me ? ' (you)' : ''}</span>
+                  <span className="member-name"><Name>{m.name}</Name>{m.username === me ? ' (you)' : ''}</span>
                   <span className="muted">@{m.username} · {m.username === me || p?.online ? 'online' : lastSeenText(p?.last_seen, now)}</span>
                 </span>
                 {can.changeRole(room, role, m) ? (
@@ -83,7 +84,7 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
                 ) : room.kind === 'group' && <span className={`role-tag ${m.role}`}>{ROLE_LABEL[m.role]}</span>}
                 {m.username !== me && can.removeMember(room, role, m) && (
                   <button type="button" className="btn small ghost danger" aria-label={`Remove ${m.name}`}
-                    onClick={() => void run(() => chat.removeMember(roomId, m.username), `${m.name} was removed.`)}>Remove</button>
+                    onClick={() => void run(() => chat.removeMember(roomId, m.username), <><Name>{m.name}</Name> was removed.</>)}>Remove</button>
                 )}
               </li>
             );
@@ -92,7 +93,7 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
 
         {can.addMember(room, role) && (
           <UserPicker label="Add a member" exclude={room.members.map((m) => m.username)}
-            onPick={(u) => void run(() => chat.addMember(roomId, u.username), `${u.name} was added.`)} />
+            onPick={(u) => void run(() => chat.addMember(roomId, u.username), <><Name>{u.name}</Name> was added.</>)} />
         )}
 
         {error && <p className="form-error" role="alert">{error}</p>}

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import { useChat, useNow } from './context';
 import { useStore } from '../store/store';
 import { sortRooms } from '../store/rooms';
@@ -6,7 +6,8 @@ import { Avatar } from './Avatar';
 import { Icon } from './Icon';
 import { dmPeer, displayName, roomTitle } from '../lib/names';
 import { relativeShort } from '../lib/time';
-import { typingText } from '../store/typing';
+import { typingParts } from '../store/typing';
+import { Name, Sentence } from './Names';
 import type { Room } from '../wire/types';
 
 export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => void; onNewDm: () => void; onProfile: () => void }) {
@@ -33,7 +34,7 @@ export function Sidebar({ onNewGroup, onNewDm, onProfile }: { onNewGroup: () => 
         <button type="button" className="me-btn" onClick={onProfile} title="Profile and settings">
           <Avatar name={me?.name ?? '?'} seed={me?.username ?? '?'} />
           <span className="me-text">
-            <span className="me-name">{me?.name}</span>
+            <span className="me-name"><Name>{me?.name ?? ''}</Name></span>
             <span className="me-user">@{me?.username}</span>
           </span>
           <span className="sr-only">, profile and settings</span>
@@ -75,8 +76,8 @@ function RoomItem({ room, me, active, online, lastPending, typingNames, now, onO
   const title = roomTitle(room, me);
   const last = room.last_message;
   const who = last ? (last.sender === me ? 'You' : room.kind === 'dm' ? '' : displayName(room, last.sender).split(' ')[0]) : '';
-  const preview = lastPending !== null ? `You: ${lastPending}`
-    : last ? `${who ? `${who}: ` : ''}${last.body}` : room.kind === 'dm' ? 'Say hello' : 'No messages yet';
+  const preview: ReactNode = lastPending !== null ? <>You: <bdi>{lastPending}</bdi></>
+    : last ? <>{who && <><Name>{who}</Name>: </>}<bdi>{last.body}</bdi></> : room.kind === 'dm' ? 'Say hello' : 'No messages yet';
   const when = relativeShort(last?.created_at ?? room.created_at, now);
   const presenceText = online === undefined ? '' : online ? ', online' : ', offline';
   return (
@@ -91,12 +92,12 @@ function RoomItem({ room, me, active, online, lastPending, typingNames, now, onO
         <Avatar name={title} seed={room.kind === 'dm' ? dmPeer(room, me)?.username ?? room.id : room.id} online={online} group={room.kind === 'group'} />
         <span className="room-main">
           <span className="room-top">
-            <span className="room-name">{title}<span className="sr-only">{presenceText}</span></span>
+            <span className="room-name"><Name>{title}</Name><span className="sr-only">{presenceText}</span></span>
             <time className="room-time" dateTime={last?.created_at ?? room.created_at}>{when}</time>
           </span>
           <span className="room-bottom">
             {typingNames.length > 0 ? (
-              <span className="room-preview typing-preview">{room.kind === 'dm' ? 'typing…' : typingText(typingNames)}</span>
+              <span className="room-preview typing-preview">{room.kind === 'dm' ? 'typing…' : <Sentence parts={typingParts(typingNames)} />}</span>
             ) : <span className="room-preview">{lastPending !== null && <span className="preview-pending" title="Not sent yet"><Icon name="clock" size={12} /></span>}{preview}</span>}
             {room.unread > 0 && <span className="badge" data-testid="unread-badge">{room.unread > 99 ? '99+' : room.unread}<span className="sr-only"> unread</span></span>}
           </span>
