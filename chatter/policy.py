@@ -131,13 +131,22 @@ def room_id(raw: Any) -> str:
     return raw
 
 
+def _integral(raw: Any) -> Any:
+    """JSON has one number type: ``3.0`` is the integer 3 (as JSON Schema and the OpenAPI document say)."""
+    if isinstance(raw, float) and raw.is_integer() and abs(raw) <= 2**53:
+        return int(raw)
+    return raw
+
+
 def positive_int(raw: Any, field: str) -> int:
+    raw = _integral(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw < 2**63:
         raise Invalid(f"{field} must be a positive integer")
     return raw
 
 
 def seq_cursor(raw: Any, field: str = "since") -> int:
+    raw = _integral(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 2**63:
         raise Invalid(f"{field} must be a non-negative integer")
     return raw

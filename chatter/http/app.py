@@ -21,7 +21,7 @@ from typing import Any
 
 import trio
 from quart import Response, g, request, send_from_directory
-from quart_schema import QuartSchema, hide
+from quart_schema import QuartSchema, document_response, hide
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
@@ -32,7 +32,7 @@ from chatter.errors import ChatError, ConfigError
 from chatter.http.proxies import Proxies, client
 from chatter.http.reset import reset
 from chatter.http.rest import Deps, api
-from chatter.http.schemas import ChatterOpenAPI
+from chatter.http.schemas import ChatterOpenAPI, Health
 from chatter.http.ws import sweeper_of, wire_socket
 from chatter.metrics import Metrics, method_label, route_label, status_label
 from chatter.ratelimit import LoginGuard, RateLimiter
@@ -59,10 +59,14 @@ async def _drain_body() -> None:
     """Read what is left of the request body before answering early (401/403 before parsing).
 
     Answering while the body is still arriving left the keep-alive connection
-    unusable now and then (tests/reliability/test_rel_keepalive.py). The read
-    is bounded by MAX_CONTENT_LENGTH and by time.
+    unusable now and then (tests/reliability/test_rel_keepalive.py).  Any
+    method may carry a body: a GET or an automatic OPTIONS answer with its
+    body unread stalled the next request on the connection (found by
+    schemathesis; tests/reliability/test_rel_openapi.py).  The read is
+    bounded by MAX_CONTENT_LENGTH and by time; a body already read costs
+    nothing.
     """
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
         return
     with trio.move_on_after(5):
         try:
@@ -133,6 +137,7 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
 
     @app.after_request
     async def _finish(resp: Response) -> Response:
+        await _drain_body()  # a view that had no use for the body (GET, OPTIONS) still must read it
         rule = route_label(request.url_rule.rule if request.url_rule is not None else None, known_rules)
         if rule.startswith("/<path:"):
             rule = "ui"
@@ -150,6 +155,12 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
             h.setdefault("Strict-Transport-Security", hsts)
         if request.path.startswith("/api/") or request.path == "/metrics":
             h.setdefault("Cache-Control", "no-store")
+        if request.method == "OPTIONS" and "Allow" in h and request.path.startswith("/api/"):
+            # The automatic answer would also list the catch-all's methods.
+            allowed = _allowed_methods(request.path)
+            if not allowed:
+                return await _finish(_json_error(404, "NOT_FOUND", "no such API route"))
+            h["Allow"] = ", ".join(sorted(allowed))
         return resp
 
     @app.errorhandler(ChatError)
@@ -160,11 +171,15 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     @app.errorhandler(HTTPException)
     async def _http_error(e: HTTPException) -> Response:
         status = e.code or 500
+        if status == 405 and request.path.startswith("/api/") and not _allowed_methods(request.path):
+            status = 404  # only the catch-all has this path: no such API route, whatever the method
         code = _HTTP_CODES.get(status, "INVALID_INPUT" if status < 500 else "INTERNAL")
         message = _HTTP_MESSAGES.get(status, "request refused" if status < 500 else "internal error")
+        await _drain_body()
         resp = _json_error(status, code, message)
-        if status == 405 and isinstance(getattr(e, "valid_methods", None), list | tuple | set):
-            resp.headers["Allow"] = ", ".join(sorted(e.valid_methods))  # type: ignore[attr-defined]
+        if status == 405:
+            allowed = _allowed_methods(request.path) or set(getattr(e, "valid_methods", None) or ())
+            resp.headers["Allow"] = ", ".join(sorted(allowed))
         return resp
 
     @app.errorhandler(Exception)
@@ -174,8 +189,10 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
         return _json_error(500, "INTERNAL", "internal error")
 
     @app.get("/healthz")
-    @hide
+    @document_response(Health, 200)
+    @document_response(Health, 503)
     async def healthz() -> Response:
+        """Liveness and readiness: 200 once the database answers, 503 when it does not."""
         try:
             with trio.fail_after(2):
                 await system.store.head()
@@ -205,7 +222,29 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     @app.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     @hide
     async def api_not_found(rest: str) -> Response:
+        """No /api route has this path and method: 405 with Allow if the path exists with other methods."""
+        await _drain_body()  # else the unread body stalls the next request on this keep-alive connection
+        allowed = _allowed_methods(request.path)
+        if allowed:
+            resp = _json_error(405, "METHOD_NOT_ALLOWED", "method not allowed")
+            resp.headers["Allow"] = ", ".join(sorted(allowed))
+            return resp
         return _json_error(404, "NOT_FOUND", "no such API route")
+
+    def _allowed_methods(path: str) -> set[str]:
+        """The methods of the real routes for ``path`` (not the /api catch-all, nor the UI fallback)."""
+        adapter = app.url_map.bind("localhost")
+        allowed = set()
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            try:
+                rule, _ = adapter.match(path, method=method, return_rule=True)
+            except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect
+                continue
+            if rule.endpoint not in ("api_not_found", "ui"):
+                allowed.add(method)
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        return allowed | {"OPTIONS"} if allowed else allowed
 
     @app.get("/")
     @app.get("/<path:path>")

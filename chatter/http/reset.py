@@ -20,10 +20,11 @@ import time
 
 import trio
 from quart import Blueprint, Response, current_app
-from quart_schema import hide
+from quart_schema import document_request, document_response, hide
 
 from chatter import ops, policy
 from chatter.errors import Invalid, RateLimited
+from chatter.http import schemas as s
 from chatter.http.rest import body, browser_write_check, client_ip, deps, no_content
 from chatter.http.wire import field
 
@@ -91,7 +92,10 @@ async def reset_script() -> Response:
 
 
 @reset.post("/api/auth/reset")
+@document_request(s.ResetPassword)
+@document_response(None, 204)
 async def reset_password() -> Response:
+    """Set a new password with a one-time link from ``chatter reset-password``; every session ends."""
     d = deps()
     browser_write_check()  # like login: a form on another site must not set a password
     ip = client_ip()
