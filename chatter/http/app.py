@@ -138,6 +138,13 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     @app.after_request
     async def _finish(resp: Response) -> Response:
         await _drain_body()  # a view that had no use for the body (GET, OPTIONS) still must read it
+        if request.method == "OPTIONS" and "Allow" in resp.headers and request.path.startswith("/api/"):
+            # The automatic answer would also list the catch-all's methods.
+            allowed = _allowed_methods(request.path)
+            if allowed:
+                resp.headers["Allow"] = ", ".join(sorted(allowed))
+            else:
+                resp = _json_error(404, "NOT_FOUND", "no such API route")
         rule = route_label(request.url_rule.rule if request.url_rule is not None else None, known_rules)
         if rule.startswith("/<path:"):
             rule = "ui"
@@ -155,12 +162,6 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
             h.setdefault("Strict-Transport-Security", hsts)
         if request.path.startswith("/api/") or request.path == "/metrics":
             h.setdefault("Cache-Control", "no-store")
-        if request.method == "OPTIONS" and "Allow" in h and request.path.startswith("/api/"):
-            # The automatic answer would also list the catch-all's methods.
-            allowed = _allowed_methods(request.path)
-            if not allowed:
-                return await _finish(_json_error(404, "NOT_FOUND", "no such API route"))
-            h["Allow"] = ", ".join(sorted(allowed))
         return resp
 
     @app.errorhandler(ChatError)
@@ -207,7 +208,6 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
         if token:
             scheme, _, given = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-                await _drain_body()
                 resp = _json_error(401, "UNAUTHENTICATED", "GET /metrics needs 'Authorization: Bearer <metrics.token>'")
                 resp.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
                 return resp
