@@ -4,7 +4,12 @@ Passwords: bcrypt over a pre-hash, ``base64(HMAC-SHA256(k, password))``, so
 passwords of any length up to 1024 characters work (bcrypt 5 refuses more
 than 72 bytes) and none is silently truncated.  ``k`` is a fixed
 domain-separation key, not a secret: rotating the JWT secret must not lock
-everyone out.  bcrypt runs on worker threads under a CapacityLimiter.
+everyone out.  bcrypt runs on worker threads, at most ``auth.bcrypt_threads``
+at once, shared fairly (``FairLimiter``): each caller names a key (the
+client address, or the user changing their password), a key holds at most
+one thread, and freed threads go round-robin over the keys that wait.  So
+16 parallel guesses from one session queue behind each other and everyone
+else still gets the other threads.
 
 Tokens: JWT HS256 with ``sub``, ``iat``, ``exp`` required, ``ver``, the
 user's token version, and ``sid``, the login session it belongs to.  Logout
@@ -19,6 +24,9 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,22 +56,89 @@ def check_password_sync(password: str, hashed: str) -> bool:
         return False
 
 
+class FairLimiter:
+    """At most ``total`` holders at once and at most one per key; freed slots go round-robin over keys.
+
+    Invariants: ``len(_holding) <= total``; a key is in ``_queues`` only with
+    at least one waiter; a key that is served while it still has waiters
+    moves to the back, so no key waits behind more than one turn of every
+    other waiting key.  Memory: one entry per holder and per waiter.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._holding: set[Hashable] = set()
+        self._queues: OrderedDict[Hashable, deque[trio.Event]] = OrderedDict()
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    @asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        await trio.lowlevel.checkpoint()
+        if len(self._holding) < self.total and key not in self._holding and key not in self._queues:
+            self._holding.add(key)
+        else:
+            ready = trio.Event()
+            self._queues.setdefault(key, deque()).append(ready)
+            try:
+                await ready.wait()
+            except BaseException:
+                if ready.is_set():  # handed the slot just as we were cancelled: pass it on
+                    self._release(key)
+                else:
+                    queue = self._queues[key]
+                    queue.remove(ready)
+                    if not queue:
+                        del self._queues[key]
+                raise
+        try:
+            yield
+        finally:
+            self._release(key)
+
+    def _release(self, key: Hashable) -> None:
+        self._holding.discard(key)
+        for waiting_key in list(self._queues):
+            if len(self._holding) >= self.total:
+                return
+            if waiting_key in self._holding:
+                continue
+            queue = self._queues[waiting_key]
+            ready = queue.popleft()
+            if queue:
+                self._queues.move_to_end(waiting_key)
+            else:
+                del self._queues[waiting_key]
+            self._holding.add(waiting_key)
+            ready.set()
+
+
 class Passwords:
-    """bcrypt off the event loop, at most ``threads`` at once."""
+    """bcrypt off the event loop: at most ``threads`` at once, one per key, shared fairly between keys."""
 
     def __init__(self, rounds: int, threads: int) -> None:
         self.rounds = rounds
-        self._limiter = trio.CapacityLimiter(threads)
+        self.fair = FairLimiter(threads)
+        self._threads = trio.CapacityLimiter(threads)  # never contended: ``fair`` admits at most as many
         # Checked against when the user does not exist, so that unknown users
         # cost the same time as wrong passwords.
         self._dummy = hash_password_sync("dummy password for timing", rounds)
 
-    async def hash(self, password: str) -> str:
-        return await trio.to_thread.run_sync(hash_password_sync, password, self.rounds, limiter=self._limiter)
+    async def hash(self, password: str, *, key: Hashable = None) -> str:
+        async with self.fair.hold(key):
+            return await trio.to_thread.run_sync(hash_password_sync, password, self.rounds, limiter=self._threads)
 
-    async def check(self, password: str, hashed: str | None) -> bool:
-        ok = await trio.to_thread.run_sync(check_password_sync, password, hashed or self._dummy,
-                                           limiter=self._limiter)
+    async def check(self, password: str, hashed: str | None, *, key: Hashable = None,
+                    gate: Callable[[], None] | None = None) -> bool:
+        """Whether ``password`` matches ``hashed``.  ``gate`` runs once the slot is held, before bcrypt:
+        it may raise to refuse an attempt that became over the limit while it queued."""
+        async with self.fair.hold(key):
+            if gate is not None:
+                gate()
+            ok = await trio.to_thread.run_sync(check_password_sync, password, hashed or self._dummy,
+                                               limiter=self._threads)
         return ok and hashed is not None
 
 

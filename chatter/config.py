@@ -14,8 +14,9 @@ Each part of the program receives only its own section (``cfg.store``,
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
+    check: Callable[[Any], str | None] | None = None  # why a coerced value is refused, or None
 
     @property
     def dotted(self) -> str:
@@ -48,6 +50,15 @@ class Setting:
     @property
     def env(self) -> str:
         return f"CHATTER_{self.section}_{self.key}".upper()
+
+
+def _cidrs(values: list[str]) -> str | None:
+    for v in values:
+        try:
+            ipaddress.ip_network(v, strict=False)
+        except ValueError:
+            return f"{v!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8, ::1)"
+    return None
 
 
 S = Setting
@@ -67,6 +78,14 @@ SETTINGS: tuple[Setting, ...] = (
     S("server", "ui_dir", str, "", "path", "Directory of the built UI; empty = the bundled one (ui/dist in a checkout)."),
     S("server", "log_level", str, "info", "level", "Logging level.", choices=("debug", "info", "warning", "error")),
     S("server", "max_body", int, 64 * 1024, "bytes", "Largest REST request body accepted (413 above).", 1024, 16 * 1024 * 1024),
+    S("server", "trusted_proxies", list, [], "list of CIDRs",
+      "Reverse proxies whose forwarding header is believed (e.g. 127.0.0.1/32); empty = the TCP peer is the client.",
+      check=_cidrs),
+    S("server", "forwarded_header", str, "x-forwarded-for", "header",
+      "The one header read from trusted proxies: X-Forwarded-For (+ X-Forwarded-Proto) or RFC 7239 Forwarded.",
+      choices=("x-forwarded-for", "forwarded")),
+    S("server", "hsts_max_age", int, 365 * 24 * 3600, "seconds",
+      "Strict-Transport-Security max-age on HTTPS responses outside dev mode (0 = no header).", 0, 2**31 - 1),
     # store: the SQLite file
     S("store", "path", str, "chatter.db", "path", "SQLite database file (created on first start)."),
     S("store", "busy_timeout", float, 5.0, "seconds", "SQLite busy timeout for readers and the writer.", 0.1, 600),
@@ -81,8 +100,13 @@ SETTINGS: tuple[Setting, ...] = (
     S("auth", "token_ttl", float, 7 * 24 * 3600.0, "seconds", "Lifetime of a login token and its cookie.", 60, 365 * 24 * 3600),
     S("auth", "bcrypt_rounds", int, 12, "log2 rounds", "bcrypt cost (tests and benchmarks use 4).", 4, 16),
     S("auth", "bcrypt_threads", int, 2, "threads", "Concurrent bcrypt computations (each takes a worker thread).", 1, 64),
-    S("auth", "login_per_account_per_minute", int, 10, "attempts", "Failed logins per username per minute before 429.", 1, 1000000),
-    S("auth", "login_per_ip_per_minute", int, 30, "attempts", "Login attempts per client address per minute before 429.", 1, 1000000),
+    S("auth", "login_per_account_per_minute", int, 10, "attempts",
+      "Failed password checks (login, password change) per username and client address per minute before 429.", 1, 1000000),
+    S("auth", "login_per_ip_per_minute", int, 30, "attempts",
+      "Password checks (login, password change) per client address per minute before 429.", 1, 1000000),
+    S("auth", "login_delay_max", float, 5.0, "seconds",
+      "Longest delay before a password check from an address that already failed for an account under attack "
+      "from many addresses (0 = no delay).", 0, 60),
     S("auth", "register_per_ip_per_minute", int, 20, "attempts", "Registrations per client address per minute before 429.", 1, 1000000),
     S("auth", "cookie_name", str, "chatter_session", "name", "Name of the session cookie."),
     # realtime: actors and sockets
@@ -106,10 +130,15 @@ SETTINGS: tuple[Setting, ...] = (
     S("realtime", "errors_per_minute", int, 20, "errors", "Invalid frames per socket per minute before close 1008.", 1, 100000),
     S("realtime", "max_frame", int, 64 * 1024, "bytes", "Largest socket frame accepted (close 1009 above).", 1024, 16 * 1024 * 1024),
     S("realtime", "handle_timeout", float, 10.0, "seconds", "Longest a caller waits for an actor's reply.", 0.1, 600),
+    # metrics: who may read GET /metrics
+    S("metrics", "token", str, "", "string",
+      "When set, GET /metrics requires 'Authorization: Bearer <token>' (Prometheus: authorization.credentials)."),
+    S("metrics", "public", bool, False, "bool",
+      "Outside dev mode, serve GET /metrics without a token (only where the port is reachable by the scraper alone)."),
 )
 del S
 
-SECTIONS = ("server", "store", "auth", "realtime")
+SECTIONS = ("server", "store", "auth", "realtime", "metrics")
 
 
 def _section_class(name: str) -> type:
@@ -123,6 +152,7 @@ ServerConfig = _section_class("server")
 StoreConfig = _section_class("store")
 AuthConfig = _section_class("auth")
 RealtimeConfig = _section_class("realtime")
+MetricsConfig = _section_class("metrics")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +161,12 @@ class Config:
     store: Any
     auth: Any
     realtime: Any
+    metrics: Any
     source: str = "defaults"
 
 
-_CLASSES = {"server": ServerConfig, "store": StoreConfig, "auth": AuthConfig, "realtime": RealtimeConfig}
+_CLASSES = {"server": ServerConfig, "store": StoreConfig, "auth": AuthConfig, "realtime": RealtimeConfig,
+            "metrics": MetricsConfig}
 _BY_DOTTED = {s.dotted: s for s in SETTINGS}
 
 
@@ -151,10 +183,15 @@ def _coerce(s: Setting, raw: Any, origin: str) -> Any:
         raise ConfigError(f"{where} must be true or false, got {raw!r}")
     if s.type is list:
         if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
-            return list(raw)
-        if isinstance(raw, str):
-            return [x.strip() for x in raw.split(",") if x.strip()]
-        raise ConfigError(f"{where} must be a list of strings, got {raw!r}")
+            items = [x.strip() for x in raw]
+        elif isinstance(raw, str):
+            items = [x.strip() for x in raw.split(",") if x.strip()]
+        else:
+            raise ConfigError(f"{where} must be a list of strings, got {raw!r}")
+        reason = s.check(items) if s.check else None
+        if reason:
+            raise ConfigError(f"{where}: {reason}")
+        return items
     if s.type in (int, float):
         if isinstance(raw, bool):
             raise ConfigError(f"{where} must be a number ({s.unit}), got {raw!r}")
@@ -319,7 +356,7 @@ def as_dict(cfg: Config, *, redact: bool = True) -> dict[str, dict[str, Any]]:
         for s in SETTINGS:
             if s.section == section:
                 v = getattr(obj, s.key)
-                if redact and s.dotted == "auth.secret" and v:
+                if redact and s.dotted in ("auth.secret", "metrics.token") and v:
                     v = "<redacted>"
                 out[section][s.key] = v
     return out

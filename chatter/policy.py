@@ -8,8 +8,10 @@ inside the transaction that performs the write.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
+from chatter import common_passwords
 from chatter.errors import Forbidden, Invalid
 from chatter.store.models import Username
 
@@ -34,6 +36,35 @@ def username(raw: Any, field: str = "username") -> Username:
     return Username(value)
 
 
+# Names (display and room names) are shown next to other people's text, so
+# nothing in them may change how the text around them reads or hide what
+# they say: no control characters (Cc: NUL, ESC, tab, newline...), no line
+# or paragraph separators, no bidirectional embeddings, overrides, isolates
+# or marks (U+202E shows "evil" as "live"), and no other invisible format
+# characters (zero-width space, word joiner, BOM, soft hyphen...).  Allowed
+# format characters: ZWNJ (U+200C, needed in Persian and Indic scripts), ZWJ
+# (U+200D, emoji sequences such as 👩‍💻) and the tag characters of an emoji
+# tag sequence (the flags of England, Scotland, Wales).  The UI also isolates
+# every name (<bdi>), for names stored before this rule.
+_BIDI = frozenset({0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)})
+_JOINERS = frozenset({0x200C, 0x200D})
+_EMOJI_TAG_SEQUENCE = re.compile("\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F")
+
+
+def _name_refusal(value: str) -> str | None:
+    """What is wrong with the characters of a name, or None."""
+    for c in _EMOJI_TAG_SEQUENCE.sub("\U0001F3F4", value):
+        cp = ord(c)
+        category = unicodedata.category(c)
+        if category == "Cc":
+            return f"control characters (U+{cp:04X})"
+        if cp in _BIDI:
+            return f"bidirectional formatting characters (U+{cp:04X})"
+        if category in ("Zl", "Zp", "Cs") or (category == "Cf" and cp not in _JOINERS):
+            return f"invisible formatting characters (U+{cp:04X})"
+    return None
+
+
 def _text(raw: Any, field: str, maximum: int) -> str:
     if not isinstance(raw, str):
         raise Invalid(f"{field} must be a string")
@@ -42,8 +73,9 @@ def _text(raw: Any, field: str, maximum: int) -> str:
         raise Invalid(f"{field} must not be empty")
     if len(value) > maximum:
         raise Invalid(f"{field} must be at most {maximum} characters")
-    if any(ord(c) < 32 and c not in "\t" for c in value):
-        raise Invalid(f"{field} must not contain control characters")
+    refusal = _name_refusal(value)
+    if refusal is not None:
+        raise Invalid(f"{field} must not contain {refusal}")
     return value
 
 
@@ -62,11 +94,19 @@ def password(raw: Any, field: str = "password") -> str:
         raise Invalid(f"{field} must be at least {MIN_PASSWORD} characters")
     if len(raw) > MAX_PASSWORD:
         raise Invalid(f"{field} must be at most {MAX_PASSWORD} characters")
+    if common_passwords.is_common(raw, MIN_PASSWORD):
+        raise Invalid(f"{field} is one of the most common passwords; choose another")
     return raw
 
 
 def body(raw: Any) -> str:
-    """A message body: trailing whitespace trimmed, then 1..4000 characters."""
+    """A message body: trailing whitespace trimmed, then 1..4000 characters, and no NUL.
+
+    Bodies are the user's own text and keep everything else (newlines, tabs,
+    bidirectional text: the UI isolates each message).  NUL is refused: no
+    one types it, and C-string consumers of a message (notifications, logs,
+    terminals) cut the text there, so two readers would see different bodies.
+    """
     if not isinstance(raw, str):
         raise Invalid("body must be a string")
     value = raw.rstrip()
@@ -74,6 +114,8 @@ def body(raw: Any) -> str:
         raise Invalid("body must not be empty")
     if len(value) > MAX_BODY:
         raise Invalid(f"body must be at most {MAX_BODY} characters")
+    if "\x00" in value:
+        raise Invalid("body must not contain NUL (U+0000)")
     return value
 
 
@@ -89,13 +131,22 @@ def room_id(raw: Any) -> str:
     return raw
 
 
+def _integral(raw: Any) -> Any:
+    """JSON has one number type: ``3.0`` is the integer 3 (as JSON Schema and the OpenAPI document say)."""
+    if isinstance(raw, float) and raw.is_integer() and abs(raw) <= 2**53:
+        return int(raw)
+    return raw
+
+
 def positive_int(raw: Any, field: str) -> int:
+    raw = _integral(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw < 2**63:
         raise Invalid(f"{field} must be a positive integer")
     return raw
 
 
 def seq_cursor(raw: Any, field: str = "since") -> int:
+    raw = _integral(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 2**63:
         raise Invalid(f"{field} must be a non-negative integer")
     return raw

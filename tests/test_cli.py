@@ -155,7 +155,8 @@ def test_create_user_duplicate_is_one_line(tmp_path):
 
 @pytest.mark.parametrize(
     "username,password",
-    [("al", "long enough pw"), ("bad-name", "long enough pw"), ("carol", "short")],
+    [("al", "long enough pw"), ("bad-name", "long enough pw"), ("carol", "short"), ("carol", "password1"),
+     ("carol", "Qwertyuiop")],
 )
 def test_create_user_bad_input_is_one_line(tmp_path, username, password):
     db = tmp_path / "c.db"
@@ -170,10 +171,18 @@ def test_create_user_bad_input_is_one_line(tmp_path, username, password):
         "auth.bcrypt_rounds=4",
         stdin=password + "\n",
     )
-    one_line_error(p)
+    line = one_line_error(p)
+    if password != "short" and len(username) >= 3 and "-" not in username:
+        assert "most common passwords" in line  # issue #13 item 12
     if db.exists():
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
+
+
+def test_create_user_refuses_a_bidi_display_name(tmp_path):
+    p = run(tmp_path, "create-user", "dave", "--name", "\u202eevil", "--password-stdin", "--db",
+            str(tmp_path / "c.db"), "--set", "auth.bcrypt_rounds=4", stdin="a long enough password\n")
+    assert "bidirectional" in one_line_error(p)
 
 
 BAD_SETS = [

@@ -8,6 +8,7 @@ serve`` and tests alike.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import math
 import secrets
@@ -20,7 +21,7 @@ from typing import Any
 
 import trio
 from quart import Response, g, request, send_from_directory
-from quart_schema import QuartSchema, hide
+from quart_schema import QuartSchema, document_response, hide
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
@@ -28,12 +29,13 @@ from chatter import auth
 from chatter.actors.system import ChatSystem, open_actor_system
 from chatter.config import Config, check_secret
 from chatter.errors import ChatError, ConfigError
+from chatter.http.proxies import Proxies, client
 from chatter.http.reset import reset
 from chatter.http.rest import Deps, api
-from chatter.http.schemas import ChatterOpenAPI
+from chatter.http.schemas import ChatterOpenAPI, Health
 from chatter.http.ws import sweeper_of, wire_socket
-from chatter.metrics import Metrics
-from chatter.ratelimit import RateLimiter
+from chatter.metrics import Metrics, method_label, route_label, status_label
+from chatter.ratelimit import LoginGuard, RateLimiter
 from chatter.store import Store, open_memory_store, open_sqlite_store
 
 log = logging.getLogger(__name__)
@@ -57,10 +59,14 @@ async def _drain_body() -> None:
     """Read what is left of the request body before answering early (401/403 before parsing).
 
     Answering while the body is still arriving left the keep-alive connection
-    unusable now and then (tests/reliability/test_rel_keepalive.py). The read
-    is bounded by MAX_CONTENT_LENGTH and by time.
+    unusable now and then (tests/reliability/test_rel_keepalive.py).  Any
+    method may carry a body: a GET or an automatic OPTIONS answer with its
+    body unread stalled the next request on the connection (found by
+    schemathesis; tests/reliability/test_rel_openapi.py).  The read is
+    bounded by MAX_CONTENT_LENGTH and by time; a body already read costs
+    nothing.
     """
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
         return
     with trio.move_on_after(5):
         try:
@@ -90,6 +96,13 @@ def _dumps(obj: Any) -> str:
 _HTTP_CODES = {400: "INVALID_INPUT", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                405: "METHOD_NOT_ALLOWED", 408: "TIMEOUT", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE",
                415: "INVALID_INPUT", 429: "RATE_LIMITED", 503: "UNAVAILABLE"}
+# Our own words for the errors Quart/werkzeug raise: their descriptions are
+# another project's text (and could one day carry internals), so none is shown.
+_HTTP_MESSAGES = {400: "bad request", 401: "log in first", 403: "forbidden", 404: "not found",
+                  405: "method not allowed", 408: "request timed out", 409: "conflict",
+                  411: "a request body needs a Content-Length", 413: "request body too large",
+                  414: "request URL too long", 415: "unsupported content type", 416: "range not satisfiable",
+                  429: "too many requests", 431: "request headers too large", 503: "unavailable"}
 
 
 def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
@@ -103,21 +116,20 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
                 security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
                 security=[{"bearer": []}], openapi_provider_class=ChatterOpenAPI)
     passwords = auth.Passwords(cfg.auth.bcrypt_rounds, cfg.auth.bcrypt_threads)
-    per_account = cfg.auth.login_per_account_per_minute
     app.extensions["chatter"] = Deps(
         cfg=cfg, system=system, secret=secret, passwords=passwords,
-        login_ip=RateLimiter(cfg.auth.login_per_ip_per_minute, 60.0),
-        login_account_ip=RateLimiter(per_account, 60.0),
-        # Across all addresses an account gets 10x more tries: a brute force
-        # from one address is stopped without locking the owner out elsewhere.
-        login_account=RateLimiter(per_account * 10, 60.0),
+        guard=LoginGuard(cfg.auth.login_per_ip_per_minute, cfg.auth.login_per_account_per_minute,
+                         cfg.auth.login_delay_max),
         register_ip=RateLimiter(cfg.auth.register_per_ip_per_minute, 60.0),
     )
+    app.extensions["chatter.proxies"] = Proxies.from_config(cfg.server)
     app.register_blueprint(api)
     app.register_blueprint(reset)
     wire_socket(app)
     metrics = system.metrics
     ui_dir = Path(cfg.server.ui_dir) if cfg.server.ui_dir else default_ui_dir()
+    known_rules: set[str] = set()  # filled once every route is registered (end of create_app)
+    hsts = f"max-age={cfg.server.hsts_max_age}" if not cfg.server.dev and cfg.server.hsts_max_age > 0 else ""
 
     @app.before_request
     async def _start_timer() -> None:
@@ -125,10 +137,19 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
 
     @app.after_request
     async def _finish(resp: Response) -> Response:
-        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        await _drain_body()  # a view that had no use for the body (GET, OPTIONS) still must read it
+        if request.method == "OPTIONS" and "Allow" in resp.headers and request.path.startswith("/api/"):
+            # The automatic answer would also list the catch-all's methods.
+            allowed = _allowed_methods(request.path)
+            if allowed:
+                resp.headers["Allow"] = ", ".join(sorted(allowed))
+            else:
+                resp = _json_error(404, "NOT_FOUND", "no such API route")
+        rule = route_label(request.url_rule.rule if request.url_rule is not None else None, known_rules)
         if rule.startswith("/<path:"):
             rule = "ui"
-        metrics.http_requests.inc(method=request.method, route=rule, status=str(resp.status_code))
+        metrics.http_requests.inc(method=method_label(request.method), route=rule,
+                                  status=status_label(resp.status_code))
         started = getattr(g, "started", None)
         if started is not None:
             metrics.http_latency.observe(time.perf_counter() - started, route=rule)
@@ -137,7 +158,9 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
         h.setdefault("Referrer-Policy", "no-referrer")
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Content-Security-Policy", CSP)
-        if request.path.startswith("/api/"):
+        if hsts and client(request).scheme == "https":
+            h.setdefault("Strict-Transport-Security", hsts)
+        if request.path.startswith("/api/") or request.path == "/metrics":
             h.setdefault("Cache-Control", "no-store")
         return resp
 
@@ -149,19 +172,28 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     @app.errorhandler(HTTPException)
     async def _http_error(e: HTTPException) -> Response:
         status = e.code or 500
+        if status == 405 and request.path.startswith("/api/") and not _allowed_methods(request.path):
+            status = 404  # only the catch-all has this path: no such API route, whatever the method
         code = _HTTP_CODES.get(status, "INVALID_INPUT" if status < 500 else "INTERNAL")
-        message = {404: "not found", 405: "method not allowed", 413: "request body too large"}.get(
-            status, (e.description or e.name or "error").split("\n")[0][:200])
-        return _json_error(status, code, message)
+        message = _HTTP_MESSAGES.get(status, "request refused" if status < 500 else "internal error")
+        await _drain_body()
+        resp = _json_error(status, code, message)
+        if status == 405:
+            allowed = _allowed_methods(request.path) or set(getattr(e, "valid_methods", None) or ())
+            resp.headers["Allow"] = ", ".join(sorted(allowed))
+        return resp
 
     @app.errorhandler(Exception)
     async def _bug(e: Exception) -> Response:
-        log.error("unhandled error on %s %s", request.method, request.path, exc_info=e)
+        log.error("unhandled error on %s %s from %s", request.method, request.path[:200], client(request).address,
+                  exc_info=e)
         return _json_error(500, "INTERNAL", "internal error")
 
     @app.get("/healthz")
-    @hide
+    @document_response(Health, 200)
+    @document_response(Health, 503)
     async def healthz() -> Response:
+        """Liveness and readiness: 200 once the database answers, 503 when it does not."""
         try:
             with trio.fail_after(2):
                 await system.store.head()
@@ -172,6 +204,16 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     @app.get("/metrics")
     @hide
     async def metrics_route() -> Response:
+        token = cfg.metrics.token
+        if token:
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+                resp = _json_error(401, "UNAUTHENTICATED", "GET /metrics needs 'Authorization: Bearer <metrics.token>'")
+                resp.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+                return resp
+        elif not cfg.server.dev and not cfg.metrics.public:
+            return _json_error(403, "FORBIDDEN", "/metrics is not public outside dev mode: set metrics.token "
+                               "(or metrics.public)")
         store = system.store
         metrics.store_batches.set(getattr(store, "batches", 0))
         metrics.store_writes.set(getattr(store, "writes", 0))
@@ -180,7 +222,29 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     @app.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     @hide
     async def api_not_found(rest: str) -> Response:
+        """No /api route has this path and method: 405 with Allow if the path exists with other methods."""
+        await _drain_body()  # else the unread body stalls the next request on this keep-alive connection
+        allowed = _allowed_methods(request.path)
+        if allowed:
+            resp = _json_error(405, "METHOD_NOT_ALLOWED", "method not allowed")
+            resp.headers["Allow"] = ", ".join(sorted(allowed))
+            return resp
         return _json_error(404, "NOT_FOUND", "no such API route")
+
+    def _allowed_methods(path: str) -> set[str]:
+        """The methods of the real routes for ``path`` (not the /api catch-all, nor the UI fallback)."""
+        adapter = app.url_map.bind("localhost")
+        allowed = set()
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            try:
+                rule, _ = adapter.match(path, method=method, return_rule=True)
+            except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect
+                continue
+            if rule.endpoint not in ("api_not_found", "ui"):
+                allowed.add(method)
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        return allowed | {"OPTIONS"} if allowed else allowed
 
     @app.get("/")
     @app.get("/<path:path>")
@@ -204,6 +268,7 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
         resp.headers["Cache-Control"] = "no-cache"
         return resp
 
+    known_rules.update(r.rule for r in app.url_map.iter_rules())
     return app
 
 

@@ -4,10 +4,19 @@ Tokens never travel in URLs.  A cookie-authenticated state-changing request
 must be JSON (a cross-site form cannot send that without a CORS preflight)
 and, when the browser sends an ``Origin``, a same-origin or allowed one.
 Bearer requests are exempt: a browser never attaches a bearer token by itself.
+The requests that create a session or set a password with no session at all
+(register, login, reset) follow the same rule (``check_browser_write``):
+otherwise a form on another site could log a victim's browser into the
+attacker's account (login CSRF).
+
+Same origin means the same scheme, host and port: the scheme is the
+request's own (``chatter.http.proxies``: from a trusted proxy's header when
+there is one), so ``https://host`` is not the origin of ``http://host``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,23 +61,52 @@ async def identify(store: Store, secret: str, headers: Any, cookies: Any, cookie
     return Caller(user=user, claims=claims, via_cookie=via_cookie)
 
 
-def origin_allowed(origin: str, host: str, allowed: list[str]) -> bool:
-    """Same-origin (Origin's host:port equals the Host header) or listed."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _endpoint(scheme: str, netloc: str) -> tuple[str, str, int] | None:
+    """(scheme, lower-cased host, port with the scheme's default filled in), or None if malformed."""
+    if scheme not in _DEFAULT_PORTS or not netloc or "@" in netloc:
+        return None
+    try:
+        parts = urlsplit(f"//{netloc}")
+        port = parts.port
+    except ValueError:  # e.g. "[::1" or a port out of range: malformed, so certainly not ours
+        return None
+    if not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def origin_allowed(origin: str, host: str, allowed: Sequence[str], *, scheme: str) -> bool:
+    """Listed in ``allowed``, or same-origin: the Origin's scheme, host and port are the request's.
+
+    ``host`` is the Host header, ``scheme`` the request's scheme (http or https).
+    """
     if origin in allowed:
         return True
     try:
         parts = urlsplit(origin)
-    except ValueError:  # e.g. "http://[::1" -- malformed, so certainly not ours
+    except ValueError:
         return False
-    return bool(parts.scheme in ("http", "https") and parts.netloc and parts.netloc.lower() == host.lower())
+    if parts.path or parts.query or parts.fragment:
+        return False
+    mine = _endpoint(scheme, host)
+    theirs = _endpoint(parts.scheme, parts.netloc)
+    return mine is not None and theirs == mine
 
 
-def check_csrf(method: str, headers: Any, allowed: list[str]) -> None:
-    if method not in UNSAFE_METHODS:
-        return
+def check_browser_write(headers: Any, allowed: Sequence[str], *, scheme: str) -> None:
+    """A write a browser could make: JSON, and from our own (or an allowed) origin when it says."""
     content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        raise Forbidden("cookie-authenticated writes must be sent as application/json")
+        raise Forbidden("requests that change state must be sent as application/json")
     origin = headers.get("Origin")
-    if origin is not None and not origin_allowed(origin, headers.get("Host", ""), allowed):
+    if origin is not None and not origin_allowed(origin, headers.get("Host", ""), allowed, scheme=scheme):
         raise Forbidden("cross-origin request refused")
+
+
+def check_csrf(method: str, headers: Any, allowed: Sequence[str], *, scheme: str) -> None:
+    """The CSRF rule for cookie-authenticated requests: unsafe methods must pass ``check_browser_write``."""
+    if method in UNSAFE_METHODS:
+        check_browser_write(headers, allowed, scheme=scheme)

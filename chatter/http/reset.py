@@ -20,11 +20,12 @@ import time
 
 import trio
 from quart import Blueprint, Response, current_app
-from quart_schema import hide
+from quart_schema import document_request, document_response, hide
 
 from chatter import ops, policy
 from chatter.errors import Invalid, RateLimited
-from chatter.http.rest import body, client_ip, deps, no_content
+from chatter.http import schemas as s
+from chatter.http.rest import body, browser_write_check, client_ip, deps, no_content
 from chatter.http.wire import field
 
 reset = Blueprint("reset", __name__)
@@ -91,10 +92,14 @@ async def reset_script() -> Response:
 
 
 @reset.post("/api/auth/reset")
+@document_request(s.ResetPassword)
+@document_response(None, 204)
 async def reset_password() -> Response:
+    """Set a new password with a one-time link from ``chatter reset-password``; every session ends."""
     d = deps()
+    browser_write_check()  # like login: a form on another site must not set a password
     ip = client_ip()
-    wait = d.login_ip.retry_after(ip, time.monotonic())
+    wait = d.guard.address_verdict(ip, time.monotonic()).retry_after
     if wait is not None:
         raise RateLimited(
             f"too many attempts from this address; try again in {int(wait) + 1} s", retry_after=wait
@@ -112,10 +117,10 @@ async def reset_password() -> Response:
         try:
             username = ops.reset_username(raw, now)
         except Exception:
-            d.login_ip.hit(ip, time.monotonic())  # guessing tokens costs the login budget
+            d.guard.count_address(ip, time.monotonic())  # guessing tokens costs the login budget
             raise
         assert raw is not None
         await store.set_meta(key, ops.used_entry(raw, now))
-    user = await store.set_password(policy.username(username), await d.passwords.hash(new))
+    user = await store.set_password(policy.username(username), await d.passwords.hash(new, key=("address", ip)))
     await d.system.sessions_revoked(user.username, user.token_version)
     return no_content()

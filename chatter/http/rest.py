@@ -7,12 +7,14 @@ store read) method, serialise.  No try/except here: ``app.py`` maps every
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import trio
 from quart import Blueprint, Response, current_app, request
 from quart_schema import document_querystring, document_request, document_response
 
@@ -20,11 +22,13 @@ from chatter import auth, policy
 from chatter.actors.system import ChatSystem
 from chatter.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
 from chatter.http import schemas as s
-from chatter.http.authn import Caller, check_csrf, identify
+from chatter.http.authn import Caller, check_browser_write, check_csrf, identify
+from chatter.http.proxies import client
 from chatter.http.wire import field, parse_object
-from chatter.ratelimit import RateLimiter
+from chatter.ratelimit import LoginGuard, RateLimiter, Verdict
 from chatter.store.models import MemberRow, MessageRow, RoomRow, Username
 
+log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 
 
@@ -36,9 +40,7 @@ class Deps:
     system: ChatSystem
     secret: str
     passwords: auth.Passwords
-    login_ip: RateLimiter
-    login_account_ip: RateLimiter
-    login_account: RateLimiter
+    guard: LoginGuard  # every password check: login and POST /me/password
     register_ip: RateLimiter
 
 
@@ -68,12 +70,23 @@ async def caller() -> Caller:
     d = deps()
     who = await identify(d.system.store, d.secret, request.headers, request.cookies, d.cfg.auth.cookie_name)
     if who.via_cookie:
-        check_csrf(request.method, request.headers, d.cfg.server.allowed_origins)
+        check_csrf(request.method, request.headers, d.cfg.server.allowed_origins, scheme=request_scheme())
     return who
 
 
 def client_ip() -> str:
-    return request.remote_addr or "unknown"
+    """The client's address, through trusted proxies (``chatter.http.proxies``)."""
+    return client(request).address
+
+
+def request_scheme() -> str:
+    """``http`` or ``https``, as the client sees it (a trusted proxy's header counts)."""
+    return client(request).scheme
+
+
+def browser_write_check() -> None:
+    """Register, login and reset must be JSON from our own origin, like cookie writes (login CSRF)."""
+    check_browser_write(request.headers, deps().cfg.server.allowed_origins, scheme=request_scheme())
 
 
 def user_json(row: Any) -> dict[str, Any]:
@@ -103,6 +116,40 @@ def _limited(limiter: RateLimiter, key: object, now: float, what: str) -> None:
         raise RateLimited(f"too many {what}; try again in {int(wait) + 1} s", retry_after=wait)
 
 
+def _refuse(verdict: Verdict) -> None:
+    wait = verdict.retry_after
+    if wait is None:
+        return
+    deps().system.metrics.login_refused.inc(limit=verdict.limit)
+    what = ("attempts from this address" if verdict.limit == "address"
+            else "failed attempts for this account from this address")
+    raise RateLimited(f"too many {what}; try again in {int(wait) + 1} s", retry_after=wait)
+
+
+async def verify_password(account: str, password: str, hashed: str | None, *, fair_key: object) -> bool:
+    """Check a password under ``LoginGuard``: refused (429), delayed, then bcrypt in a fair slot.
+
+    The delay is slept before taking a bcrypt slot, so a slowed guesser holds
+    no thread.  The pair limit is checked again inside the slot: failures
+    recorded while this request queued (parallel guesses) count.
+    """
+    d = deps()
+    ip = client_ip()
+    verdict = d.guard.attempt(account, ip, time.monotonic())
+    _refuse(verdict)
+    if verdict.delay > 0:
+        d.system.metrics.login_delayed.inc()
+        await trio.sleep(verdict.delay)
+    ok = await d.passwords.check(password, hashed, key=fair_key,
+                                 gate=lambda: _refuse(d.guard.pair_verdict(account, ip, time.monotonic())))
+    if ok:
+        d.guard.succeeded(account, ip)
+    else:
+        d.guard.failed(account, ip, time.monotonic())
+        log.info("wrong password for %r from %s (%s)", account[:64], ip, request.path)
+    return ok
+
+
 # -- accounts -----------------------------------------------------------------
 
 
@@ -111,16 +158,18 @@ def _limited(limiter: RateLimiter, key: object, now: float, what: str) -> None:
 @document_response(s.UserEnvelope, 201)
 async def register() -> Response:
     d = deps()
+    browser_write_check()
+    ip = client_ip()
     now = time.monotonic()
-    _limited(d.register_ip, client_ip(), now, "registrations from this address")
+    _limited(d.register_ip, ip, now, "registrations from this address")
     data = await body()
     username = policy.username(field(data, "username"))
     name = policy.display_name(field(data, "name"))
     password = policy.password(field(data, "password"))
     if await d.system.store.get_user(username) is not None:
         raise Conflict(f"username {username!r} is taken")
-    d.register_ip.hit(client_ip(), now)
-    hashed = await d.passwords.hash(password)
+    d.register_ip.hit(ip, now)
+    hashed = await d.passwords.hash(password, key=("address", ip))
     user = await d.system.store.create_user(username, name, hashed)
     return json({"user": user_json(user)}, 201)
 
@@ -130,9 +179,9 @@ async def register() -> Response:
 @document_response(s.LoginResult, 200)
 async def login() -> Response:
     d = deps()
+    browser_write_check()
     ip = client_ip()
-    now = time.monotonic()
-    _limited(d.login_ip, ip, now, "login attempts from this address")
+    _refuse(d.guard.address_verdict(ip, time.monotonic()))
     data = await body()
     raw_name, password = field(data, "username"), field(data, "password")
     if not isinstance(raw_name, str) or not isinstance(password, str):
@@ -140,16 +189,10 @@ async def login() -> Response:
     if len(password) > policy.MAX_PASSWORD or len(raw_name) > 64:
         raise Invalid("username or password too long")
     username = raw_name.lower()
-    _limited(d.login_account_ip, (username, ip), now, "failed logins for this account")
-    _limited(d.login_account, username, now, "failed logins for this account")
-    d.login_ip.hit(ip, now)
     user = await d.system.store.get_user(username) if policy.USERNAME_RE.fullmatch(username) else None
-    ok = await d.passwords.check(password, user.password_hash if user else None)
+    ok = await verify_password(username, password, user.password_hash if user else None, fair_key=("address", ip))
     if not ok or user is None:
-        d.login_account_ip.hit((username, ip), now)
-        d.login_account.hit(username, now)
         raise Unauthenticated("wrong username or password")
-    d.login_account_ip.reset((username, ip))
     token, exp = auth.issue_token(d.secret, user.username, user.token_version, time.time(), d.cfg.auth.token_ttl)
     resp = json({"user": user_json(user), "token": token, "expires_at": _rfc3339(exp)})
     set_session_cookie(resp, token)
@@ -158,7 +201,7 @@ async def login() -> Response:
 
 def set_session_cookie(resp: Response, token: str) -> None:
     d = deps()
-    secure = not (d.cfg.server.dev and request.scheme == "http")
+    secure = not (d.cfg.server.dev and request_scheme() == "http")
     resp.set_cookie(d.cfg.auth.cookie_name, token, max_age=int(d.cfg.auth.token_ttl), httponly=True,
                     samesite="Strict", secure=secure, path="/")
 
@@ -197,7 +240,9 @@ async def change_password() -> Response:
 
     A bearer caller's token stops working too (it cannot be handed a new one
     in a 204): it logs in again. A wrong current password is 403, not 401:
-    the caller's session is fine, the request is refused.
+    the caller's session is fine, the request is refused.  Guessing
+    ``current`` is limited exactly like logging in (the same ``LoginGuard``
+    budget), and one user's checks take one bcrypt thread at a time.
     """
     d = deps()
     who = await caller()
@@ -206,9 +251,10 @@ async def change_password() -> Response:
     if not isinstance(current, str) or len(current) > policy.MAX_PASSWORD:
         raise Invalid("current must be a string")
     new = policy.password(new, "new")
-    if not await d.passwords.check(current, who.user.password_hash):
+    fair_key = ("user", who.user.username)
+    if not await verify_password(who.user.username, current, who.user.password_hash, fair_key=fair_key):
         raise Forbidden("current password is wrong")
-    user = await d.system.store.set_password(who.user.username, await d.passwords.hash(new))
+    user = await d.system.store.set_password(who.user.username, await d.passwords.hash(new, key=fair_key))
     keep = who.claims.sid if who.via_cookie and who.claims.sid else None
     await d.system.sessions_revoked(user.username, user.token_version, keep_sid=keep)
     resp = no_content()

@@ -28,9 +28,11 @@ from chatter.actors.frames import coalesce, encode
 from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
 from chatter.http.authn import identify, origin_allowed
 from chatter.http.direct import DirectSend
+from chatter.http.proxies import client as request_client
 from chatter.http.rest import deps
 from chatter.http.transport import shutdown_connections
 from chatter.http.wire import field, parse_object
+from chatter.metrics import close_code_label
 from chatter.ratelimit import Window
 from chatter.store.models import UserRow
 
@@ -207,7 +209,7 @@ async def _writer(sock: Socket, done: trio.CancelScope, asgi_send: Callable[[dic
                     await websocket.send(coalesce(frames))
                 metrics.frames_writer.inc()
             if conn.close_code is not None:
-                metrics.sockets_closed.inc(code=str(conn.close_code))
+                metrics.sockets_closed.inc(code=close_code_label(conn.close_code))
                 with trio.move_on_after(1):
                     await websocket.close(conn.close_code, conn.close_reason)
                 return
@@ -281,7 +283,8 @@ async def socket_endpoint() -> Response | None:
         who = await identify(system.store, d.secret, websocket.headers, websocket.cookies, d.cfg.auth.cookie_name)
         origin = websocket.headers.get("Origin")
         if who.via_cookie and origin is not None and not origin_allowed(
-                origin, websocket.headers.get("Host", ""), d.cfg.server.allowed_origins):
+                origin, websocket.headers.get("Host", ""), d.cfg.server.allowed_origins,
+                scheme=request_client(websocket).scheme):
             raise Forbidden("cross-origin socket refused")
     except ChatError as e:
         return Response(encode(e.to_json()), status=e.status, mimetype="application/json")

@@ -149,8 +149,9 @@ class SqliteStore(StoreBase):
         try:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
+            log.error("cannot begin a write transaction: %s", e)  # the detail is for the operator only
             for op in batch:
-                op.error = Unavailable(f"database unavailable: {e}")
+                op.error = Unavailable("database unavailable; retry")
             return
         for op in batch:
             db.execute("SAVEPOINT w")

@@ -8,7 +8,8 @@ import { Composer } from './Composer';
 import { RoomSettingsDialog } from './RoomSettingsDialog';
 import { dmPeer, roomTitle } from '../lib/names';
 import { lastSeenText } from '../lib/time';
-import { typingText } from '../store/typing';
+import { typingParts } from '../store/typing';
+import { Name, Sentence } from './Names';
 
 export function ChatView({ roomId }: { roomId: string }) {
   const chat = useChat();
@@ -60,7 +61,9 @@ export function ChatView({ roomId }: { roomId: string }) {
         </button>
         <HeaderAvatar roomId={roomId} />
         <div className="chat-title">
-          <h2 data-testid="room-title">{title}</h2>
+          <h2 data-testid="room-title">
+            <Name>{title}</Name>
+          </h2>
           <Subtitle roomId={roomId} />
         </div>
         <button
@@ -135,17 +138,19 @@ function TypingIndicator({ roomId }: { roomId: string }) {
   const users = useStore(chat.typing, (s) => s[roomId]);
   const room = useStore(chat.rooms, (s) => s.byId[roomId]);
   const names = (users ?? []).map((u) => room?.members.find((m) => m.username === u)?.name || u);
-  const text = typingText(names);
+  const parts = typingParts(names);
   return (
     <div className="typing" aria-live="polite" data-testid="typing-indicator">
-      {text && (
+      {parts.length > 0 && (
         <>
           <span className="typing-dots" aria-hidden="true">
             <i />
             <i />
             <i />
           </span>
-          <span>{text}</span>
+          <span>
+            <Sentence parts={parts} />
+          </span>
         </>
       )}
     </div>

@@ -9,6 +9,7 @@ import { Icon } from './Icon';
 import { MessageBody } from './MessageBody';
 import { clock, dayLabel, fullTime, parseTime, sameDay } from '../lib/time';
 import { displayName } from '../lib/names';
+import { Name, Sentence } from './Names';
 
 const EMPTY_TL: Timeline = { messages: [], hasMore: true, loaded: false, loadingOlder: false };
 const NO_PENDING: PendingMessage[] = [];
@@ -275,8 +276,12 @@ function MessageRow({
         group &&
         (row.first ? <Avatar name={name} seed={row.sender} size="sm" /> : <span className="avatar-spacer" />)}
       <div className="bubble">
-        {row.first && !mine && group && <div className="msg-sender">{name}</div>}
-        <span className="sr-only">{mine ? 'You' : name}: </span>
+        {row.first && !mine && group && (
+          <div className="msg-sender">
+            <Name>{name}</Name>
+          </div>
+        )}
+        <span className="sr-only">{mine ? 'You' : <Name>{name}</Name>}: </span>
         <MessageBody text={row.body} />
         <div className="msg-meta">
           <time dateTime={row.created_at} title={fullTime(row.created_at)}>
@@ -357,7 +362,7 @@ function Receipt({ row, room, showText }: { row: Row; room: Room | undefined; sh
       <Icon name="checks" size={15} />
       {showText && <span className="receipt-text">{label}</span>}
       <span className="who-read" role="tooltip">
-        Read by {names.join(', ')}
+        <Sentence parts={['Read by ', ...names.flatMap((name, i) => (i ? [', ', { name }] : [{ name }]))]} />
       </span>
     </span>
   );

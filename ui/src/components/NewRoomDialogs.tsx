@@ -4,6 +4,7 @@ import { Dialog } from './Dialog';
 import { UserPicker } from './UserPicker';
 import { describeError } from '../api/http';
 import type { User } from '../wire/types';
+import { Name } from './Names';
 
 export function NewGroupDialog({ onClose }: { onClose: () => void }) {
   const chat = useChat();
@@ -53,7 +54,7 @@ export function NewGroupDialog({ onClose }: { onClose: () => void }) {
           <ul className="chips" aria-label="Selected members">
             {members.map((m) => (
               <li key={m.username} className="chip">
-                {m.name}
+                <Name>{m.name}</Name>
                 <button
                   type="button"
                   className="chip-x"

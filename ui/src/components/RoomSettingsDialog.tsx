@@ -1,4 +1,5 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent, type ReactNode } from 'react';
+import { Name } from './Names';
 import { useChat, useNow } from './context';
 import { useStore } from '../store/store';
 import { can, myRole } from '../store/rooms';
@@ -21,13 +22,13 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
   const now = useNow();
   const [name, setName] = useState(room?.name ?? '');
   const [error, setError] = useState<string | null>(null);
-  const [ok, setOk] = useState<string | null>(null);
+  const [ok, setOk] = useState<ReactNode>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const id = useId();
 
   if (!room) return null;
   const role = myRole(room, me);
-  const run = async (f: () => Promise<void>, done?: string) => {
+  const run = async (f: () => Promise<void>, done?: ReactNode) => {
     setError(null);
     setOk(null);
     try {
@@ -63,7 +64,9 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
             </form>
           ) : (
             <p>
-              <strong>{roomTitle(room, me)}</strong>
+              <strong>
+                <Name>{roomTitle(room, me)}</Name>
+              </strong>
             </p>
           ))}
 
@@ -81,7 +84,7 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
                 />
                 <span className="member-main">
                   <span className="member-name">
-                    {m.name}
+                    <Name>{m.name}</Name>
                     {m.username === me ? ' (you)' : ''}
                   </span>
                   <span className="muted">
@@ -114,7 +117,14 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
                     type="button"
                     className="btn small ghost danger"
                     aria-label={`Remove ${m.name}`}
-                    onClick={() => void run(() => chat.removeMember(roomId, m.username), `${m.name} was removed.`)}
+                    onClick={() =>
+                      void run(
+                        () => chat.removeMember(roomId, m.username),
+                        <>
+                          <Name>{m.name}</Name> was removed.
+                        </>,
+                      )
+                    }
                   >
                     Remove
                   </button>
@@ -128,7 +138,14 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
           <UserPicker
             label="Add a member"
             exclude={room.members.map((m) => m.username)}
-            onPick={(u) => void run(() => chat.addMember(roomId, u.username), `${u.name} was added.`)}
+            onPick={(u) =>
+              void run(
+                () => chat.addMember(roomId, u.username),
+                <>
+                  <Name>{u.name}</Name> was added.
+                </>,
+              )
+            }
           />
         )}
 

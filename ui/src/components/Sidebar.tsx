@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import { useChat, useNow } from './context';
 import { useStore } from '../store/store';
 import { sortRooms } from '../store/rooms';
@@ -6,7 +6,8 @@ import { Avatar } from './Avatar';
 import { Icon } from './Icon';
 import { dmPeer, displayName, roomTitle } from '../lib/names';
 import { relativeShort } from '../lib/time';
-import { typingText } from '../store/typing';
+import { typingParts } from '../store/typing';
+import { Name, Sentence } from './Names';
 import type { Room } from '../wire/types';
 
 export function Sidebar({
@@ -41,7 +42,9 @@ export function Sidebar({
         <button type="button" className="me-btn" onClick={onProfile} title="Profile and settings">
           <Avatar name={me?.name ?? '?'} seed={me?.username ?? '?'} />
           <span className="me-text">
-            <span className="me-name">{me?.name}</span>
+            <span className="me-name">
+              <Name>{me?.name ?? ''}</Name>
+            </span>
             <span className="me-user">@{me?.username}</span>
           </span>
           <span className="sr-only">, profile and settings</span>
@@ -129,14 +132,25 @@ function RoomItem({
         ? ''
         : displayName(room, last.sender).split(' ')[0]
     : '';
-  const preview =
-    lastPending !== null
-      ? `You: ${lastPending}`
-      : last
-        ? `${who ? `${who}: ` : ''}${last.body}`
-        : room.kind === 'dm'
-          ? 'Say hello'
-          : 'No messages yet';
+  const preview: ReactNode =
+    lastPending !== null ? (
+      <>
+        You: <bdi>{lastPending}</bdi>
+      </>
+    ) : last ? (
+      <>
+        {who && (
+          <>
+            <Name>{who}</Name>:{' '}
+          </>
+        )}
+        <bdi>{last.body}</bdi>
+      </>
+    ) : room.kind === 'dm' ? (
+      'Say hello'
+    ) : (
+      'No messages yet'
+    );
   const when = relativeShort(last?.created_at ?? room.created_at, now);
   const presenceText = online === undefined ? '' : online ? ', online' : ', offline';
   return (
@@ -161,7 +175,7 @@ function RoomItem({
         <span className="room-main">
           <span className="room-top">
             <span className="room-name">
-              {title}
+              <Name>{title}</Name>
               <span className="sr-only">{presenceText}</span>
             </span>
             <time className="room-time" dateTime={last?.created_at ?? room.created_at}>
@@ -171,7 +185,7 @@ function RoomItem({
           <span className="room-bottom">
             {typingNames.length > 0 ? (
               <span className="room-preview typing-preview">
-                {room.kind === 'dm' ? 'typing…' : typingText(typingNames)}
+                {room.kind === 'dm' ? 'typing…' : <Sentence parts={typingParts(typingNames)} />}
               </span>
             ) : (
               <span className="room-preview">

@@ -2,6 +2,7 @@ import { useEffect, useId, useState } from 'react';
 import { useChat } from './context';
 import { Avatar } from './Avatar';
 import type { User } from '../wire/types';
+import { Name } from './Names';
 
 /** Search users by username prefix (GET /api/users?q=) and pick one. */
 export function UserPicker({
@@ -72,7 +73,9 @@ export function UserPicker({
           <li key={u.username}>
             <button type="button" className="picker-item" onClick={() => onPick(u)} data-username={u.username}>
               <Avatar name={u.name} seed={u.username} size="sm" />
-              <span className="picker-name">{u.name}</span>
+              <span className="picker-name">
+                <Name>{u.name}</Name>
+              </span>
               <span className="muted">@{u.username}</span>
             </button>
           </li>

@@ -29,3 +29,21 @@ export function hue(s: string): number {
   for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
   return h % 360;
 }
+
+/** A sentence made of plain text and names: `["Read by ", {name: "Ana"}]`; names are isolated when rendered. */
+export type Part = string | { name: string };
+
+/** The same sentence as plain text (for attributes and tests). */
+export function sentenceText(parts: Part[]): string {
+  return parts.map((p) => (typeof p === 'string' ? p : p.name)).join('');
+}
+
+/** "A, B and C": names joined for a sentence. */
+export function listParts(names: string[]): Part[] {
+  const out: Part[] = [];
+  names.forEach((name, i) => {
+    if (i > 0) out.push(i === names.length - 1 ? ' and ' : ', ');
+    out.push({ name });
+  });
+  return out;
+}

@@ -3,6 +3,7 @@
  * TYPING_TTL_MS and then dropped locally even if `active:false` never comes
  * (the server also expires it after 6 s; this covers a lost socket).
  */
+import { listParts, sentenceText, type Part } from '../lib/names';
 import { Store } from './store';
 import type { RoomId, Username } from '../wire/types';
 
@@ -48,11 +49,14 @@ export class TypingStore extends Store<TypingState> {
   }
 }
 
-/** "Ana is typing…", "Ana and Bo are typing…", "Ana, Bo and 2 others are typing…" */
+/** "Ana is typing…", "Ana and Bo are typing…", "Ana, Bo and 2 others are typing…", names as parts (isolated when rendered). */
+export function typingParts(names: string[]): Part[] {
+  if (names.length === 0) return [];
+  if (names.length === 1) return [{ name: names[0]! }, ' is typing…'];
+  if (names.length <= 3) return [...listParts(names), ' are typing…'];
+  return [{ name: names[0]! }, ', ', { name: names[1]! }, ` and ${names.length - 2} others are typing…`];
+}
+
 export function typingText(names: string[]): string {
-  if (names.length === 0) return '';
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
-  if (names.length === 3) return `${names[0]}, ${names[1]} and ${names[2]} are typing…`;
-  return `${names[0]}, ${names[1]} and ${names.length - 2} others are typing…`;
+  return sentenceText(typingParts(names));
 }
