@@ -261,3 +261,25 @@ def test_print_config_example_and_env_match_generators(tmp_path):
     assert p.returncode == 0 and p.stdout == example_yaml()
     p = run(tmp_path, "print-config", "--env")
     assert p.returncode == 0 and p.stdout == example_env()
+
+
+def test_print_config_shows_where_each_value_came_from(tmp_path):
+    (tmp_path / "config.yml").write_text("server:\n  log_level: debug\n  port: 1111\n")
+    p = run(
+        tmp_path,
+        "print-config",
+        "--db",
+        "flag.db",
+        "--set",
+        "realtime.typing_ttl=5",
+        env={"CHATTER_SERVER_PORT": "2222"},
+    )
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert "  log_level: debug  # from config.yml" in lines
+    assert "  port: 2222  # from environment CHATTER_SERVER_PORT" in lines  # env beats the file
+    assert "  path: flag.db  # from --db" in lines
+    assert "  typing_ttl: 5.0  # from --set" in lines
+    assert "  host: 127.0.0.1  # default" in lines
+    settings = [line for line in lines if line.startswith("  ")]
+    assert settings and all("  # default" in line or "  # from " in line for line in settings)
