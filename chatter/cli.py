@@ -77,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dr = sub.add_parser("doctor", help="check the installation; exit 0 ok, 1 warnings, 2 failures",
                         description="Prints `OK|WARN|FAIL <what>: <detail>` lines: database integrity, "
-                        "schema version, WAL size, last backup age, secret strength, free disk, listening "
-                        "address. Exit code 0 when all are OK, 1 with warnings, 2 with failures.")
+                        "schema version, WAL size, last backup age, secret strength, free disk, whether the "
+                        "database is on an anonymous container volume, listening address. Exit code 0 "
+                        "when all are OK, 1 with warnings, 2 with failures.")
     _common(dr)
     dr.add_argument("--quick", action="store_true", help="PRAGMA quick_check instead of integrity_check")
 

@@ -30,7 +30,9 @@ Policy in one place:
 
 Every failure the operator can cause is a ``ChatError`` (or, for a path it
 cannot use, a ``ConfigError`` from ``chatter.preflight``) with a one-line
-message (the CLI prints it as ``chatter: <reason>`` and exits 2).
+message (the CLI prints it as ``chatter: <reason>`` and exits 2).  ``doctor``
+also reads ``/proc/self/mountinfo`` (``chatter.mounts``) to warn when the
+database sits on an anonymous volume.
 """
 
 from __future__ import annotations
@@ -51,9 +53,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chatter import mounts
 from chatter.config import Config, check_secret
 from chatter.errors import Conflict, Invalid, NotFound, Unauthenticated, Unavailable
-from chatter.preflight import writable_dir
+from chatter.preflight import in_container, writable_dir
 from chatter.store import lock
 from chatter.store import queries as q
 from chatter.store.schema import MIGRATIONS
@@ -565,8 +568,45 @@ def doctor(cfg: Config, *, now: float | None = None, quick: bool = False) -> lis
     checks.append(
         Check(level, "disk", f"{_size(free)} free of {_size(usage.total)} at {where.resolve()}")
     )
+    volume = volume_check(path)
+    if volume is not None:
+        checks.append(volume)
     checks.append(_listen_check(cfg, running))
     return checks
+
+
+def volume_check(
+    db_path: Path, mountinfo: str | None = None, container: bool | None = None
+) -> Check | None:
+    """WARN when re-creating the container would lose the database; None outside containers' storage."""
+    if mountinfo is None:
+        mount = mounts.mount_holding(db_path.parent)
+    else:  # a recorded mountinfo (tests): the path is one of that machine's
+        mount = mounts.mount_of(str(db_path.parent), mounts.parse_mountinfo(mountinfo))
+    if mount is None:
+        return None
+    where = mount.mount_point
+    name = mounts.volume_name(mount)
+    if name is not None and mounts.is_anonymous(name):
+        return Check(
+            WARN,
+            "volume",
+            f"{where} is an anonymous volume ({name[:12]}...): re-creating the container loses "
+            f"every account and message; run with a named volume (-v chatter-data:{where}) "
+            "or a bind mount",
+        )
+    if name is not None:
+        return Check(OK, "volume", f"{where} is the named volume {name}")
+    in_box = in_container() if container is None else container
+    if in_box and mount.mount_point == "/" and mount.fstype == "overlay":
+        return Check(
+            WARN,
+            "volume",
+            f"{db_path.parent} is in the container's own file system: re-creating the container "
+            "loses the database; mount a volume there (-v chatter-data:/data) and keep the "
+            "database in it",
+        )
+    return None
 
 
 # -- password reset links ---------------------------------------------------
