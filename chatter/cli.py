@@ -121,10 +121,8 @@ def load(args: argparse.Namespace) -> config_mod.Config:
 def cmd_serve(args: argparse.Namespace) -> int:
     from chatter.http.server import serve
     from chatter.logs import setup_logging
-    from chatter.preflight import preflight
 
     cfg = load(args)
-    preflight(cfg)  # serve() checks again; here it also keeps bad paths from reaching the log set-up
     setup_logging(cfg.server.log_level)
 
     async def main() -> None:
@@ -156,9 +154,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_create_user(args: argparse.Namespace) -> int:
     from chatter import auth, policy
+    from chatter.preflight import check_store_path
     from chatter.store import open_sqlite_store
 
     cfg = load(args)
+    check_store_path(cfg.store.path)
     username = policy.username(args.username)
     name = policy.display_name(args.name or username)
     if args.password_stdin:

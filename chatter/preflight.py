@@ -31,7 +31,7 @@ import os
 import stat
 from pathlib import Path
 
-from chatter.config import Config, check_secret, weak_key
+from chatter.config import MIN_SECRET_BYTES, Config, check_secret, weak_key
 from chatter.errors import ConfigError
 
 # Files whose presence means "this process runs in a container" (podman writes the
@@ -133,8 +133,8 @@ def check_secret_file(raw: str, *, dev: bool) -> None:
     try:
         key = path.read_text(encoding="utf-8").strip()
     except UnicodeDecodeError:
-        raise ConfigError(f"{where}: is not UTF-8 text; put a key of {48} random characters in it, "
-                          f"or delete it to have one generated") from None
+        raise ConfigError(f"{where}: is not UTF-8 text; write a key of at least {MIN_SECRET_BYTES} random bytes "
+                          f"into it (openssl rand -base64 48 > {path}), or delete it to have one generated") from None
     except OSError as e:
         raise ConfigError(f"{where}: cannot read it ({e.strerror})") from None
     if dev:

@@ -276,8 +276,12 @@ def test_backup_target_problems_are_one_line(box, runner, case):
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
-def test_migrate_path_problems_are_one_line(box, runner):
+def test_migrate_and_create_user_path_problems_are_one_line(box, runner):
     cmd = runner_cmd(runner)
+    create = [*cmd, "create-user", "alice", "--password-stdin", "--set", "auth.bcrypt_rounds=4", "--db"]
+    p = subprocess.run([*create, str(box)], cwd=box, env=clean_env(), input="a long enough password\n",
+                       capture_output=True, text=True, timeout=60, check=False)
+    refused(p, "store.path", "is a directory")
     refused(run([*cmd, "migrate", "--db", str(box)], box, clean_env()), "store.path", "is a directory")
     refused(run([*cmd, "migrate", "--db", str(box / "no" / "x.db")], box, clean_env()), "does not exist")
     refused(run([*read_only(data_dir(box)), *cmd, "migrate", "--db", str(box / "data" / "x.db")], box, clean_env()),
