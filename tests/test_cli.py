@@ -283,3 +283,33 @@ def test_print_config_shows_where_each_value_came_from(tmp_path):
     assert "  host: 127.0.0.1  # default" in lines
     settings = [line for line in lines if line.startswith("  ")]
     assert settings and all("  # default" in line or "  # from " in line for line in settings)
+
+
+def _raised_inside(handler: BaseException, original: BaseException) -> BaseException:
+    """``handler`` raised while handling ``original``, as hypercorn raises LifespanFailureError."""
+    try:
+        try:
+            raise original
+        except BaseException:  # noqa: BLE001
+            raise handler  # noqa: B904
+    except BaseException as e:  # noqa: BLE001
+        return e
+
+
+def test_describe_error_unwraps_groups_and_hypercorns_lifespan_failure():
+    import trio
+    from hypercorn.utils import LifespanFailureError
+
+    from chatter.cli import describe_error
+    from chatter.errors import ConfigError, Unavailable
+
+    bad_path = ConfigError("store.path /tmp: is a directory; give a file name")
+    assert describe_error(bad_path) == "store.path /tmp: is a directory; give a file name"
+    wrapped = _raised_inside(LifespanFailureError("startup", "unable to open"), Unavailable("store.path x: locked"))
+    assert describe_error(wrapped) == "store.path x: locked"
+    cancelled = trio.Cancelled._create(source="nursery")  # type: ignore[attr-defined]
+    group = BaseExceptionGroup("nursery", [BaseExceptionGroup("inner", [wrapped]), cancelled])
+    assert describe_error(group) == "store.path x: locked"
+    assert describe_error(ExceptionGroup("two", [bad_path, Unavailable("other")])) is None  # not one cause
+    assert describe_error(RuntimeError("a bug")) is None  # bugs keep their traceback
+    assert describe_error(_raised_inside(LifespanFailureError("startup", "?"), RuntimeError("bug"))) is None
