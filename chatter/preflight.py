@@ -142,7 +142,7 @@ def check_secret_file(raw: str, *, dev: bool) -> None:
     problem = "is empty" if not key else weak_key(key)
     if problem:
         raise ConfigError(f"{where}: the key in it {problem}; delete the file to have a random key generated "
-                          f"at the next start, or write a longer one (openssl rand -base64 48 > {path})")
+                          f"at the next start, or write a new one (openssl rand -base64 48 > {path})")
 
 
 def check_key(cfg: Config) -> None:
