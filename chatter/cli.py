@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import trio
-import yaml
 
 from chatter import config as config_mod
 from chatter.errors import ChatError, ConfigError
@@ -78,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dr = sub.add_parser("doctor", help="check the installation; exit 0 ok, 1 warnings, 2 failures",
                         description="Prints `OK|WARN|FAIL <what>: <detail>` lines: database integrity, "
-                        "schema version, WAL size, last backup age, secret strength, free disk, listening "
-                        "address. Exit code 0 when all are OK, 1 with warnings, 2 with failures.")
+                        "schema version, WAL size, last backup age, secret strength, free disk, whether the "
+                        "database is on an anonymous container volume, listening address. Exit code 0 "
+                        "when all are OK, 1 with warnings, 2 with failures.")
     _common(dr)
     dr.add_argument("--quick", action="store_true", help="PRAGMA quick_check instead of integrity_check")
 
@@ -94,26 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+def _overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
+    """(dotted name -> raw value, dotted name -> the flag that set it)."""
     out: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for item in args.set:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         out[key.strip()] = value
-    if getattr(args, "db", None):
-        out["store.path"] = args.db
-    if getattr(args, "host", None):
-        out["server.host"] = args.host
-    if getattr(args, "port", None) is not None:
-        out["server.port"] = args.port
+        origins[key.strip()] = "--set"
+    flags = (("db", "store.path", "--db"), ("host", "server.host", "--host"), ("port", "server.port", "--port"))
+    for attr, dotted, flag in flags:
+        if getattr(args, attr, None) not in (None, ""):
+            out[dotted], origins[dotted] = getattr(args, attr), flag
     if getattr(args, "dev", None) is not None:
-        out["server.dev"] = args.dev
-    return out
+        out["server.dev"], origins["server.dev"] = args.dev, "--dev" if args.dev else "--no-dev"
+    return out, origins
 
 
 def load(args: argparse.Namespace) -> config_mod.Config:
-    return config_mod.load_config(config_file=args.config, overrides=_overrides(args))
+    overrides, origins = _overrides(args)
+    return config_mod.load_config(config_file=args.config, overrides=overrides, origins=origins)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -121,10 +123,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from chatter.logs import setup_logging
 
     cfg = load(args)
-    if not cfg.auth.secret_file:
-        reason = config_mod.check_secret(cfg.auth.secret, dev=cfg.server.dev)
-        if reason:
-            raise ConfigError(reason)
     setup_logging(cfg.server.log_level)
 
     async def main() -> None:
@@ -140,19 +138,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from chatter.preflight import check_store_path
+    from chatter.store.lock import acquire
     from chatter.store.sqlite import migrate_file
 
     cfg = load(args)
-    version, epoch = migrate_file(cfg.store.path, cfg.store.busy_timeout)
+    check_store_path(cfg.store.path)
+    # A running server migrated the file when it started; migrating under it would change
+    # the schema beneath its open connections.
+    with acquire(cfg.store.path, role="migrate", then="stop it first (a server migrates the database when it starts)"):
+        version, epoch = migrate_file(cfg.store.path, cfg.store.busy_timeout)
     print(f"database {cfg.store.path}: schema version {version}, epoch {epoch}")
     return 0
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
     from chatter import auth, policy
+    from chatter.preflight import check_store_path
     from chatter.store import open_sqlite_store
 
     cfg = load(args)
+    check_store_path(cfg.store.path)
     username = policy.username(args.username)
     name = policy.display_name(args.name or username)
     if args.password_stdin:
@@ -180,9 +186,7 @@ def cmd_print_config(args: argparse.Namespace) -> int:
     if args.env:
         sys.stdout.write(config_mod.example_env())
         return 0
-    cfg = load(args)
-    print(f"# source: {cfg.source}")
-    sys.stdout.write(yaml.safe_dump(config_mod.as_dict(cfg), sort_keys=False))
+    sys.stdout.write(config_mod.effective_yaml(load(args)))
     return 0
 
 
@@ -258,11 +262,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 _USER_ERRORS = (ConfigError, ChatError, OSError, sqlite3.Error, KeyboardInterrupt)
 
 
+def _leaves(e: BaseException) -> list[BaseException]:
+    if isinstance(e, BaseExceptionGroup):
+        return [leaf for sub in e.exceptions for leaf in _leaves(sub)]
+    return [e]
+
+
 def _user_error(e: BaseException) -> BaseException | None:
-    """The error the user caused, also when trio wrapped it in an exception group."""
-    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-        e = e.exceptions[0]
-    return e if isinstance(e, _USER_ERRORS) else None
+    """The error the user caused, also when trio wrapped it in exception groups or hypercorn in its
+    ``LifespanFailureError`` (raised while handling the original, so that is its ``__context__``).
+
+    Cancellations that came along with it (the nursery cancelling its other tasks) are ignored.
+    """
+    leaves = [leaf for leaf in _leaves(e) if not isinstance(leaf, trio.Cancelled)]
+    if len(leaves) != 1:
+        return None
+    leaf = leaves[0]
+    if type(leaf).__name__ == "LifespanFailureError" and leaf.__context__ is not None:
+        return _user_error(leaf.__context__)
+    return leaf if isinstance(leaf, _USER_ERRORS) else None
+
+
+def describe_error(e: BaseException) -> str | None:
+    """The one line ``main`` prints for an error the user can fix, or None for a bug."""
+    user = _user_error(e)
+    return None if user is None or isinstance(user, KeyboardInterrupt) else _describe(user)
 
 
 def _describe(e: BaseException) -> str:
@@ -279,4 +303,4 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "describe_error", "main"]

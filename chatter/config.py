@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -155,6 +156,9 @@ RealtimeConfig = _section_class("realtime")
 MetricsConfig = _section_class("metrics")
 
 
+DEFAULT = "default"
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     server: Any
@@ -163,6 +167,9 @@ class Config:
     realtime: Any
     metrics: Any
     source: str = "defaults"
+    # Where each value came from, by dotted name: DEFAULT, the config file's path,
+    # "environment CHATTER_...", or the command-line flag ("--port", "--set").
+    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
 
 
 _CLASSES = {"server": ServerConfig, "store": StoreConfig, "auth": AuthConfig, "realtime": RealtimeConfig,
@@ -202,10 +209,8 @@ def _coerce(s: Setting, raw: Any, origin: str) -> Any:
                               f"({s.unit}), got {raw!r}") from None
         if s.type is float and value != value:  # NaN
             raise ConfigError(f"{where} must be a number, got NaN")
-        if s.minimum is not None and value < s.minimum:
-            raise ConfigError(f"{where} must be at least {s.minimum:g} {s.unit}, got {value!r}")
-        if s.maximum is not None and value > s.maximum:
-            raise ConfigError(f"{where} must be at most {s.maximum:g} {s.unit}, got {value!r}")
+        if (s.minimum is not None and value < s.minimum) or (s.maximum is not None and value > s.maximum):
+            raise ConfigError(f"{where} must be {_bounds(s)}, got {_num(value)}")
         return value
     if not isinstance(raw, str | int | float) or isinstance(raw, bool):
         raise ConfigError(f"{where} must be a string, got {raw!r}")
@@ -215,34 +220,83 @@ def _coerce(s: Setting, raw: Any, origin: str) -> Any:
     return text
 
 
+def _num(value: float) -> str:
+    """A number as a person writes it: 65535, 0.5, 1000000 (never 1e+06)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _bounds(s: Setting) -> str:
+    what = "a port number " if s.unit == "port" else ""
+    unit = "" if s.unit == "port" else f" {s.unit}"
+    if s.minimum is not None and s.maximum is not None:
+        return f"{what}between {_num(s.minimum)} and {_num(s.maximum)}{unit}"
+    if s.minimum is not None:
+        return f"{what}at least {_num(s.minimum)}{unit}"
+    return f"{what}at most {_num(s.maximum or 0)}{unit}"
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """1-based line of each section and setting key in a YAML text that parsed."""
+    lines: dict[str, int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if not isinstance(root, yaml.MappingNode):
+        return lines
+    for key, body in root.value:
+        if isinstance(key, yaml.ScalarNode):
+            lines[str(key.value)] = key.start_mark.line + 1
+            if isinstance(body, yaml.MappingNode):
+                for sub, _ in body.value:
+                    if isinstance(sub, yaml.ScalarNode):
+                        lines[f"{key.value}.{sub.value}"] = sub.start_mark.line + 1
+    return lines
+
+
 def _from_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        raise ConfigError(f"config file {path}: cannot read it ({e.strerror}); "
+                          f"it must be readable by uid {os.getuid()}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8") from None
     try:
         data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = " ".join(str(e.problem or e.context or "syntax error").split())
+        if "'\\t'" in problem:
+            problem += " (YAML indents with spaces, not tabs)"
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must be a mapping of sections")
+    lines = _key_lines(text)
+
+    def at(name: str) -> str:
+        return f"{path} line {lines[name]}" if name in lines else str(path)
+
     values: dict[str, Any] = {}
     for section, body in data.items():
         if section not in SECTIONS:
-            raise ConfigError(f"{path}: unknown section {section!r} (known: {', '.join(SECTIONS)})")
+            raise ConfigError(f"{at(str(section))}: unknown section {section!r} (known: {', '.join(SECTIONS)})")
         if body is None:
             continue
         if not isinstance(body, dict):
-            raise ConfigError(f"{path}: section {section!r} must be a mapping")
+            raise ConfigError(f"{at(section)}: section {section!r} must be a mapping")
         for key, raw in body.items():
             dotted = f"{section}.{key}"
             if dotted not in _BY_DOTTED:
-                raise ConfigError(f"{path}: unknown setting {dotted!r}")
-            values[dotted] = _coerce(_BY_DOTTED[dotted], raw, str(path))
+                raise ConfigError(f"{at(dotted)}: unknown setting {dotted!r}")
+            values[dotted] = _coerce(_BY_DOTTED[dotted], raw, at(dotted))
     return values
 
 
@@ -251,40 +305,60 @@ def load_config(
     config_file: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    origins: Mapping[str, str] | None = None,
     use_file: bool = True,
 ) -> Config:
     """Build the Config from defaults, a YAML file, the environment and overrides.
 
     ``config_file=None`` looks for ``./config.yml`` (or ``CHATTER_CONFIG``) and
     uses defaults if it is absent; an explicitly named file must exist.
-    ``overrides`` maps dotted names to raw values (CLI flags).
+    ``overrides`` maps dotted names to raw values (CLI flags); ``origins``
+    names the flag each came from (``--port``), for messages and ``sources``.
     ``use_file=False`` ignores config files altogether (tests).
     """
     env = os.environ if env is None else env
     values: dict[str, Any] = {s.dotted: s.default for s in SETTINGS}
+    sources: dict[str, str] = {s.dotted: DEFAULT for s in SETTINGS}
     source = "defaults"
+    named_by = "--config" if config_file is not None else "CHATTER_CONFIG"
     explicit = config_file is not None or "CHATTER_CONFIG" in env
     path = Path(config_file if config_file is not None else env.get("CHATTER_CONFIG", "config.yml"))
     if use_file and (path.exists() or explicit):
+        if path.is_dir():
+            raise ConfigError(f"config file {path} is a directory; {named_by} must name a YAML file")
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        values.update(_from_yaml(path))
+            raise ConfigError(f"config file {path} does not exist; create it or fix {named_by}")
+        from_file = _from_yaml(path)
+        values.update(from_file)
+        sources.update(dict.fromkeys(from_file, str(path)))
         source = str(path)
     known_env = {s.env: s for s in SETTINGS}
     for name, raw in env.items():
         if name in known_env:
             values[known_env[name].dotted] = _coerce(known_env[name], raw, f"environment {name}")
+            sources[known_env[name].dotted] = f"environment {name}"
         elif name.startswith("CHATTER_") and name != "CHATTER_CONFIG":
             raise ConfigError(f"unknown environment variable {name} (see example.env)")
     for dotted, raw in (overrides or {}).items():
+        flag = (origins or {}).get(dotted, "command line")
         if dotted not in _BY_DOTTED:
-            raise ConfigError(f"unknown setting {dotted!r} (see config.example.yml)")
-        values[dotted] = _coerce(_BY_DOTTED[dotted], raw, "command line")
+            raise ConfigError(f"{flag}: unknown setting {dotted!r} (see config.example.yml)")
+        values[dotted] = _coerce(_BY_DOTTED[dotted], raw, flag)
+        sources[dotted] = flag
     sections = {
         name: _CLASSES[name](**{s.key: values[s.dotted] for s in SETTINGS if s.section == name})
         for name in SECTIONS
     }
-    return Config(**sections, source=source)
+    return Config(**sections, source=source, sources=MappingProxyType(sources))
+
+
+def weak_key(key: str) -> str | None:
+    """What is wrong with a non-empty JWT key ("is the example value...", "is shorter than..."), or None."""
+    if key == EXAMPLE_SECRET:
+        return "is the example value from config.example.yml"
+    if len(key.encode("utf-8")) < MIN_SECRET_BYTES:
+        return f"is shorter than {MIN_SECRET_BYTES} bytes"
+    return None
 
 
 def check_secret(secret: str, *, dev: bool) -> str | None:
@@ -293,11 +367,11 @@ def check_secret(secret: str, *, dev: bool) -> str | None:
         return None
     if not secret:
         return "auth.secret (CHATTER_AUTH_SECRET) or auth.secret_file is required outside dev mode"
-    if secret == EXAMPLE_SECRET:
-        return "auth.secret is the example value from config.example.yml; generate your own"
-    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
-        return f"auth.secret is shorter than {MIN_SECRET_BYTES} bytes; generate a longer one"
-    return None
+    problem = weak_key(secret)
+    if problem is None:
+        return None
+    advice = "generate your own" if secret == EXAMPLE_SECRET else "generate a longer one"
+    return f"auth.secret {problem}; {advice} (e.g. openssl rand -base64 48)"
 
 
 def _yaml_scalar(value: Any) -> str:
@@ -345,6 +419,21 @@ def example_env() -> str:
         "# UI development server (npm run dev in ui/): where /api and /ws are proxied.",
         "VITE_API_ORIGIN=http://127.0.0.1:8080",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def effective_yaml(cfg: Config) -> str:
+    """What ``chatter print-config`` prints: every value (secret redacted) and where it came from."""
+    lines = [
+        "# Effective configuration; each value's comment says where it came from.",
+        "# Precedence: default < config file < CHATTER_* environment < command-line flags.",
+    ]
+    shown = as_dict(cfg)
+    for section in SECTIONS:
+        lines += ["", f"{section}:"]
+        for key, value in shown[section].items():
+            origin = cfg.sources.get(f"{section}.{key}", DEFAULT)
+            lines.append(f"  {key}: {_yaml_scalar(value)}  # {DEFAULT if origin == DEFAULT else 'from ' + origin}")
     return "\n".join(lines) + "\n"
 
 

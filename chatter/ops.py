@@ -5,7 +5,10 @@ Plain sync functions over a database path (or the Config), called by
 token policy, by ``chatter.http.reset``.  They work on the file directly
 with their own ``sqlite3`` connections, so ``backup``, ``doctor`` and
 ``reset-password`` run while a server holds the database (WAL lets readers
-and one short writer in beside it); ``restore`` refuses to.
+and one short writer in beside it) and never take the database lock
+(``chatter.store.lock``); ``restore`` refuses to: it takes that lock, which
+names the server holding it, and then SQLite's exclusive lock, which also
+keeps out other programs.
 
 Policy in one place:
 - A backup is ``sqlite3.Connection.backup`` (one consistent snapshot, the
@@ -25,8 +28,11 @@ Policy in one place:
   It is valid for ``RESET_TTL`` seconds, once; a new link for a user voids
   the older ones.
 
-Every failure the operator can cause is a ``ChatError`` with a one-line
-message (the CLI prints it as ``chatter: <reason>`` and exits 2).
+Every failure the operator can cause is a ``ChatError`` (or, for a path it
+cannot use, a ``ConfigError`` from ``chatter.preflight``) with a one-line
+message (the CLI prints it as ``chatter: <reason>`` and exits 2).  ``doctor``
+also reads ``/proc/self/mountinfo`` (``chatter.mounts``) to warn when the
+database sits on an anonymous volume.
 """
 
 from __future__ import annotations
@@ -47,8 +53,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chatter import mounts
 from chatter.config import Config, check_secret
 from chatter.errors import Conflict, Invalid, NotFound, Unauthenticated, Unavailable
+from chatter.preflight import in_container, writable_dir
+from chatter.store import lock
 from chatter.store import queries as q
 from chatter.store.schema import MIGRATIONS
 
@@ -174,8 +183,7 @@ def backup(
         raise Conflict(
             f"{dest_path} already exists; choose another name or pass --force to overwrite it"
         )
-    if not dest_path.parent.is_dir():
-        raise NotFound(f"directory {dest_path.parent} does not exist")
+    writable_dir(dest_path.parent, "backup", dest_path, fix="choose another PATH")
     if src_path.exists() and dest_path.exists() and src_path.resolve() == dest_path.resolve():
         raise Invalid("the backup file is the database itself")
     started = time.monotonic()
@@ -304,6 +312,14 @@ def restore(
         raise Invalid("the backup is the database itself")
     if not target.parent.is_dir():
         raise NotFound(f"directory {target.parent} does not exist")
+    writable_dir(target.parent, "store.path", target, fix="choose another --db")
+    # The server lock first: it names the server that holds the file and keeps one from
+    # starting halfway through.  The SQLite probe below also catches other programs.
+    with lock.acquire(target, role="restore", then="stop it first, then restore"):
+        return _restore_locked(src, target, lock_timeout, now)
+
+
+def _restore_locked(src: Path, target: Path, lock_timeout: float, now: float | None) -> RestoreResult:
     stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime(
         "%Y%m%dT%H%M%SZ"
     )
@@ -500,6 +516,7 @@ def doctor(cfg: Config, *, now: float | None = None, quick: bool = False) -> lis
         )
     else:
         running = in_use(path)  # before opening our own connection, which would count
+        holder = lock.read_holder(path) if running else None
         try:
             db = _open_existing(path, cfg.store.busy_timeout)
         except (Invalid, Unavailable) as e:
@@ -511,7 +528,8 @@ def doctor(cfg: Config, *, now: float | None = None, quick: bool = False) -> lis
                         OK,
                         "database",
                         f"{path}, {_size(path.stat().st_size)}"
-                        + (", in use by a running server" if running else ", not in use"),
+                        + (", in use by a running server" if running else ", not in use")
+                        + (f" ({holder.describe()})" if holder else ""),
                     )
                 )
                 try:
@@ -550,8 +568,45 @@ def doctor(cfg: Config, *, now: float | None = None, quick: bool = False) -> lis
     checks.append(
         Check(level, "disk", f"{_size(free)} free of {_size(usage.total)} at {where.resolve()}")
     )
+    volume = volume_check(path)
+    if volume is not None:
+        checks.append(volume)
     checks.append(_listen_check(cfg, running))
     return checks
+
+
+def volume_check(
+    db_path: Path, mountinfo: str | None = None, container: bool | None = None
+) -> Check | None:
+    """WARN when re-creating the container would lose the database; None outside containers' storage."""
+    if mountinfo is None:
+        mount = mounts.mount_holding(db_path.parent)
+    else:  # a recorded mountinfo (tests): the path is one of that machine's
+        mount = mounts.mount_of(str(db_path.parent), mounts.parse_mountinfo(mountinfo))
+    if mount is None:
+        return None
+    where = mount.mount_point
+    name = mounts.volume_name(mount)
+    if name is not None and mounts.is_anonymous(name):
+        return Check(
+            WARN,
+            "volume",
+            f"{where} is an anonymous volume ({name[:12]}...): re-creating the container loses "
+            f"every account and message; run with a named volume (-v chatter-data:{where}) "
+            "or a bind mount",
+        )
+    if name is not None:
+        return Check(OK, "volume", f"{where} is the named volume {name}")
+    in_box = in_container() if container is None else container
+    if in_box and mount.mount_point == "/" and mount.fstype == "overlay":
+        return Check(
+            WARN,
+            "volume",
+            f"{db_path.parent} is in the container's own file system: re-creating the container "
+            "loses the database; mount a volume there (-v chatter-data:/data) and keep the "
+            "database in it",
+        )
+    return None
 
 
 # -- password reset links ---------------------------------------------------

@@ -3,9 +3,12 @@
 #   /healthz and the HEALTHCHECK, register + login, a socket message, the
 #   non-root user, SIGTERM via `podman stop -t 30` -> exit code 0 and a
 #   clean log, an open socket closed with 1001, then a new container on the
-#   same named volume still has the account and the message; and, when
-#   bin/chatter exists, the single binary serves /healthz and the UI in a
-#   bare Debian container (no Python, no Node).
+#   same named volume still has the account and the message; a new
+#   operator's mistakes (a second server on the volume, a read-only /data, a
+#   bind mount uid 10001 cannot write, a short key) each end in one line with
+#   exit 2; doctor warns about an anonymous volume; and, when bin/chatter
+#   exists, the single binary serves /healthz and the UI in a bare Debian
+#   container (no Python, no Node).
 # Skips (exit 0, saying why) only when podman cannot run a container here.
 # Env: CHATTER_IMAGE (default chatter:test), CHATTER_TEST_PORT (default: a free port).
 set -euo pipefail
@@ -28,9 +31,11 @@ name=chatter-test-$$
 volume=chatter-test-data-$$
 port=${CHATTER_TEST_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
 base=http://127.0.0.1:$port
+hostdirs=()
 cleanup() {
-  podman rm -f "$name" "$name-2" "$name-bin" >/dev/null 2>&1 || true
+  podman rm -f -v "$name" "$name-2" "$name-bin" "$name-anon" "$name-bind" >/dev/null 2>&1 || true
   podman volume rm -f "$volume" >/dev/null 2>&1 || true
+  for d in "${hostdirs[@]}"; do rm -rf "$d"; done
 }
 trap cleanup EXIT
 
@@ -63,6 +68,26 @@ podman healthcheck run "$name" >/dev/null || { say "FAIL: HEALTHCHECK failed"; e
 mode=$(podman exec "$name" stat -c %a /data/secret)
 [ "$mode" = 600 ] || { say "FAIL: /data/secret has mode $mode, expected 600"; exit 1; }
 
+# A start that must be refused: exit 2, one line containing $1, nothing claiming to run.
+refused() {  # $1 = text the line must contain; the rest = podman run arguments before the image
+  local want=$1 out code=0
+  shift
+  out=$(podman run --rm --pull=never "$@" "$image" 2>&1) || code=$?
+  out=$(grep -v 'systemd connection' <<<"$out" || true)
+  if [ "$code" != 2 ] || [ "$(printf '%s\n' "$out" | wc -l)" != 1 ] || ! grep -qF -- "$want" <<<"$out" \
+     || grep -qE 'Running on|serving' <<<"$out"; then
+    say "FAIL: expected exit 2 and one line containing '$want'; got exit $code:"; printf '%s\n' "$out" >&2
+    exit 1
+  fi
+  say "refused in one line: $out"
+}
+
+# A second server on the same volume: the lock is shared through the file, across containers.
+refused "is in use by another Chatter server (pid 1 on " -v "$volume:/data"
+podman exec "$name" chatter doctor > "/tmp/$name.doctor" || true  # exit 1: no backup yet
+grep -q "^OK volume: /data is the named volume $volume" "/tmp/$name.doctor" \
+  || { say "FAIL: doctor does not see the named volume"; cat "/tmp/$name.doctor" >&2; exit 1; }
+
 # Register, log in, send a message over the socket; remember it.
 python3 scripts/ship_probe.py "$base" write > "/tmp/$name.json"
 
@@ -81,8 +106,12 @@ rm -f "/tmp/$name.hold"
 code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
 took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')
 [ "$code" = 0 ] || { say "FAIL: exit code $code after SIGTERM"; podman logs "$name" >&2; exit 1; }
-podman logs "$name" 2>&1 | grep -q "received SIGTERM" || { say "FAIL: the server did not see SIGTERM"; exit 1; }
-if podman logs "$name" 2>&1 | grep -q Traceback; then say "FAIL: traceback in the log"; podman logs "$name" >&2; exit 1; fi
+# Read the log once: `podman logs | grep -q` under pipefail fails when grep exits before podman has written it all.
+log=$(podman logs "$name" 2>&1)
+grep -q "received SIGTERM" <<<"$log" || { say "FAIL: the server did not see SIGTERM"; exit 1; }
+if grep -q Traceback <<<"$log"; then say "FAIL: traceback in the log"; printf '%s\n' "$log" >&2; exit 1; fi
+tail -1 <<<"$log" | grep -q "shutdown complete: .* closed in" \
+  || { say "FAIL: the log does not end with 'shutdown complete'"; tail -3 <<<"$log" >&2; exit 1; }
 printf 'test-container: exit code 0 after SIGTERM, %.1f s\n' "$took" >&2
 
 say "new container on the same volume"
@@ -92,6 +121,32 @@ python3 scripts/ship_probe.py "$base" check < "/tmp/$name.json"
 stop "$name-2"
 [ "$(podman inspect --format '{{.State.ExitCode}}' "$name-2")" = 0 ] || { say "FAIL: second container exit code"; exit 1; }
 rm -f "/tmp/$name.json"
+
+say "a new operator's mistakes, each refused in one line"
+refused "directory /data is on a read-only file system" -v "$volume:/data:ro"
+refused "auth.secret is shorter than 32 bytes" -e CHATTER_AUTH_SECRET=short -v "$volume:/data"
+root_owned=$(mktemp -d); hostdirs+=("$root_owned"); chmod 755 "$root_owned"
+refused "not writable by uid 10001" -v "$root_owned:/data"
+refused "add :U to the volume" -v "$root_owned:/data"
+short_key=$(mktemp -d); hostdirs+=("$short_key"); echo short > "$short_key/secret"
+refused "auth.secret_file /data/secret: the key in it is shorter than 32 bytes" -v "$short_key:/data:U"
+# With :U the same kind of bind mount works.
+bound=$(mktemp -d); hostdirs+=("$bound")
+run --name "$name-bind" -p "127.0.0.1:$port:8080" -v "$bound:/data:U" "$image"
+wait_healthy "$name-bind"
+stop "$name-bind"
+podman rm -f "$name-bind" >/dev/null
+[ -s "$bound/chatter.db" ] || { say "FAIL: no database in the :U bind mount"; exit 1; }
+
+say "doctor without -v: the image's VOLUME /data is an anonymous volume"
+run --name "$name-anon" -p "127.0.0.1:$port:8080" "$image"
+wait_healthy "$name-anon"
+podman exec "$name-anon" chatter doctor > "/tmp/$name.doctor" || true
+grep -q "^WARN volume: /data is an anonymous volume" "/tmp/$name.doctor" \
+  || { say "FAIL: doctor did not warn about the anonymous volume"; cat "/tmp/$name.doctor" >&2; exit 1; }
+stop "$name-anon"
+podman rm -f -v "$name-anon" >/dev/null
+rm -f "/tmp/$name.doctor"
 # bin/chatter on a system with no Python and no Node: a bare Debian image.
 if [ -x bin/chatter ] && podman image exists localhost/debian:bookworm; then
   if podman run --rm --pull=never localhost/debian:bookworm sh -c 'command -v python3 || command -v python || command -v node' >/dev/null; then

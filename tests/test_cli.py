@@ -270,3 +270,55 @@ def test_print_config_example_and_env_match_generators(tmp_path):
     assert p.returncode == 0 and p.stdout == example_yaml()
     p = run(tmp_path, "print-config", "--env")
     assert p.returncode == 0 and p.stdout == example_env()
+
+
+def test_print_config_shows_where_each_value_came_from(tmp_path):
+    (tmp_path / "config.yml").write_text("server:\n  log_level: debug\n  port: 1111\n")
+    p = run(
+        tmp_path,
+        "print-config",
+        "--db",
+        "flag.db",
+        "--set",
+        "realtime.typing_ttl=5",
+        env={"CHATTER_SERVER_PORT": "2222"},
+    )
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert "  log_level: debug  # from config.yml" in lines
+    assert "  port: 2222  # from environment CHATTER_SERVER_PORT" in lines  # env beats the file
+    assert "  path: flag.db  # from --db" in lines
+    assert "  typing_ttl: 5.0  # from --set" in lines
+    assert "  host: 127.0.0.1  # default" in lines
+    settings = [line for line in lines if line.startswith("  ")]
+    assert settings and all("  # default" in line or "  # from " in line for line in settings)
+
+
+def _raised_inside(handler: BaseException, original: BaseException) -> BaseException:
+    """``handler`` raised while handling ``original``, as hypercorn raises LifespanFailureError."""
+    try:
+        try:
+            raise original
+        except BaseException:  # noqa: BLE001
+            raise handler  # noqa: B904
+    except BaseException as e:  # noqa: BLE001
+        return e
+
+
+def test_describe_error_unwraps_groups_and_hypercorns_lifespan_failure():
+    import trio
+    from hypercorn.utils import LifespanFailureError
+
+    from chatter.cli import describe_error
+    from chatter.errors import ConfigError, Unavailable
+
+    bad_path = ConfigError("store.path /tmp: is a directory; give a file name")
+    assert describe_error(bad_path) == "store.path /tmp: is a directory; give a file name"
+    wrapped = _raised_inside(LifespanFailureError("startup", "unable to open"), Unavailable("store.path x: locked"))
+    assert describe_error(wrapped) == "store.path x: locked"
+    cancelled = trio.Cancelled._create(source="nursery")  # type: ignore[attr-defined]
+    group = BaseExceptionGroup("nursery", [BaseExceptionGroup("inner", [wrapped]), cancelled])
+    assert describe_error(group) == "store.path x: locked"
+    assert describe_error(ExceptionGroup("two", [bad_path, Unavailable("other")])) is None  # not one cause
+    assert describe_error(RuntimeError("a bug")) is None  # bugs keep their traceback
+    assert describe_error(_raised_inside(LifespanFailureError("startup", "?"), RuntimeError("bug"))) is None

@@ -302,3 +302,87 @@ def test_as_dict_redacts_secret():
     assert config_mod.as_dict(cfg)["auth"]["secret"] == "<redacted>"  # noqa: S105
     assert config_mod.as_dict(cfg, redact=False)["auth"]["secret"] == "s" * 40
     assert config_mod.as_dict(load_config(env={}, use_file=False))["auth"]["secret"] == ""
+
+
+# -- where each value came from (print-config) ------------------------------------
+
+
+def test_sources_name_the_origin_of_every_setting(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text("server:\n  port: 1111\n  log_level: debug\nstore:\n  path: from-yaml.db\n")
+    cfg = load_config(config_file=path, env={"CHATTER_SERVER_PORT": "2222", "CHATTER_STORE_BATCH_MAX": "9"},
+                      overrides={"server.port": "3333", "store.readers": "2"},
+                      origins={"server.port": "--port", "store.readers": "--set"})
+    assert cfg.sources["server.port"] == "--port"  # the flag beat the environment and the file
+    assert cfg.sources["store.batch_max"] == "environment CHATTER_STORE_BATCH_MAX"
+    assert cfg.sources["server.log_level"] == cfg.sources["store.path"] == str(path)
+    assert cfg.sources["store.readers"] == "--set"
+    assert cfg.sources["server.host"] == config_mod.DEFAULT
+    assert set(cfg.sources) == {s.dotted for s in SETTINGS}
+    with pytest.raises(TypeError):
+        cfg.sources["server.host"] = "tampered"  # type: ignore[index]  # the Config stays frozen
+
+
+def test_effective_yaml_comments_each_value_with_its_origin_and_loads_back(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text("server:\n  log_level: debug\n")
+    odd = "http://a.example:1,http://b.example # not a comment"
+    cfg = load_config(config_file=path, env={"CHATTER_SERVER_ALLOWED_ORIGINS": odd, "CHATTER_AUTH_SECRET": "s" * 40},
+                      overrides={"server.port": "9000"}, origins={"server.port": "--port"})
+    text = config_mod.effective_yaml(cfg)
+    lines = text.splitlines()
+    assert "  port: 9000  # from --port" in lines
+    assert f"  log_level: debug  # from {path}" in lines
+    assert "  host: 127.0.0.1  # default" in lines
+    assert any(line.endswith("# from environment CHATTER_SERVER_ALLOWED_ORIGINS") for line in lines)
+    assert "s" * 40 not in text and "<redacted>  # from environment CHATTER_AUTH_SECRET" in text
+    # Still YAML: the comments do not change the values.
+    data = yaml.safe_load(text)
+    assert data["server"]["allowed_origins"] == ["http://a.example:1", "http://b.example # not a comment"]
+    assert data["server"]["port"] == 9000 and data["store"]["path"] == "chatter.db"
+    for s in SETTINGS:
+        assert s.key in data[s.section], s.dotted
+
+
+# -- messages a person can read ---------------------------------------------------
+
+
+@pytest.mark.parametrize("dotted,raw,message", [
+    ("server.port", "99999", "server.port must be a port number between 0 and 65535, got 99999"),
+    ("server.port", "-1", "server.port must be a port number between 0 and 65535, got -1"),
+    ("server.backlog", "5", "server.backlog must be between 16 and 65535 connections, got 5"),
+    ("server.shutdown_grace", "0.1", "server.shutdown_grace must be between 0.5 and 600 seconds, got 0.1"),
+    ("realtime.inbox", "2000000", "realtime.inbox must be between 1 and 1000000 commands, got 2000000"),
+])
+def test_range_errors_read_as_a_sentence(dotted, raw, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(env={}, use_file=False, overrides={dotted: raw}, origins={dotted: "--set"})
+    assert str(info.value) == f"--set: {message}"
+
+
+@pytest.mark.parametrize("text,where", [
+    ("server:\n  port: 1\n\thost: x\n", "line 3, column 1"),
+    ("server:\n  port: 1\n   host: x\n", "line 3, column 8"),
+    ("server:\n  port: [1, 2\nstore: {}\n", "line 3, column 6"),
+])
+def test_yaml_errors_give_line_and_column(tmp_path, text, where):
+    path = tmp_path / "c.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(config_file=path, env={})
+    assert str(info.value).startswith(f"{path} {where}: not valid YAML: "), str(info.value)
+
+
+def test_bad_settings_in_a_file_name_their_line(tmp_path):
+    path = tmp_path / "c.yml"
+    path.write_text("server:\n  host: 0.0.0.0\n  port: 99999\n")
+    with pytest.raises(ConfigError, match=r"c\.yml line 3: server\.port must be a port number"):
+        load_config(config_file=path, env={})
+    path.write_text("store:\n  path: x.db\n\n  pth: y.db\n")
+    with pytest.raises(ConfigError, match=r"c\.yml line 4: unknown setting 'store\.pth'"):
+        load_config(config_file=path, env={})
+
+
+def test_config_file_that_is_a_directory_says_so(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(config_file=tmp_path, env={})

@@ -300,24 +300,30 @@ async def socket_endpoint() -> Response | None:
     sweeper.add(sock)
     try:
         async with trio.open_nursery() as nursery:
-            asgi_send = _asgi_send()
-            direct = DirectSend.attach(asgi_send)
-            if direct is None:
-                nursery.start_soon(_writer, sock, nursery.cancel_scope, asgi_send, None)
-            else:
-                # Started later from whichever task wakes it: in this task's context, where
-                # Quart's ``websocket`` (for the close) and the app are bound.
-                context = contextvars.copy_context()
-                conn.start_writer = lambda: context.run(
-                    nursery.start_soon, _writer, sock, nursery.cancel_scope, asgi_send, direct)
-                conn.direct = direct
-            while conn.close_code is None:
-                raw = await websocket.receive()
-                await _handle(sock, raw)
-            # Closing: the writer sends the close frame and then cancels us.
-            await trio.sleep_forever()
+            try:
+                asgi_send = _asgi_send()
+                direct = DirectSend.attach(asgi_send)
+                if direct is None:
+                    nursery.start_soon(_writer, sock, nursery.cancel_scope, asgi_send, None)
+                else:
+                    # Started later from whichever task wakes it: in this task's context, where
+                    # Quart's ``websocket`` (for the close) and the app are bound.
+                    context = contextvars.copy_context()
+                    conn.start_writer = lambda: context.run(
+                        nursery.start_soon, _writer, sock, nursery.cancel_scope, asgi_send, direct)
+                    conn.direct = direct
+                while conn.close_code is None:
+                    raw = await websocket.receive()
+                    await _handle(sock, raw)
+                # Closing: the writer sends the close frame and then cancels us.
+                await trio.sleep_forever()
+            finally:
+                # The nursery takes no new task once its body has ended, and other tasks (a
+                # fan-out, the shutdown's close_all_sockets) run while it waits for its children:
+                # a wake-up in that window would call start_soon on a closed nursery.
+                conn.start_writer = None
     finally:
-        conn.start_writer = None  # the nursery is closed: nothing may start in it now
+        conn.start_writer = None  # also when the nursery never opened
         conn.direct = None
         sweeper.remove(sock)
         system.detach(conn)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from chatter import policy
-from chatter.errors import Conflict, Forbidden, Invalid, NotFound
+from chatter.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from chatter.store.models import (
     EventPage,
     EventRow,
@@ -59,7 +59,7 @@ def migrate(db: sqlite3.Connection, now: str) -> int:
     """Apply pending migrations in one transaction each; return the version."""
     version = schema_version(db)
     if version > len(MIGRATIONS):
-        raise RuntimeError(
+        raise Unavailable(
             f"database schema version {version} is newer than this program ({len(MIGRATIONS)}); upgrade Chatter"
         )
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):

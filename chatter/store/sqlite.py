@@ -15,6 +15,7 @@ Invariants:
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -46,8 +47,34 @@ class _Write:
 
 def connect(path: str | Path, *, busy_timeout: float, wal: bool = True) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-    q.configure(db, busy_timeout=busy_timeout, wal=wal)
+    try:
+        q.configure(db, busy_timeout=busy_timeout, wal=wal)
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def open_failure(path: Path, error: sqlite3.Error) -> Unavailable:
+    """One line naming the file and what to do, for an error SQLite gave while opening it.
+
+    SQLite's own text ("unable to open database file") names neither the file
+    nor the reason; the usual reasons are a directory this process cannot
+    write (SQLite creates -wal and -shm beside the file) or a file that is not
+    a database.
+    """
+    text = str(error)
+    directory = path.parent if str(path.parent) else Path(".")
+    uid = os.getuid()
+    if "not a database" in text or "malformed" in text:
+        return Unavailable(f"store.path {path}: not a usable SQLite database (SQLite says: {text}); "
+                           "move it away, restore a backup or choose another --db")
+    if "locked" in text or "busy" in text:
+        return Unavailable(f"store.path {path}: locked by another program (SQLite says: {text}); "
+                           "stop that program and start again")
+    return Unavailable(f"store.path {path}: SQLite cannot open it ({text}); the file and its directory "
+                       f"{directory} must be readable and writable by uid {uid}; in a container, chown the "
+                       f"volume to uid {uid} or add :U to a bind mount (-v DIR:/data:U)")
 
 
 class SqliteStore(StoreBase):
@@ -68,16 +95,25 @@ class SqliteStore(StoreBase):
 
     def _open_sync(self) -> None:
         if self._path.parent and not self._path.parent.exists():
-            raise Unavailable(f"directory {self._path.parent} does not exist")
-        self._writer = connect(self._path, busy_timeout=self._cfg.busy_timeout)
-        q.migrate(self._writer, utc_now())
-        self.epoch = q.get_meta(self._writer, "epoch") or ""
-        self._readers = [connect(self._path, busy_timeout=self._cfg.busy_timeout, wal=False)
-                         for _ in range(self._cfg.readers)]
+            raise Unavailable(f"store.path {self._path}: directory {self._path.parent} does not exist; "
+                              "create it or choose another --db")
+        try:
+            self._writer = connect(self._path, busy_timeout=self._cfg.busy_timeout)
+            q.migrate(self._writer, utc_now())
+            self.epoch = q.get_meta(self._writer, "epoch") or ""
+            for _ in range(self._cfg.readers):
+                self._readers.append(connect(self._path, busy_timeout=self._cfg.busy_timeout, wal=False))
+        except sqlite3.Error as e:
+            self._close_sync()
+            raise open_failure(self._path, e) from None
+        except Unavailable as e:  # a schema newer than this program
+            self._close_sync()
+            raise Unavailable(f"store.path {self._path}: {e.message}") from None
 
     def _close_sync(self) -> None:
         for db in self._readers:
             db.close()
+        self._readers = []
         if self._writer is not None:
             # Fold the WAL back into the main file so a copied .db is whole.
             try:
@@ -85,6 +121,7 @@ class SqliteStore(StoreBase):
             except sqlite3.Error:
                 log.warning("WAL checkpoint at close failed", exc_info=True)
             self._writer.close()
+            self._writer = None
 
     # -- reads ----------------------------------------------------------
 
@@ -197,9 +234,14 @@ async def open_sqlite_store(cfg: Any) -> AsyncIterator[SqliteStore]:
 
 def migrate_file(path: str, busy_timeout: float = 5.0) -> tuple[int, str]:
     """Create or upgrade the database file; return (schema version, epoch)."""
-    db = connect(path, busy_timeout=busy_timeout)
     try:
-        version = q.migrate(db, utc_now())
-        return version, q.get_meta(db, "epoch") or ""
-    finally:
-        db.close()
+        db = connect(path, busy_timeout=busy_timeout)
+        try:
+            version = q.migrate(db, utc_now())
+            return version, q.get_meta(db, "epoch") or ""
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        raise open_failure(Path(path), e) from None
+    except Unavailable as e:
+        raise Unavailable(f"store.path {path}: {e.message}") from None

@@ -146,7 +146,7 @@ async def test_restore_refused_while_server_runs(tmp_path):
         before = db.read_bytes()
         refused = await cli(tmp_path, "restore", "--db", str(db), str(tmp_path / "b.db"))
         assert refused.returncode == 2
-        assert "running server" in one_error_line(refused)
+        assert f"in use by another Chatter server (pid {srv.proc.pid}, " in one_error_line(refused)
         assert db.read_bytes() == before
         assert not list(tmp_path.glob("chatter.db.pre-restore-*"))
         with rest(srv.url) as http:

@@ -21,12 +21,50 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
 _SERVING = re.compile(r"serving on (http://\S+?)/?\s")
+BINARY = ROOT / "bin" / "chatter"
+
+
+def _binary_sources() -> list[Path]:
+    files = list((ROOT / "chatter").rglob("*.py"))
+    files += [ROOT / "pyproject.toml", ROOT / "scripts" / "build-binary.sh", ROOT / "ui" / "dist" / "index.html"]
+    return [f for f in files if f.exists()]
+
+
+def binary_skip_reason() -> str | None:
+    """Why bin/chatter is not tested now, or None (see tests/ship/test_binary.py for the policy)."""
+    forced = os.environ.get("TEST_CHATTER_BINARY") == "1"
+    if not BINARY.exists():
+        if forced:
+            pytest.fail("TEST_CHATTER_BINARY=1 but bin/chatter does not exist; run `just build`")
+        return "bin/chatter does not exist; `just build` makes it (or `just test-ship` builds and tests it)"
+    if forced:
+        return None
+    newest = max(_binary_sources(), key=lambda f: f.stat().st_mtime)
+    if newest.stat().st_mtime > BINARY.stat().st_mtime:
+        return (f"bin/chatter is older than {newest.relative_to(ROOT)}; rebuild with `just build` "
+                "or set TEST_CHATTER_BINARY=1 to test it anyway")
+    return None
+
+
+# The two ways a user runs Chatter; tests parametrised over RUNNERS run the binary
+# only when binary_skip_reason() allows it.
+RUNNERS = ("python -m chatter", "bin/chatter")
+
+
+def runner_cmd(runner: str) -> list[str]:
+    if runner == "bin/chatter":
+        reason = binary_skip_reason()
+        if reason:
+            pytest.skip(reason)
+        return [str(BINARY)]
+    return [sys.executable, "-m", "chatter"]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

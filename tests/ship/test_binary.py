@@ -13,7 +13,6 @@ HOME: the binary must carry Python, Chatter, its dependencies and the UI.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -21,36 +20,14 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from ship.shipkit import ROOT, Proc, launch, round_trip
+from ship.shipkit import BINARY, ROOT, Proc, binary_skip_reason, launch, round_trip
 
-BINARY = ROOT / "bin" / "chatter"
 pytestmark = pytest.mark.e2e
-
-
-def _sources() -> list[Path]:
-    files = list((ROOT / "chatter").rglob("*.py"))
-    files += [ROOT / "pyproject.toml", ROOT / "scripts" / "build-binary.sh", ROOT / "ui" / "dist" / "index.html"]
-    return [f for f in files if f.exists()]
-
-
-def _why_skip() -> str | None:
-    forced = os.environ.get("TEST_CHATTER_BINARY") == "1"
-    if not BINARY.exists():
-        if forced:
-            pytest.fail("TEST_CHATTER_BINARY=1 but bin/chatter does not exist; run `just build`")
-        return "bin/chatter does not exist; `just build` makes it (or `just test-ship` builds and tests it)"
-    if forced:
-        return None
-    newest = max(_sources(), key=lambda f: f.stat().st_mtime)
-    if newest.stat().st_mtime > BINARY.stat().st_mtime:
-        return (f"bin/chatter is older than {newest.relative_to(ROOT)}; rebuild with `just build` "
-                "or set TEST_CHATTER_BINARY=1 to test it anyway")
-    return None
 
 
 @pytest.fixture
 def binary() -> Path:
-    reason = _why_skip()
+    reason = binary_skip_reason()
     if reason:
         pytest.skip(reason)
     return BINARY

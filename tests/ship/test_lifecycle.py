@@ -2,16 +2,19 @@
 
 - SIGTERM with open sockets: each socket gets close 1001 and the process
   exits 0 within ``server.shutdown_grace`` (plus a small allowance for the
-  interpreter's own exit).
+  interpreter's own exit); its last log line says how many sockets it
+  closed and how long the shutdown took.
 - SIGKILL right after an ``ack``: after a restart the message is in history
   and in the resumed event stream (PROTOCOL 4.3 "ack means durable").
 """
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 
+import httpx
 import pytest
 import trio
 from ship.shipkit import (
@@ -55,6 +58,7 @@ async def test_sigterm_closes_every_socket_with_1001_and_exits_0_within_the_grac
             async with socket(srv.ws_url, tokens[0]) as ws:  # traffic just before the signal
                 await ws.hello()
                 assert (await ws.post(room, "last words"))["type"] == "ack"
+            await sockets_open(srv.url, 5)  # the server has seen the sixth one go
             started = time.monotonic()
             srv.signal(signal.SIGTERM)
             code = await trio.to_thread.run_sync(srv.wait, GRACE + EXIT_ALLOWANCE + 5)
@@ -62,7 +66,24 @@ async def test_sigterm_closes_every_socket_with_1001_and_exits_0_within_the_grac
         assert codes == [1001] * 5, codes
         assert code == 0, srv.log_text()[-2000:]
         assert elapsed <= GRACE + EXIT_ALLOWANCE, f"exit took {elapsed:.2f} s"
-        assert "Traceback" not in srv.log_text()
+        log = srv.log_text()
+        assert "Traceback" not in log
+        # The end is logged, after everything else: the store is closed and the lock released.
+        last = log.strip().splitlines()[-1]
+        done = re.search(r"INFO chatter\.http\.server: shutdown complete: (\d+) sockets closed in (\d+\.\d) s$", last)
+        assert done, log[-2000:]
+        assert int(done.group(1)) == 5 and float(done.group(2)) <= elapsed
+
+
+async def sockets_open(url: str, n: int) -> None:
+    """Wait until the server's chatter_sockets_open gauge reads ``n`` (it changes only as sockets come and go)."""
+    pattern = re.compile(r"^chatter_sockets_open (\S+)$", re.M)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        while True:
+            found = pattern.search((await http.get("/metrics")).text)
+            if found and float(found.group(1)) == n:
+                return
+            await trio.sleep(0.01)
 
 
 async def test_sigkill_right_after_an_ack_keeps_the_message(tmp_path):
