@@ -5,9 +5,10 @@ Every test that takes ``kind`` runs once per store: both execute the same
 SqliteStore-only properties (durability, PRAGMAs, group commit, indexes) are
 at the end, then a hypothesis property for membership visibility.
 
-Rules followed (STYLE.md / PITFALLS.md): stores are opened inside the test
-with ``async with``; every async body runs under ``trio.fail_after``; no mock
-clock here, because SqliteStore works through threads.
+Stores are opened inside the test with ``async with`` (a pytest-trio
+fixture's nursery is cancelled silently at the end of the test); every
+async body runs under ``trio.fail_after``; no mock clock here, because
+SqliteStore works through threads, which autojump does not see.
 """
 
 from __future__ import annotations
