@@ -11,10 +11,12 @@ serve *ARGS: setup build-ui
     {{py}} -m chatter serve {{ARGS}}
 
 # Run every test: Python (unit, protocol, end-to-end, the built binary under env -i), UI unit tests, browser e2e.
+# All three runners run even if one fails; a summary of each follows, and the recipe fails if any did.
 test: setup setup-system setup-bench build-ui build
-    TEST_CHATTER_BINARY=1 {{py}} -m pytest -q -p no:cacheprovider tests bench/test_smoke.py
-    cd ui && npm run --silent test
-    cd ui && npm run --silent e2e
+    bash scripts/run-tests.sh \
+      "pytest=TEST_CHATTER_BINARY=1 {{py}} -m pytest -q -p no:cacheprovider tests bench/test_smoke.py" \
+      "vitest=cd ui && npm run --silent test" \
+      "playwright=cd ui && npm run --silent e2e"
 
 # Python virtual environment with pinned dependencies (re-installs when pyproject.toml changes).
 setup-py:

@@ -26,7 +26,7 @@ import yaml
 
 from chatter.errors import ConfigError
 
-# The secret shipped in config.example.yml / example.env: refused outside dev mode.
+# The secret older copies of config.example.yml / example.env carried: refused outside dev mode.
 EXAMPLE_SECRET = "change-me-to-32-or-more-random-bytes"  # noqa: S105 - the value we refuse
 MIN_SECRET_BYTES = 32
 
@@ -378,6 +378,11 @@ def _yaml_scalar(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
+# Printed under auth.secret in the example files, which leave the key empty: a key
+# copied from an example would be known to everyone.
+HOW_TO_MAKE_A_KEY = "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
 def example_yaml() -> str:
     """The text of config.example.yml, generated from SETTINGS."""
     lines = [
@@ -391,8 +396,9 @@ def example_yaml() -> str:
             if s.section != section:
                 continue
             lines.append(f"  # {s.help} [{s.unit}]")
-            default = EXAMPLE_SECRET if s.dotted == "auth.secret" else s.default
-            lines.append(f"  {s.key}: {_yaml_scalar(default)}")
+            if s.dotted == "auth.secret":
+                lines.append(f"  # {HOW_TO_MAKE_A_KEY}")
+            lines.append(f"  {s.key}: {_yaml_scalar(s.default)}")
     return "\n".join(lines) + "\n"
 
 
@@ -405,7 +411,7 @@ def example_env() -> str:
         "# CHATTER_CONFIG=config.yml",
     ]
     for s in SETTINGS:
-        default = EXAMPLE_SECRET if s.dotted == "auth.secret" else s.default
+        default = s.default
         if isinstance(default, bool):
             text = "true" if default else "false"
         elif isinstance(default, list):
@@ -413,6 +419,8 @@ def example_env() -> str:
         else:
             text = str(default)
         lines.append(f"# {s.help} [{s.unit}]")
+        if s.dotted == "auth.secret":
+            lines.append(f"# {HOW_TO_MAKE_A_KEY}")
         lines.append(f"{s.env}={text}")
     lines += [
         "",

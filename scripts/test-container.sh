@@ -13,16 +13,19 @@
 # Env: CHATTER_IMAGE (default chatter:test), CHATTER_TEST_PORT (default: a free port).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/container-prereqs.sh
 say() { printf 'test-container: %s\n' "$*" >&2; }
 
 if ! command -v podman >/dev/null; then
-  say "SKIP: podman is not installed (on Debian: bash /work/shared/tools/podman-setup.sh, or apt-get install podman)"
+  say "SKIP: podman is not installed."
+  prereq_help
   exit 0
 fi
 if ! podman run --rm --pull=never python:3.11-slim true >/dev/null 2>&1 \
    && ! podman run --rm python:3.11-slim true >/dev/null 2>&1; then
   say "SKIP: podman cannot run a container here (no python:3.11-slim image and no registry, or no runtime):"
   podman run --rm --pull=never python:3.11-slim true 2>&1 | tail -3 >&2 || true
+  prereq_help
   exit 0
 fi
 
@@ -148,12 +151,12 @@ stop "$name-anon"
 podman rm -f -v "$name-anon" >/dev/null
 rm -f "/tmp/$name.doctor"
 # bin/chatter on a system with no Python and no Node: a bare Debian image.
-if [ -x bin/chatter ] && podman image exists localhost/debian:bookworm; then
-  if podman run --rm --pull=never localhost/debian:bookworm sh -c 'command -v python3 || command -v python || command -v node' >/dev/null; then
-    say "note: localhost/debian:bookworm has Python or Node; the bare-system check proves less"
+if [ -x bin/chatter ] && podman image exists debian:bookworm; then
+  if podman run --rm --pull=never debian:bookworm sh -c 'command -v python3 || command -v python || command -v node' >/dev/null; then
+    say "note: debian:bookworm has Python or Node; the bare-system check proves less"
   fi
   run --name "$name-bin" -p "127.0.0.1:$port:8080" -v "$PWD/bin/chatter:/usr/local/bin/chatter:ro" \
-    -e CHATTER_SERVER_HOST=0.0.0.0 -w /tmp localhost/debian:bookworm chatter
+    -e CHATTER_SERVER_HOST=0.0.0.0 -w /tmp debian:bookworm chatter
   wait_healthy "$name-bin"
   python3 -c "import sys,urllib.request as u; sys.exit(b'<div id=\"root\"' not in u.urlopen('$base/', timeout=5).read())" \
     || { say "FAIL: bin/chatter in a bare Debian container does not serve the UI"; exit 1; }
@@ -162,7 +165,7 @@ if [ -x bin/chatter ] && podman image exists localhost/debian:bookworm; then
   podman rm -f "$name-bin" >/dev/null
   say "bin/chatter serves /healthz and the UI in a bare Debian container (no Python, no Node)"
 else
-  say "note: no bin/chatter or no localhost/debian:bookworm image: bare-system check of the binary skipped"
+  say "note: no bin/chatter or no debian:bookworm image (podman pull docker.io/library/debian:bookworm): bare-system check of the binary skipped"
 fi
 
 size=$(podman image inspect --format '{{.Size}}' "$image")

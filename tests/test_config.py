@@ -46,8 +46,7 @@ def test_example_yaml_lists_every_setting_with_help_and_loads_back(tmp_path):
     path.write_text(text)
     cfg = load_config(config_file=path, env={})
     for s in SETTINGS:
-        expected = EXAMPLE_SECRET if s.dotted == "auth.secret" else s.default
-        assert getattr(getattr(cfg, s.section), s.key) == expected, s.dotted
+        assert getattr(getattr(cfg, s.section), s.key) == s.default, s.dotted
 
 
 def test_example_env_lists_every_setting_and_loads_back():
@@ -61,8 +60,24 @@ def test_example_env_lists_every_setting_and_loads_back():
     env.pop("VITE_API_ORIGIN")
     cfg = load_config(env=env, use_file=False)
     for s in SETTINGS:
-        expected = EXAMPLE_SECRET if s.dotted == "auth.secret" else s.default
-        assert getattr(getattr(cfg, s.section), s.key) == expected, s.dotted
+        assert getattr(getattr(cfg, s.section), s.key) == s.default, s.dotted
+
+
+def test_the_examples_carry_no_key_and_say_how_to_make_one(tmp_path):
+    """A copied example must not sign tokens with a key everyone knows (README: default empty)."""
+    assert next(s for s in SETTINGS if s.dotted == "auth.secret").default == ""
+    yml, env = example_yaml(), example_env()
+    assert yaml.safe_load(yml)["auth"]["secret"] == ""
+    assert "\nCHATTER_AUTH_SECRET=\n" in env
+    assert EXAMPLE_SECRET not in yml and EXAMPLE_SECRET not in env
+    for text in (yml, env):
+        hint = text.split("secrets.token_urlsafe(48)", 1)
+        assert len(hint) == 2 and "python3 -c 'import secrets; print(" in hint[0].rsplit("\n", 1)[-1]
+    # Copied as it is: dev mode uses a generated key; production refuses to start without one.
+    (tmp_path / "config.yml").write_text(yml)
+    cfg = load_config(config_file=tmp_path / "config.yml", env={})
+    assert cfg.auth.secret == "" and cfg.server.dev is True
+    assert check_secret(cfg.auth.secret, dev=False) is not None
 
 
 def test_every_setting_is_documented():

@@ -1,4 +1,4 @@
-"""The import rules of STYLE.md, checked on the source.
+"""The package's import rules, checked on the source: each layer uses only those below it.
 
 http -> actors + events; actors -> store Protocol; store -> nothing of ours
 above it. actors/ never imports quart or hypercorn; http/ never touches SQL.

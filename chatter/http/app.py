@@ -257,6 +257,9 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
         if not index.is_file():
             return Response(_NO_UI_PAGE, status=503, mimetype="text/html")
         candidate = (ui_dir / path) if path else index
+        # Source maps carry the UI's full source (sourcesContent): dev mode only.
+        if path.lower().endswith(".map") and not cfg.server.dev:
+            return _json_error(404, "NOT_FOUND", "source maps are served in dev mode only")
         if path and candidate.is_file() and candidate.resolve().is_relative_to(ui_dir.resolve()):
             resp = await send_from_directory(ui_dir, path)
             if path.startswith("assets/"):  # Vite's content-hashed files
@@ -264,6 +267,10 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
             else:
                 resp.headers["Cache-Control"] = "no-cache"
             return resp
+        # A missing file is a 404, not index.html: a stale page asking for an old hashed
+        # bundle must fail visibly. Only extension-less paths are UI routes (/rooms/r_x).
+        if path.startswith("assets/") or Path(path).suffix:
+            return _json_error(404, "NOT_FOUND", "no such file")
         resp = await send_from_directory(ui_dir, "index.html")
         resp.headers["Cache-Control"] = "no-cache"
         return resp

@@ -3,7 +3,8 @@
 ``ChatterASGI`` is an ASGI app that owns the store and actor system inside
 the ASGI lifespan, so plain ``hypercorn -k trio chatter.asgi:app`` works.
 It holds back ``lifespan.shutdown.complete`` until everything is closed:
-hypercorn cancels the lifespan task right after that message (PITFALLS.md).
+hypercorn cancels the lifespan task right after that message, which would
+cut off draining the actors and closing the store.
 
 ``serve`` creates the listening socket itself: backlog 4096 (hypercorn's
 100 stalls connection storms) and TCP_USER_TIMEOUT, which accepted sockets
@@ -143,7 +144,7 @@ def tune_gc() -> None:
     """Move start-up objects out of the collector's view and collect young objects less often.
 
     With default thresholds the generation-0 collections triggered by
-    per-event garbage made fan-out about 3x slower here (PITFALLS.md); what
+    per-event garbage made fan-out about 3x slower here (measured); what
     this buys now is measured in BENCHMARKS.md.
     """
     gc.collect()

@@ -1,7 +1,8 @@
 """Forcing a stuck connection closed, below hypercorn.
 
-hypercorn's send to a client is shielded from cancellation (PITFALLS.md):
-if the client stopped reading, nothing in the app can end that send, and
+hypercorn's send to a client is shielded from cancellation (0.18 runs
+``send_all`` in a shielded cancel scope): if the client stopped reading,
+nothing in the app can end that send, and
 shutdown would wait for TCP_USER_TIMEOUT.  ASGI does not expose the socket,
 but it gives both addresses; this module finds the process's TCP socket
 with that address pair under /proc/self/fd and shuts it down, which makes

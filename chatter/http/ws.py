@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 # -- refuse permessage-deflate ------------------------------------------------
 # hypercorn always accepts the extension and checks the size limit only after
-# decompression (PITFALLS.md).  Dropping the offer before its handshake code
+# decompression, so a small compressed frame can grow to many times the limit
+# in memory before it is refused.  Dropping the offer before its handshake code
 # sees it makes the 101 carry no extension, so an RSV1 frame is a protocol
 # error.  tests/http/test_ws.py asserts the response has no such header.
 _original_handshake_init = ws_stream.Handshake.__init__
@@ -213,7 +214,8 @@ async def _writer(sock: Socket, done: trio.CancelScope, asgi_send: Callable[[dic
                 with trio.move_on_after(1):
                     await websocket.close(conn.close_code, conn.close_reason)
                 return
-    except Exception:  # noqa: BLE001 - any send failure means the connection is gone (PITFALLS.md)
+    except Exception:  # noqa: BLE001 - any send failure means the connection is gone (hypercorn
+        # even raises BusyResourceError when its reader closes the stream mid-send)
         return
     finally:
         done.cancel()

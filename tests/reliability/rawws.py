@@ -5,6 +5,12 @@ by ``frame()`` (masking, RSV bits, opcodes and fragmentation all chosen by
 the caller), so hostile and non-conforming clients are easy to script.
 Server frames are parsed here too.  Nothing in this module sleeps: every
 wait is on the socket, and callers bound it with ``trio.fail_after``.
+
+A ``RawWS`` may be read by one task and written by another: every write
+(data, the answers to pings and close frames, the closing frame) takes one
+lock, because trio refuses a second ``send_all`` on a stream while one is
+under way (``BusyResourceError``).  RFC 6455 5.5.1 allows the close answer to
+wait until the message being sent is out.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ TEXT, BINARY, CLOSE, PING, PONG, CONT = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
 
 
 def bounded(n: int = 1_000_000) -> Iterator[int]:
-    """``for _ in bounded():`` instead of ``for _ in bounded():``: every loop ends in count too."""
+    """``for _ in bounded():`` instead of ``while True:``: every loop ends in count too."""
     yield from range(n)
     raise AssertionError(f"loop ran more than {n} times")
 
@@ -93,12 +99,15 @@ class RawWS:
     frames_in: int = 0
     _fragments: list[bytes] = field(default_factory=list)
     _frag_op: int = 0
+    _send_lock: trio.Lock = field(default_factory=trio.Lock)
 
     async def send_raw(self, data: bytes) -> None:
-        await self.stream.send_all(data)
+        """Write ``data`` whole; the only way anything reaches the stream (see the module docstring)."""
+        async with self._send_lock:
+            await self.stream.send_all(data)
 
     async def send_text(self, text: str) -> None:
-        await self.stream.send_all(frame(TEXT, text.encode("utf-8", "surrogatepass")))
+        await self.send_raw(frame(TEXT, text.encode("utf-8", "surrogatepass")))
 
     async def send_json(self, obj: Any) -> None:
         await self.send_text(json.dumps(obj))
@@ -157,14 +166,14 @@ class RawWS:
                 code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
                 reason = payload[2:].decode("utf-8", "replace")
                 try:
-                    await self.stream.send_all(frame(CLOSE, payload[:2]))
+                    await self.send_raw(frame(CLOSE, payload[:2]))
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     pass
                 self.closed = Closed(code, reason)
                 raise self.closed
             if op == PING:
                 if answer_pings:
-                    await self.stream.send_all(frame(PONG, payload))
+                    await self.send_raw(frame(PONG, payload))
                 continue
             if op == PONG:
                 return op, payload
@@ -208,8 +217,8 @@ class RawWS:
 
     async def aclose(self) -> None:
         try:
-            with trio.move_on_after(1):
-                await self.stream.send_all(frame(CLOSE, close_payload(1000)))
+            with trio.move_on_after(1):  # also bounds the wait for a send under way
+                await self.send_raw(frame(CLOSE, close_payload(1000)))
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         await self.stream.aclose()

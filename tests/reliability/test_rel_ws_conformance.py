@@ -1,4 +1,4 @@
-"""RFC 6455 conformance, scripted with raw frames (Autobahn is Python 2 only: PITFALLS.md).
+"""RFC 6455 conformance, scripted with raw frames (the Autobahn testsuite runs on Python 2 only).
 
 Each case opens a socket, says hello, sends bytes, and checks the server's
 answer: the right close code, or (where the RFC allows failing the
