@@ -334,7 +334,8 @@ def lg(srv: Server, conns: int, *, tokens: list[tuple[str, str]] | None = None, 
         raise RuntimeError(f"lg failed ({p.returncode}): {p.stderr[-2000:]}")
     out: dict[str, Any] = json.loads(p.stdout)
     out["lg_stderr"] = p.stderr[-3000:]
-    out["lg_args"] = args[3:]
+    # Recorded relative to the checkout, so results say nothing about the machine's paths.
+    out["lg_args"] = [str(LG.relative_to(ROOT)), *args[4:]]
     out["quiet_wait_s"], out["pre_foreign_cores"] = waited, load
     out["foreign_cpu_cores_max"] = max((st.get("foreign_cpu_cores", 0) for st in out["steps"]), default=load)
     log(f"  lg {srv.target} {tag}: {time.monotonic() - t0:.1f}s", p.stderr.strip().splitlines()[-1] if p.stderr else "")
