@@ -9,12 +9,13 @@ their own ``member_added``, a removed one their ``member_removed``).
 Writing a step
 - A step is a function over a ``sqlite_utils.Database`` that wraps the
   store's own ``sqlite3`` connection (``database()``), never one opened by
-  path: sqlite-utils' own connections may only be used by the thread that
-  opened them, and the store's writer runs on worker threads.
+  path: the connections sqlite-utils opens itself may only be used by the
+  thread that opened them, and the store's writer runs on worker threads.
 - ``queries.migrate`` runs each step inside ``BEGIN IMMEDIATE ... COMMIT``
   together with its ``schema_version`` row, so a step happens whole or not
-  at all.  sqlite-utils sees the open transaction and nests its own work in
-  savepoints (``enable_fts``'s scripts included) instead of committing.
+  at all.  sqlite-utils sees the open transaction and works inside it
+  (savepoints around inserts; ``enable_fts``'s scripts one statement at a
+  time rather than through ``executescript``, which would COMMIT first).
 - Append steps; never edit one that has shipped: databases in the field were
   made by it.  tests/store/test_schema.py builds a database with the frozen
   original code and checks that the current steps make the same schema.
