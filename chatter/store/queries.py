@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from chatter import policy
-from chatter.errors import Conflict, Forbidden, Invalid, NotFound
+from chatter.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from chatter.store import schema
 from chatter.store.models import (
     EventPage,
@@ -94,8 +94,8 @@ def migrate(db: sqlite3.Connection, now: str, steps: Sequence[Migration] = MIGRA
     return latest
 
 
-def _newer(version: int, latest: int) -> RuntimeError:
-    return RuntimeError(f"database schema version {version} is newer than this program ({latest}); upgrade Chatter")
+def _newer(version: int, latest: int) -> Unavailable:
+    return Unavailable(f"database schema version {version} is newer than this program ({latest}); upgrade Chatter")
 
 
 def get_meta(db: sqlite3.Connection, key: str) -> str | None:

@@ -1227,7 +1227,7 @@ async def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
         with db:
             db.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, 'later')", (version + 1,))
         db.close()
-        with pytest.raises(RuntimeError, match="newer"):
+        with pytest.raises(Unavailable, match="newer"):
             async with open_sqlite_store(store_config(path)):
                 pass  # pragma: no cover
 

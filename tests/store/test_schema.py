@@ -23,6 +23,7 @@ import pytest
 import trio
 
 from chatter.config import load_config
+from chatter.errors import Unavailable
 from chatter.store import open_sqlite_store, schema
 from chatter.store import queries as q
 from chatter.store.sqlite import connect
@@ -226,6 +227,23 @@ def test_a_step_another_program_applied_meanwhile_is_not_run_again(tmp_path: Pat
         assert other == [2]
         assert versions(first) == [(1, "second"), (2, "second")]
         assert first.execute("SELECT COUNT(*) FROM meta WHERE key = 'epoch'").fetchone() == (1,)
+
+
+def test_a_newer_program_that_migrated_meanwhile_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    with opened(path) as first, opened(path) as second:
+        def later(db: Any) -> None:
+            db.table("users").add_column("nickname", str)
+
+        def before_statement(sql: str) -> None:
+            if sql.startswith("BEGIN IMMEDIATE") and q.schema_version(second) == 0:
+                q.migrate(second, "newer program", (*schema.MIGRATIONS, later))
+
+        first.set_trace_callback(before_statement)
+        with pytest.raises(Unavailable, match="schema version 3 is newer than this program"):
+            q.migrate(first, "first")
+        assert not first.in_transaction
+        assert [v for v, _ in versions(first)] == [1, 2, 3] and {a for _, a in versions(first)} == {"newer program"}
 
 
 def test_transform_cannot_rebuild_without_rowid_tables(tmp_path: Path) -> None:
