@@ -1,7 +1,8 @@
 """Benchmark smoke test: every peer and Chatter at tiny sizes, < 60 s.
 
 Fails unless every scenario ran with 0 lost messages and 0 failures (bench.py --smoke exits 1
-otherwise). Run: .venv/bin/python -m pytest -q bench/test_smoke.py   (or: python bench/bench.py --smoke)
+otherwise).  Also runs store_paths.py at tiny sizes, which fails unless its sqlite-utils ports of
+the store's hot paths answer exactly as chatter/store/queries.py does. Run: .venv/bin/python -m pytest -q bench/test_smoke.py   (or: python bench/bench.py --smoke)
 Needs bench/requirements.txt installed in .venv, node + npm, and gcc (lg is built on demand).
 """
 
@@ -19,3 +20,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=240, cwd=BENCH.parent)
     sys.stderr.write(p.stderr[-6000:])
     assert p.returncode == 0, "benchmark smoke failed (see stderr above):\n" + p.stderr[-3000:]
+
+
+def test_store_paths_smoke() -> None:
+    p = subprocess.run([sys.executable, str(BENCH / "store_paths.py"), "--calls", "300", "--event-calls", "30",
+                        "--seed", "500", "--rounds", "1"], capture_output=True, text=True, timeout=120, cwd=BENCH.parent)
+    assert p.returncode == 0, "store_paths smoke failed:\n" + p.stderr[-3000:]
+    assert "| post_message |" in p.stdout, p.stdout

@@ -14,12 +14,14 @@ from __future__ import annotations
 import heapq
 import secrets
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from chatter import policy
 from chatter.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from chatter.store import schema
 from chatter.store.models import (
     EventPage,
     EventRow,
@@ -33,7 +35,7 @@ from chatter.store.models import (
     Username,
     UserRow,
 )
-from chatter.store.schema import MIGRATIONS
+from chatter.store.schema import MIGRATIONS, Migration
 
 Events = list[EventRow]
 
@@ -50,35 +52,50 @@ def configure(db: sqlite3.Connection, *, busy_timeout: float, wal: bool) -> None
 
 
 def schema_version(db: sqlite3.Connection) -> int:
-    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)")
+    """The last migration applied; 0 for a new database.  Only reads."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone() is None:
+        return 0
     row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
     return int(row[0] or 0)
 
 
-def migrate(db: sqlite3.Connection, now: str) -> int:
-    """Apply pending migrations in one transaction each; return the version."""
+def migrate(db: sqlite3.Connection, now: str, steps: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply pending steps in one transaction each (with their ``schema_version`` row); return the version.
+
+    The version is read again inside each transaction, so a step that
+    another program applied while this one waited for the lock is not run
+    twice.
+    """
+    latest = len(steps)
     version = schema_version(db)
-    if version > len(MIGRATIONS):
-        raise Unavailable(
-            f"database schema version {version} is newer than this program ({len(MIGRATIONS)}); upgrade Chatter"
-        )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+    if version == latest:
+        return latest  # the usual start: nothing to do, and sqlite-utils is not even imported
+    if version > latest:
+        raise _newer(version, latest)
+    su = schema.database(db)
+    while version < latest:
         db.execute("BEGIN IMMEDIATE")
         try:
-            if callable(script):
-                script(db)
-            else:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            if number == 1:
-                db.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),))
-            db.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (number, now))
+            version = schema_version(db)
+            if version < latest:
+                if version == 0:
+                    su.table("schema_version").create({"version": int, "applied_at": str},
+                                                      not_null={"version", "applied_at"}, if_not_exists=True)
+                version += 1
+                steps[version - 1](su)
+                su.table("schema_version").insert({"version": version, "applied_at": now})
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # an error may have ended it already; keep the original exception
+                db.execute("ROLLBACK")
             raise
-    return len(MIGRATIONS)
+    if version > latest:  # a newer program migrated the file while this one waited
+        raise _newer(version, latest)
+    return latest
+
+
+def _newer(version: int, latest: int) -> Unavailable:
+    return Unavailable(f"database schema version {version} is newer than this program ({latest}); upgrade Chatter")
 
 
 def get_meta(db: sqlite3.Connection, key: str) -> str | None:

@@ -1,42 +1,111 @@
-"""Migrations, applied in order at open; ``schema_version`` records progress.
+"""The schema: migration steps, applied in order at open (``queries.migrate``).
 
 Visibility model (what PROTOCOL 4.3 resume relies on): every durable event
 belongs to one room; ``member_spans`` keeps each membership interval as
 ``[joined_seq, left_seq]``, so a user sees an event of room R iff a span of
 theirs in R contains its seq (inclusive at both ends: an added user sees
 their own ``member_added``, a removed one their ``member_removed``).
+
+Writing a step
+- A step is a function over a ``sqlite_utils.Database`` that wraps the
+  store's own ``sqlite3`` connection (``database()``), never one opened by
+  path: the connections sqlite-utils opens itself may only be used by the
+  thread that opened them, and the store's writer runs on worker threads.
+- ``queries.migrate`` runs each step inside ``BEGIN IMMEDIATE ... COMMIT``
+  together with its ``schema_version`` row, so a step happens whole or not
+  at all.  sqlite-utils sees the open transaction and works inside it
+  (savepoints around inserts; ``enable_fts``'s scripts one statement at a
+  time rather than through ``executescript``, which would COMMIT first).
+- Append steps; never edit one that has shipped: databases in the field were
+  made by it.  tests/store/test_schema.py builds a database with the frozen
+  original code and checks that the current steps make the same schema.
+- What fits sqlite-utils 4.2.1: ``add_column``, ``create_index``,
+  ``create`` (new rowid tables without CHECK/UNIQUE/AUTOINCREMENT),
+  ``insert``/``update`` (they work on WITHOUT ROWID tables too), and
+  ``enable_fts``.
+
+What sqlite-utils 4.2.1 cannot express, so step 1's tables stay DDL
+- ``Table.create`` has no WITHOUT ROWID (meta, users, rooms, members and
+  member_spans use it), no CHECK (rooms.kind, members.role), no
+  AUTOINCREMENT (events.seq, whose sqlite_sequence row is the store's head,
+  and messages.id), no column COLLATE (users.name NOCASE) and no UNIQUE
+  constraint (rooms.dm_key, messages.seq, messages(sender, client_msg_id):
+  the duplicate check of post_message uses that constraint's automatic index).
+- ``Table.transform`` keeps CHECK, UNIQUE, AUTOINCREMENT and indexes, but
+  never WITHOUT ROWID nor a column's COLLATE, and a number DEFAULT comes
+  back quoted (``DEFAULT '0'``).  On a WITHOUT ROWID table with rows it fails
+  (its copy selects ``"rowid"``, which SQLite reads there as the string
+  'rowid': IntegrityError "datatype mismatch"); on an empty one it succeeds
+  and leaves a rowid table, so a new database would end up with another
+  schema than an upgraded one.  Do not call it on meta, users, rooms,
+  members or member_spans: write the rebuild in the step by hand (CREATE the
+  new table WITHOUT ROWID, INSERT ... SELECT, DROP, ALTER TABLE ... RENAME,
+  then re-create its indexes).
+- ``sqlite_utils.Migrations`` is not used: it records progress by name in
+  its own ``_sqlite_migrations`` table (here progress is a number that ops,
+  backups and doctor read from ``schema_version``), it does not refuse a
+  database newer than the program, and it opens a deferred ``BEGIN``.
+
+Full-text search, for the search feature (checked by tests/store/test_schema.py)
+- As a step, ``db.table("messages").enable_fts(["body"], tokenize=
+  "unicode61 remove_diacritics 2", create_triggers=True)`` creates
+  ``messages_fts``, an FTS5 table with external content
+  (``content="messages"``, keyed by rowid, which is ``messages.id``), fills it
+  from the rows already there, and adds AFTER INSERT / DELETE / UPDATE
+  triggers (``messages_ai``, ``_ad``, ``_au``) that use FTS5's 'delete'
+  command, so post_message and delete_room keep the index right unchanged.
+  It all happens inside the step's transaction.
+- ``tokenize`` is passed through quoted, so ``"trigram"`` (substring
+  search, SQLite >= 3.34) works the same way.
+- Limits: the index is always named ``<table>_fts``, so one table gets one
+  index through ``enable_fts``; a second tokenizer on messages (trigram
+  beside unicode61) needs its own virtual table and triggers written by hand.
+  Filling the index runs inside the migration's transaction: one long write
+  at upgrade time on a large database.  The update trigger re-indexes a row
+  on any UPDATE of it (no path updates messages today).
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+Migration: TypeAlias = "Callable[[Database], None]"
 
 
-def _v2_name_search_key(db: sqlite3.Connection) -> None:
-    """Display-name search that folds case beyond ASCII ('émi' finds 'Émilie')."""
-    db.execute("ALTER TABLE users ADD COLUMN name_key TEXT NOT NULL DEFAULT ''")
-    for username, name in db.execute("SELECT username, name FROM users").fetchall():
-        db.execute("UPDATE users SET name_key = ? WHERE username = ?", (name.casefold(), username))
-    db.execute("CREATE INDEX users_by_name_key ON users(name_key)")
+def database(conn: sqlite3.Connection) -> Database:
+    """sqlite-utils over ``conn``, leaving the connection's settings as they were.
 
-
-MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
-    # 1: initial schema
+    ``recursive_triggers=False``: by default sqlite-utils switches that
+    pragma on for the connection, for good (the writer keeps it).
+    ``execute_plugins=False``: otherwise any installed sqlite-utils plugin
+    would be loaded into the store's connection.
     """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    # Imported only when a step is pending: sqlite-utils brings click, pluggy and
+    # dateutil, about 60 ms of imports that every start and CLI command would pay.
+    import sqlite_utils
 
-    CREATE TABLE users (
+    return sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+
+
+# Step 1's tables, as DDL: each uses something Table.create cannot express
+# (see the module docstring).
+_V1_TABLES = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE users (
         username      TEXT PRIMARY KEY,
         name          TEXT NOT NULL COLLATE NOCASE,
         password_hash TEXT NOT NULL,
         token_version INTEGER NOT NULL DEFAULT 0,
         created_at    TEXT NOT NULL,
         last_seen     TEXT
-    ) WITHOUT ROWID;
-    CREATE INDEX users_by_name ON users(name);
-
-    CREATE TABLE rooms (
+    ) WITHOUT ROWID""",
+    """CREATE TABLE rooms (
         id            TEXT PRIMARY KEY,
         kind          TEXT NOT NULL CHECK (kind IN ('group', 'dm')),
         name          TEXT NOT NULL,
@@ -45,35 +114,28 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
         activity_seq  INTEGER NOT NULL,
         last_message  INTEGER,
         deleted       INTEGER NOT NULL DEFAULT 0
-    ) WITHOUT ROWID;
-
-    CREATE TABLE members (
+    ) WITHOUT ROWID""",
+    """CREATE TABLE members (
         room       TEXT NOT NULL REFERENCES rooms(id),
         username   TEXT NOT NULL REFERENCES users(username),
         role       TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
         read_up_to INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (room, username)
-    ) WITHOUT ROWID;
-    CREATE INDEX members_by_user ON members(username, room);
-
-    CREATE TABLE member_spans (
+    ) WITHOUT ROWID""",
+    """CREATE TABLE member_spans (
         username   TEXT NOT NULL,
         room       TEXT NOT NULL,
         joined_seq INTEGER NOT NULL,
         left_seq   INTEGER,
         PRIMARY KEY (username, room, joined_seq)
-    ) WITHOUT ROWID;
-    CREATE INDEX member_spans_by_room ON member_spans(room, joined_seq);
-
-    CREATE TABLE events (
+    ) WITHOUT ROWID""",
+    """CREATE TABLE events (
         seq   INTEGER PRIMARY KEY AUTOINCREMENT,
         room  TEXT NOT NULL,
         type  TEXT NOT NULL,
         data  TEXT NOT NULL
-    );
-    CREATE INDEX events_by_room ON events(room, seq);
-
-    CREATE TABLE messages (
+    )""",
+    """CREATE TABLE messages (
         id            INTEGER PRIMARY KEY AUTOINCREMENT,
         seq           INTEGER NOT NULL UNIQUE,
         room          TEXT NOT NULL REFERENCES rooms(id),
@@ -82,9 +144,37 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
         client_msg_id TEXT NOT NULL,
         created_at    TEXT NOT NULL,
         UNIQUE (sender, client_msg_id)
-    );
-    CREATE INDEX messages_by_room ON messages(room, id);
-    """,
-    # 2: Unicode case-insensitive name search
-    _v2_name_search_key,
+    )""",
+)
+
+
+def _v1_initial(db: Database) -> None:
+    """The initial schema, one index per hot query, and the database's epoch.
+
+    The epoch is random per database, so clients can tell a restored or
+    replaced database from the one their cursors came from.
+    """
+    for ddl in _V1_TABLES:
+        db.execute(ddl)
+    db.table("users").create_index(["name"], index_name="users_by_name")
+    db.table("members").create_index(["username", "room"], index_name="members_by_user")
+    db.table("member_spans").create_index(["room", "joined_seq"], index_name="member_spans_by_room")
+    db.table("events").create_index(["room", "seq"], index_name="events_by_room")
+    db.table("messages").create_index(["room", "id"], index_name="messages_by_room")
+    db.table("meta").insert({"key": "epoch", "value": secrets.token_hex(8)})
+
+
+def _v2_name_search_key(db: Database) -> None:
+    """Display-name search that folds case beyond ASCII ('émi' finds 'Émilie')."""
+    users = db.table("users")
+    users.add_column("name_key", str, not_null_default="")
+    for row in list(users.rows_where(select="username, name")):
+        # str.casefold is queries.search_key (not imported: queries imports this module).
+        users.update(row["username"], {"name_key": row["name"].casefold()})
+    users.create_index(["name_key"], index_name="users_by_name_key")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_initial,  # 1
+    _v2_name_search_key,  # 2
 )
