@@ -61,6 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("server", "backlog", int, 4096, "connections", "Listen backlog (hypercorn's default 100 stalls connection storms).", 16, 65535),
     S("server", "tcp_user_timeout", float, 30.0, "seconds",
       "TCP_USER_TIMEOUT on accepted sockets: a peer that stops acknowledging data is dropped after this.", 1, 600),
+    S("server", "keep_alive_timeout", float, 30.0, "seconds",
+      "An HTTP connection idle this long between requests (or before its first) is closed.", 1, 3600),
     S("server", "shutdown_grace", float, 10.0, "seconds", "On SIGTERM/SIGINT: time to close sockets and drain before exiting.", 0.5, 600),
     S("server", "allowed_origins", list, [], "list of origins",
       "Extra origins (scheme://host:port) allowed for cookie-authenticated requests and sockets; same-origin is always allowed."),

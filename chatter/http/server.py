@@ -8,7 +8,9 @@ hypercorn cancels the lifespan task right after that message (PITFALLS.md).
 ``serve`` creates the listening socket itself: backlog 4096 (hypercorn's
 100 stalls connection storms) and TCP_USER_TIMEOUT, which accepted sockets
 inherit, so a send to a peer that stopped reading fails instead of blocking
-forever (hypercorn's send is shielded from cancellation).
+forever (hypercorn's send is shielded from cancellation).  Its hypercorn
+config carries ``server.keep_alive_timeout``; run as plain ``hypercorn
+chatter.asgi:app``, hypercorn's own settings apply instead.
 
 Shutdown on SIGINT/SIGTERM: refuse new sockets, close open ones with 1001,
 give them ``shutdown_grace`` to go, then hypercorn stops and the lifespan
@@ -53,6 +55,8 @@ class ChatterASGI:
                 await send({"type": "http.response.body",
                             "body": b'{"error":{"code":"UNAVAILABLE","message":"starting up"}}'})
             return
+        if scope["type"] == "http":
+            send = _finish_shielded(send)
         await self.app(scope, receive, send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
@@ -77,6 +81,30 @@ class ChatterASGI:
             await send({"type": "lifespan.shutdown.failed", "message": str(e)})
             return
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def _finish_shielded(send: Any) -> Any:
+    """``send`` whose last ``http.response.body`` cannot be cancelled halfway.
+
+    hypercorn runs the end of a request inside that last send, in the app's
+    task: it queues ``http.disconnect`` for the app and then closes the
+    connection (``Connection: close``, HTTP/1.0, an unread body) or starts its
+    keep-alive idle timer.  quart-trio cancels the request's task as soon as
+    it reads that ``http.disconnect``, so the close or the timer was cancelled
+    and the connection stayed open until the client closed it.  Measured with
+    plain hypercorn 0.18 and a plain quart-trio 0.12 app; a bare ASGI app, not
+    cancelled, closes at once.  The shielded part is bounded: hypercorn's own
+    socket write is already shielded and the rest does not wait on the client.
+    """
+
+    async def finish_shielded(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            with trio.CancelScope(shield=True):
+                await send(message)
+        else:
+            await send(message)
+
+    return finish_shielded
 
 
 async def drain(app: Any, grace: float) -> None:
@@ -130,7 +158,7 @@ def hypercorn_config(cfg: Config, sock: socket.socket | None) -> HyperConfig:
     hc.backlog = cfg.server.backlog
     hc.websocket_max_message_size = cfg.realtime.max_frame
     hc.graceful_timeout = cfg.server.shutdown_grace
-    hc.keep_alive_timeout = 30
+    hc.keep_alive_timeout = cfg.server.keep_alive_timeout
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.loglevel = cfg.server.log_level.upper()

@@ -63,6 +63,7 @@ class Socket:
         self.opened = trio.current_time()
         self.closing_since: float | None = None  # when the sweeper first saw close_code set
         self.shut = False  # the sweeper shut the connection down underneath hypercorn
+        self.direct: DirectSend | None = None  # the transport's direct path, when there is one
         self.sends = Window(cfg.sends_per_second, 1.0)
         self.errors = Window(cfg.errors_per_minute, 60.0)
 
@@ -224,6 +225,8 @@ class Sweeper:
 
     - with 1008, a socket that has not said hello ``HELLO_DEADLINE`` seconds after opening;
     - with 4008, a socket whose writer made no progress for ``stall_timeout`` while frames wait;
+    - with 1009, in its books, a socket that hypercorn closed itself (a message over
+      ``max_frame`` characters: hypercorn sends the 1009 and tells the app nothing);
 
     and, ``CLOSE_GRACE`` seconds after a socket was asked to close, shuts the
     connection down underneath hypercorn (``transport``) if it is still open:
@@ -254,6 +257,8 @@ class Sweeper:
                     conn.close(1008, "no hello")
                 elif conn.queued and now - conn.last_progress > sock.cfg.stall_timeout:
                     conn.close(4008, "too slow")
+                elif sock.direct is not None and sock.direct.closed_below():
+                    conn.close(1009, "message too big")
                 else:
                     continue
             if sock.closing_since is None:
@@ -285,7 +290,6 @@ async def socket_endpoint() -> Response | None:
             raise Forbidden("cross-origin socket refused")
     except ChatError as e:
         return Response(encode(e.to_json()), status=e.status, mimetype="application/json")
-    await websocket.accept()
     cfg = d.cfg.realtime
     conn = system.new_conn(who.user.username, who.claims.ver, who.claims.sid)
     server, client = websocket.scope.get("server"), websocket.scope.get("client")
@@ -296,6 +300,7 @@ async def socket_endpoint() -> Response | None:
     sweeper = sweeper_of(current_app)
     sweeper.add(sock)
     try:
+        await websocket.accept()
         async with trio.open_nursery() as nursery:
             asgi_send = _asgi_send()
             direct = DirectSend.attach(asgi_send)
@@ -307,15 +312,19 @@ async def socket_endpoint() -> Response | None:
                 context = contextvars.copy_context()
                 conn.start_writer = lambda: context.run(
                     nursery.start_soon, _writer, sock, nursery.cancel_scope, asgi_send, direct)
-                conn.direct = direct
-            while conn.close_code is None:
+                conn.direct = sock.direct = direct
+            while True:
                 raw = await websocket.receive()
-                await _handle(sock, raw)
-            # Closing: the writer sends the close frame and then cancels us.
-            await trio.sleep_forever()
+                if conn.close_code is None:
+                    await _handle(sock, raw)
+                # Closing: the writer sends the close frame and then cancels us.  Until then keep
+                # taking (and dropping) what the client still sends: hypercorn's reader, and its
+                # disconnect when a send fails, come through the same bounded channels and would
+                # wait on us for ever (tests/reliability/test_rel_release.py).  Once we return,
+                # hypercorn drops it itself (transport.py, "a finished app's channel").
     finally:
         conn.start_writer = None  # the nursery is closed: nothing may start in it now
-        conn.direct = None
+        conn.direct = sock.direct = None
         sweeper.remove(sock)
         system.detach(conn)
     return None
