@@ -9,8 +9,9 @@ hypercorn cancels the lifespan task right after that message (PITFALLS.md).
 100 stalls connection storms) and TCP_USER_TIMEOUT, which accepted sockets
 inherit, so a send to a peer that stopped reading fails instead of blocking
 forever (hypercorn's send is shielded from cancellation).  Its hypercorn
-config carries ``server.keep_alive_timeout``; run as plain ``hypercorn
-chatter.asgi:app``, hypercorn's own settings apply instead.
+config carries ``server.keep_alive_timeout`` and the per-address connection
+cap (``transport.cap_connections``); run as plain ``hypercorn chatter.asgi:app``,
+hypercorn's own settings apply instead.
 
 Shutdown on SIGINT/SIGTERM: refuse new sockets, close open ones with 1001,
 give them ``shutdown_grace`` to go, then hypercorn stops and the lifespan
@@ -31,7 +32,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from chatter.config import Config
 from chatter.http.app import chat_system, open_chatter
-from chatter.http.transport import shutdown_connections
+from chatter.http.transport import cap_connections, shutdown_connections
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ def hypercorn_config(cfg: Config, sock: socket.socket | None) -> HyperConfig:
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.loglevel = cfg.server.log_level.upper()
+    cap_connections(hc, cfg.server.max_connections_per_ip)
     return hc
 
 

@@ -47,6 +47,13 @@ in each section show the defect and the fix.
    the app's task starts after that (its last response raced the client's
    close) returns at once.
 
+4. Connections per client address (``TCPServer.run``):
+   ``server.max_connections_per_ip`` open TCP connections from one peer
+   address; past it a connection is answered ``429 RATE_LIMITED`` before its
+   request is read, and closed.  The same wrapper keeps one connection's
+   unexpected exception from ending the server (logged instead).
+   tests/reliability/test_rel_limits.py.
+
 5. Failing a WebSocket with a close frame (wsproto's ``Connection``).  On a
    frame it cannot parse, wsproto yields a ``CloseConnection`` with the right
    code (1002, or 1007 for invalid UTF-8) but leaves the state ``OPEN``, so
@@ -61,6 +68,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import weakref
 from collections.abc import Generator, Iterable
 from typing import Any
 
@@ -183,6 +191,105 @@ async def _idle_timeout(self: Any) -> None:
         await _original_idle_timeout(self)
 
 
+# -- 4. connections per client address ----------------------------------------------
+
+REFUSE_LINGER = 1.0  # seconds a refused connection may take to read the 429 and go
+_REFUSED_BODY = b'{"error":{"code":"RATE_LIMITED","message":"too many connections from this address"}}'
+_REFUSED = (b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 10\r\n"
+            b"connection: close\r\ncontent-length: " + str(len(_REFUSED_BODY)).encode() + b"\r\n\r\n"
+            + _REFUSED_BODY)
+
+
+class ConnectionCap:
+    """Open TCP connections per peer address; ``enter`` refuses past ``limit`` (0: no cap).
+
+    Invariant: ``open[host]`` is the number of ``enter(host)`` calls that
+    returned True and have not been matched by ``leave(host)``; hosts at 0
+    are not kept, so the table holds only addresses with open connections.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: dict[str, int] = {}
+        self.refused = 0
+        self._refusing: set[str] = set()  # hosts already logged as over the cap
+
+    def enter(self, host: str) -> bool:
+        n = self.open.get(host, 0)
+        if self.limit and n >= self.limit:
+            self.refused += 1
+            if host not in self._refusing:
+                self._refusing.add(host)
+                log.warning("refusing connections from %s: %d open (server.max_connections_per_ip)", host, n)
+            return False
+        self.open[host] = n + 1
+        return True
+
+    def leave(self, host: str) -> None:
+        n = self.open.get(host, 0) - 1
+        if n > 0:
+            self.open[host] = n
+        else:
+            self.open.pop(host, None)
+        if n < self.limit:
+            self._refusing.discard(host)
+
+
+_caps: weakref.WeakKeyDictionary[Any, ConnectionCap] = weakref.WeakKeyDictionary()
+
+
+def cap_connections(hypercorn_config: Any, limit: int) -> ConnectionCap:
+    """Count (and cap, unless ``limit`` is 0) the connections served with this hypercorn config."""
+    cap = _caps[hypercorn_config] = ConnectionCap(limit)
+    return cap
+
+
+def _peer_host(stream: Any) -> str | None:
+    try:
+        addr = _norm(stream.socket.getpeername())
+    except (AttributeError, OSError):
+        return None
+    return addr[0] if addr else None
+
+
+async def _refuse(stream: Any) -> None:
+    """Answer 429 before the request is read, then close without resetting the connection.
+
+    Closing with the request still unread would send a reset, which can
+    destroy the answer before the client reads it: so half-close and read
+    until the client goes, for at most ``REFUSE_LINGER``.
+    """
+    try:
+        with trio.move_on_after(REFUSE_LINGER):
+            await stream.send_all(_REFUSED)
+            await stream.send_eof()
+            while await stream.receive_some(65536):
+                pass
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass
+    finally:
+        await stream.aclose()
+
+
+_original_run = tcp_server.TCPServer.run
+
+
+async def _run(self: Any) -> None:
+    """``TCPServer.run`` with the per-address cap, and no way for one connection to stop the server."""
+    cap = _caps.get(self.config)
+    host = _peer_host(self.stream) if cap is not None else None
+    if cap is not None and host is not None and not cap.enter(host):
+        await _refuse(self.stream)
+        return
+    try:
+        await _original_run(self)
+    except Exception:  # hypercorn catches only OSError here; anything else would end serve_listeners
+        log.exception("a connection from %s failed", host or "?")
+    finally:
+        if cap is not None and host is not None:
+            cap.leave(host)
+
+
 # -- 5. failing a WebSocket with a close frame -----------------------------------------
 
 
@@ -204,10 +311,10 @@ class FailWithCloseFrame(Connection):
 
 def install() -> None:
     """Apply 2-5 once; refuse to start against a hypercorn or wsproto of another shape."""
-    if tcp_server.TCPServer._close is _close:
+    if tcp_server.TCPServer.run is _run:
         return
     tcp = tcp_server.TCPServer
-    shape = (callable(getattr(tcp, "_close", None))
+    shape = (callable(getattr(tcp, "_close", None)) and callable(getattr(tcp, "run", None))
              and callable(getattr(tcp, "_read_data", None)) and callable(getattr(tcp, "_idle_timeout", None))
              and callable(getattr(task_group.TaskGroup, "spawn_app", None))
              and callable(getattr(task_group, "_handle", None))
@@ -219,6 +326,7 @@ def install() -> None:
     tcp_server.TCPServer._close = _close  # type: ignore[method-assign]
     tcp_server.TCPServer._read_data = _read_data  # type: ignore[method-assign]
     tcp_server.TCPServer._idle_timeout = _idle_timeout  # type: ignore[method-assign]
+    tcp_server.TCPServer.run = _run  # type: ignore[method-assign]
     ws_stream.Connection = FailWithCloseFrame  # type: ignore[attr-defined]  # what Handshake.accept builds
 
 install()

@@ -1,9 +1,10 @@
 """The socket endpoint, ``GET /ws`` (PROTOCOL.md section 4).
 
 Per socket: the handler authenticates at the handshake (401/403 before any
-upgrade), then runs a reader (this task) and a single writer task, the only
-caller of ``websocket.send``.  When either ends, the other is cancelled;
-cleanup (detaching from the session) is synchronous.
+upgrade, 429 past ``realtime.sockets_per_user``), then runs a reader (this
+task) and a single writer task, the only caller of ``websocket.send``.
+When either ends, the other is cancelled; cleanup (detaching from the
+session) is synchronous.
 
 Each client event type has its own handler in ``HANDLERS``.  Bad input gets
 an ``error`` frame and the socket stays open; more than
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -288,10 +290,13 @@ async def socket_endpoint() -> Response | None:
         if who.via_cookie and origin is not None and not origin_allowed(
                 origin, websocket.headers.get("Host", ""), d.cfg.server.allowed_origins):
             raise Forbidden("cross-origin socket refused")
+        conn = system.new_conn(who.user.username, who.claims.ver, who.claims.sid)  # 429 past sockets_per_user
     except ChatError as e:
-        return Response(encode(e.to_json()), status=e.status, mimetype="application/json")
+        refusal = Response(encode(e.to_json()), status=e.status, mimetype="application/json")
+        if e.retry_after is not None:
+            refusal.headers["Retry-After"] = str(max(1, math.ceil(e.retry_after)))
+        return refusal
     cfg = d.cfg.realtime
-    conn = system.new_conn(who.user.username, who.claims.ver, who.claims.sid)
     server, client = websocket.scope.get("server"), websocket.scope.get("client")
     if server and client:
         conn.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))

@@ -25,13 +25,14 @@ def test_written_for_these_versions() -> None:
 
 
 def test_the_patches_are_installed_once() -> None:
+    assert tcp_server.TCPServer.run is transport._run
     assert tcp_server.TCPServer._close is transport._close
     assert tcp_server.TCPServer._read_data is transport._read_data
     assert tcp_server.TCPServer._idle_timeout is transport._idle_timeout
     assert task_group.TaskGroup.spawn_app is transport._spawn_app
     assert ws_stream.Connection is transport.FailWithCloseFrame
     transport.install()
-    assert tcp_server.TCPServer._close is transport._close  # not wrapped twice
+    assert tcp_server.TCPServer.run is transport._run  # not wrapped twice
 
 
 def _client_frame(opcode: int, payload: bytes, *, mask: bool = True, rsv: int = 0) -> bytes:
@@ -69,3 +70,22 @@ def test_a_peer_close_and_a_parse_failure_after_our_close_are_left_as_wsproto_ha
     conn.receive_data(_client_frame(0x1, b"hi", mask=False))
     assert [e.code for e in conn.events()] == [1002]  # type: ignore[attr-defined]
     assert conn.state is ConnectionState.LOCAL_CLOSING  # a second close frame may not be sent
+
+
+def test_the_cap_counts_per_address_and_frees_on_leave() -> None:
+    cap = transport.ConnectionCap(2)
+    assert cap.enter("10.0.0.1") and cap.enter("10.0.0.1")
+    assert not cap.enter("10.0.0.1")
+    assert cap.enter("10.0.0.2")  # another address has its own count
+    assert cap.refused == 1
+    cap.leave("10.0.0.1")
+    assert cap.enter("10.0.0.1")
+    for host in ("10.0.0.1", "10.0.0.1", "10.0.0.2"):
+        cap.leave(host)
+    assert cap.open == {}  # addresses with nothing open are not kept
+
+
+def test_no_cap_counts_but_never_refuses() -> None:
+    cap = transport.ConnectionCap(0)
+    assert all(cap.enter("10.0.0.1") for _ in range(1000))
+    assert cap.open == {"10.0.0.1": 1000} and cap.refused == 0
