@@ -21,10 +21,11 @@ in each section show the defect and the fix.
    into it with an awaiting ``send``.  Nothing reads that channel once the
    app has returned, so a put after that blocked forever: a socket closed
    with 1008 while the client's next 100 frames were arriving left hypercorn's
-   reader, and the app task's own final close (``websocket.disconnect`` is
-   a put too), waiting on a full channel, the TCP connection never closed
+   reader and the app task's own final close (``websocket.disconnect`` is a
+   put too) waiting on a full channel; the TCP connection was never closed
    (CLOSE-WAIT) and its task never ended.  Here the channel's receive end is
    closed when the app returns, and a put to a closed channel is dropped.
+   (While the app runs it must keep reading: ``ws.py`` does so while closing.)
    tests/reliability/test_rel_release.py.
 
 3. Closing without racing a sender (``TCPServer._close``).  hypercorn closes
