@@ -73,6 +73,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("server", "backlog", int, 4096, "connections", "Listen backlog (hypercorn's default 100 stalls connection storms).", 16, 65535),
     S("server", "tcp_user_timeout", float, 30.0, "seconds",
       "TCP_USER_TIMEOUT on accepted sockets: a peer that stops acknowledging data is dropped after this.", 1, 600),
+    S("server", "keep_alive_timeout", float, 30.0, "seconds",
+      "An HTTP connection idle this long between requests (or before its first) is closed.", 1, 3600),
+    S("server", "max_connections_per_ip", int, 0, "connections",
+      "Open TCP connections (HTTP and sockets) per client address; past it a connection gets 429 and is closed. "
+      "0 = no cap. Behind a reverse proxy every connection comes from the proxy: cap there instead.", 0, 1000000),
     S("server", "shutdown_grace", float, 10.0, "seconds", "On SIGTERM/SIGINT: time to close sockets and drain before exiting.", 0.5, 600),
     S("server", "allowed_origins", list, [], "list of origins",
       "Extra origins (scheme://host:port) allowed for cookie-authenticated requests and sockets; same-origin is always allowed."),
@@ -129,6 +134,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("realtime", "dispatch_queue", int, 1024, "batches", "Committed batches waiting for fan-out before the writer waits.", 1, 1000000),
     S("realtime", "sends_per_second", int, 20, "sends", "send events per socket per second (protocol: 20).", 1, 100000),
     S("realtime", "errors_per_minute", int, 20, "errors", "Invalid frames per socket per minute before close 1008.", 1, 100000),
+    S("realtime", "sockets_per_user", int, 20, "sockets",
+      "Open sockets per user (every tab and device has one); past it the handshake gets 429 RATE_LIMITED.", 1, 100000),
     S("realtime", "max_frame", int, 64 * 1024, "bytes", "Largest socket frame accepted (close 1009 above).", 1024, 16 * 1024 * 1024),
     S("realtime", "handle_timeout", float, 10.0, "seconds", "Longest a caller waits for an actor's reply.", 0.1, 600),
     # metrics: who may read GET /metrics

@@ -158,6 +158,8 @@ class Metrics:
         self.sockets_open = Gauge("chatter_sockets_open", "Open WebSocket connections.")
         self.sockets_total = Counter("chatter_sockets_total", "WebSocket connections accepted.")
         self.sockets_closed = Counter("chatter_sockets_closed_total", "WebSocket closes by code.")
+        self.sockets_refused = Counter("chatter_sockets_refused_total",
+                                       "Socket handshakes refused (429) past realtime.sockets_per_user.")
         self.events_delivered = Counter("chatter_events_delivered_total",
                                         "Events queued to sockets (durable live, catch-up, ephemeral).")
         self.frames_sent = Counter("chatter_frames_sent_total",

@@ -26,11 +26,15 @@ from chatter.actors.presence import Presence, PresenceHandle
 from chatter.actors.registry import Dispatcher, Rooms, Sessions
 from chatter.actors.room import Origin
 from chatter.actors.session import SessionHandle
+from chatter.errors import RateLimited
 from chatter.metrics import Metrics
 from chatter.store.base import Store
 from chatter.store.models import MemberRow, PostResult, RoomId, RoomRow, Username, UserRow
 
 log = logging.getLogger(__name__)
+
+# Retry-After for a refused socket: a hint only, as a slot frees when one of the user's sockets closes.
+SOCKET_SLOT_RETRY = 10.0
 
 
 class ChatSystem:
@@ -47,6 +51,7 @@ class ChatSystem:
         self.contacts = contacts
         self.accepting = True
         self._drained = trio.Event()  # set once closing started and the last socket is gone
+        self._sockets_of: dict[Username, int] = {}  # open sockets per user (new_conn .. detach); no zeros kept
 
     # -- users ------------------------------------------------------------
 
@@ -102,6 +107,16 @@ class ChatSystem:
     # -- sockets ------------------------------------------------------------
 
     def new_conn(self, user: Username, token_version: int, sid: str = "") -> Conn:
+        """A socket's state; RateLimited when ``user`` already has ``sockets_per_user`` open.
+
+        Every Conn this returns must be passed to ``detach`` once (it frees the user's slot).
+        """
+        open_now = self._sockets_of.get(user, 0)
+        if open_now >= self.cfg.sockets_per_user:
+            self.metrics.sockets_refused.inc()
+            raise RateLimited(f"more than {self.cfg.sockets_per_user} open sockets for this user",
+                              retry_after=SOCKET_SLOT_RETRY)
+        self._sockets_of[user] = open_now + 1
         self.metrics.sockets_open.inc()
         self.metrics.sockets_total.inc()
         return Conn(user, token_version, capacity=self.cfg.outbox_frames,
@@ -125,6 +140,9 @@ class ChatSystem:
         raise RuntimeError("could not attach the socket to a session")
 
     def detach(self, conn: Conn) -> None:
+        left = self._sockets_of.pop(conn.user, 0) - 1
+        if left > 0:
+            self._sockets_of[conn.user] = left
         self.metrics.sockets_open.dec()
         if not self.accepting and self.open_sockets() <= 0:
             self._drained.set()

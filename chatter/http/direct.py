@@ -65,6 +65,10 @@ class SendGate:
     def busy(self) -> bool:
         return self._lock.locked() or bool(self.pending)
 
+    def locked(self) -> bool:
+        """As ``trio.Lock.locked``: a send is in flight (``transport._close`` then skips the EOF)."""
+        return self._lock.locked()
+
     async def __aenter__(self) -> None:
         await self._lock.acquire()
         if self.pending:
@@ -119,6 +123,13 @@ class DirectSend:
         ws = self._ws
         return (not self.gate.busy() and not ws.closed and ws.state == ASGIWebsocketState.CONNECTED
                 and ws.connection.state == ConnectionState.OPEN)
+
+    def closed_below(self) -> bool:
+        """hypercorn sent a close frame on its own and did not tell the app (its 1009 for a message
+        over ``websocket_max_message_size``): its stream is still ``CONNECTED`` while wsproto is closing."""
+        ws = self._ws
+        return (not ws.closed and ws.state == ASGIWebsocketState.CONNECTED
+                and ws.connection.state == ConnectionState.LOCAL_CLOSING)
 
     def write(self, text: str) -> bool:
         """Write one text frame; False if part of it waits in the gate for the writer task."""

@@ -1,9 +1,10 @@
 """The socket endpoint, ``GET /ws`` (PROTOCOL.md section 4).
 
 Per socket: the handler authenticates at the handshake (401/403 before any
-upgrade), then runs a reader (this task) and a single writer task, the only
-caller of ``websocket.send``.  When either ends, the other is cancelled;
-cleanup (detaching from the session) is synchronous.
+upgrade, 429 past ``realtime.sockets_per_user``), then runs a reader (this
+task) and a single writer task, the only caller of ``websocket.send``.
+When either ends, the other is cancelled; cleanup (detaching from the
+session) is synchronous.
 
 Each client event type has its own handler in ``HANDLERS``.  Bad input gets
 an ``error`` frame and the socket stays open; more than
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -66,6 +68,7 @@ class Socket:
         self.opened = trio.current_time()
         self.closing_since: float | None = None  # when the sweeper first saw close_code set
         self.shut = False  # the sweeper shut the connection down underneath hypercorn
+        self.direct: DirectSend | None = None  # the transport's direct path, when there is one
         self.sends = Window(cfg.sends_per_second, 1.0)
         self.errors = Window(cfg.errors_per_minute, 60.0)
 
@@ -228,6 +231,8 @@ class Sweeper:
 
     - with 1008, a socket that has not said hello ``HELLO_DEADLINE`` seconds after opening;
     - with 4008, a socket whose writer made no progress for ``stall_timeout`` while frames wait;
+    - with 1009, in its books, a socket that hypercorn closed itself (a message over
+      ``max_frame`` characters: hypercorn sends the 1009 and tells the app nothing);
 
     and, ``CLOSE_GRACE`` seconds after a socket was asked to close, shuts the
     connection down underneath hypercorn (``transport``) if it is still open:
@@ -258,6 +263,8 @@ class Sweeper:
                     conn.close(1008, "no hello")
                 elif conn.queued and now - conn.last_progress > sock.cfg.stall_timeout:
                     conn.close(4008, "too slow")
+                elif sock.direct is not None and sock.direct.closed_below():
+                    conn.close(1009, "message too big")
                 else:
                     continue
             if sock.closing_since is None:
@@ -288,11 +295,13 @@ async def socket_endpoint() -> Response | None:
                 origin, websocket.headers.get("Host", ""), d.cfg.server.allowed_origins,
                 scheme=request_client(websocket).scheme):
             raise Forbidden("cross-origin socket refused")
+        conn = system.new_conn(who.user.username, who.claims.ver, who.claims.sid)  # 429 past sockets_per_user
     except ChatError as e:
-        return Response(encode(e.to_json()), status=e.status, mimetype="application/json")
-    await websocket.accept()
+        refusal = Response(encode(e.to_json()), status=e.status, mimetype="application/json")
+        if e.retry_after is not None:
+            refusal.headers["Retry-After"] = str(max(1, math.ceil(e.retry_after)))
+        return refusal
     cfg = d.cfg.realtime
-    conn = system.new_conn(who.user.username, who.claims.ver, who.claims.sid)
     server, client = websocket.scope.get("server"), websocket.scope.get("client")
     if server and client:
         conn.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))
@@ -301,6 +310,7 @@ async def socket_endpoint() -> Response | None:
     sweeper = sweeper_of(current_app)
     sweeper.add(sock)
     try:
+        await websocket.accept()
         async with trio.open_nursery() as nursery:
             try:
                 asgi_send = _asgi_send()
@@ -313,12 +323,16 @@ async def socket_endpoint() -> Response | None:
                     context = contextvars.copy_context()
                     conn.start_writer = lambda: context.run(
                         nursery.start_soon, _writer, sock, nursery.cancel_scope, asgi_send, direct)
-                    conn.direct = direct
-                while conn.close_code is None:
+                    conn.direct = sock.direct = direct
+                while True:
                     raw = await websocket.receive()
-                    await _handle(sock, raw)
-                # Closing: the writer sends the close frame and then cancels us.
-                await trio.sleep_forever()
+                    if conn.close_code is None:
+                        await _handle(sock, raw)
+                    # Closing: the writer sends the close frame and then cancels us.  Until then keep
+                    # taking (and dropping) what the client still sends: hypercorn's reader, and its
+                    # disconnect when a send fails, come through the same bounded channels and would
+                    # wait on us for ever (tests/reliability/test_rel_release.py).  Once we return,
+                    # hypercorn drops it itself (transport.py, "a finished app's channel").
             finally:
                 # The nursery takes no new task once its body has ended, and other tasks (a
                 # fan-out, the shutdown's close_all_sockets) run while it waits for its children:
@@ -326,7 +340,7 @@ async def socket_endpoint() -> Response | None:
                 conn.start_writer = None
     finally:
         conn.start_writer = None  # also when the nursery never opened
-        conn.direct = None
+        conn.direct = sock.direct = None
         sweeper.remove(sock)
         system.detach(conn)
     return None

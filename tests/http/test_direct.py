@@ -151,3 +151,15 @@ async def test_a_broken_connection_is_reported_to_hypercorn_by_the_flush() -> No
 def test_attach_refuses_an_unknown_shape() -> None:
     assert DirectSend.attach(None) is None
     assert DirectSend.attach(print) is None  # a callable without hypercorn's chain behind it
+
+
+async def test_closed_below_only_while_hypercorn_closes_without_the_app() -> None:
+    server, peer = _pair()
+    direct, _, _, ws = _direct(server)
+    assert not direct.closed_below()
+    ws.connection.state = ConnectionState.LOCAL_CLOSING  # hypercorn sent its own 1009
+    assert direct.closed_below()
+    ws.state = ASGIWebsocketState.CLOSED  # the app closed (its close frame is refused by wsproto)
+    assert not direct.closed_below()
+    peer.close()
+    await server.aclose()

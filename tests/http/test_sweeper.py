@@ -20,7 +20,7 @@ def _sock(opened: float, *, said_hello: bool = True, stall: float = 45.0) -> Any
     conn = Conn("ana", 0, capacity=8, control_capacity=4, metrics=Metrics())
     conn.addresses = (LOCAL, PEER)
     return SimpleNamespace(conn=conn, cfg=SimpleNamespace(stall_timeout=stall), said_hello=said_hello,
-                           opened=opened, closing_since=None, shut=False)
+                           opened=opened, closing_since=None, shut=False, direct=None)
 
 
 async def test_no_hello_closes_at_the_deadline_and_not_before() -> None:
@@ -57,3 +57,20 @@ async def test_a_closing_socket_still_open_after_the_grace_is_shut_down_once() -
     assert sweeper.sweep(13.0) == []  # once
     sweeper.remove(sock)
     assert sweeper.sweep(20.0) == []
+
+
+async def test_a_socket_hypercorn_closed_itself_is_closed_in_the_books_and_then_shut_down() -> None:
+    """hypercorn answers a message over its size limit with 1009 and tells the app nothing."""
+    sweeper, sock, other = Sweeper(), _sock(0.0), _sock(0.0)
+    closed_below = [False]
+    sock.direct = SimpleNamespace(closed_below=lambda: closed_below[0])
+    other.direct = SimpleNamespace(closed_below=lambda: False)
+    sweeper.add(sock)
+    sweeper.add(other)
+    assert sweeper.sweep(5.0) == []
+    assert sock.conn.close_code is None
+    closed_below[0] = True
+    assert sweeper.sweep(6.0) == []
+    assert (sock.conn.close_code, sock.conn.close_reason) == (1009, "message too big")
+    assert sweeper.sweep(8.0) == [(LOCAL, PEER)]  # and shut down if still open CLOSE_GRACE later
+    assert other.conn.close_code is None

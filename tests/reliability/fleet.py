@@ -121,6 +121,124 @@ def server_log(tmp_path: Path) -> str:
     return "".join(p.read_text(errors="replace") for p in sorted(tmp_path.glob("server-*.log")))
 
 
+# -- what the server process holds (file descriptors, TCP states) ----------------------------------
+
+# A closing socket is gone within the sweeper's CLOSE_GRACE + TICK (3 s) whatever the client
+# does; a client that answers the close frame or closes its end is let go at once.
+RELEASE_BOUND = 6.0
+
+HELD = {"ESTABLISHED", "CLOSE_WAIT"}  # states in which the server still holds the connection
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def socket_fds(pid: int) -> int:
+    """The server process's open socket descriptors."""
+    n = 0
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:")
+        except OSError:
+            continue  # closed while we looked
+    return n
+
+
+def describe_sockets(pid: int) -> list[str]:
+    """Each socket descriptor of the process with its /proc/net/tcp entry (for failure messages)."""
+    by_inode = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                parts = line.split()
+                by_inode[parts[9]] = f"{parts[1]}->{parts[2]} {TCP_STATES.get(int(parts[3], 16), parts[3])}"
+    out = []
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if link.startswith("socket:"):
+            out.append(f"fd {name}: {by_inode.get(link[8:-1], 'not TCP (or no longer in the table)')}")
+    return out
+
+
+def held_connections(server_port: int) -> list[tuple[int, str]]:
+    """(client port, state) of every connection whose server end is ESTABLISHED or CLOSE-WAIT."""
+    out = []
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            local, remote, state = parts[1], parts[2], TCP_STATES.get(int(parts[3], 16), parts[3])
+            if int(local.split(":")[1], 16) == server_port and state in HELD:
+                out.append((int(remote.split(":")[1], 16), state))
+    return out
+
+
+class Books:
+    """What a server process holds: its socket descriptors and its connections' TCP states."""
+
+    def __init__(self, pid: int, url: str) -> None:
+        self.pid = pid
+        self.port = _port(url)
+        self.baseline: int | None = None  # socket descriptors with no connection open
+
+    async def settle(self) -> float:
+        """Wait until no connection is held (set-up ones included); then take the baseline."""
+        took = await self._until(lambda held, fds: not held, RELEASE_BOUND)
+        self.baseline = socket_fds(self.pid)
+        return took
+
+    async def released(self, *, still_open: int = 0, bound: float = RELEASE_BOUND) -> float:
+        """Seconds until at most ``still_open`` connections are held and the socket descriptors are
+        back to the baseline plus those; fails after ``bound``."""
+        assert self.baseline is not None, "settle() first"
+        base = self.baseline
+        return await self._until(lambda held, fds: len(held) <= still_open and fds <= base + still_open, bound)
+
+    async def _until(self, done: Any, bound: float) -> float:
+        start = trio.current_time()
+        for _ in bounded():
+            held, fds = held_connections(self.port), socket_fds(self.pid)
+            if done(held, fds):
+                return trio.current_time() - start
+            if trio.current_time() - start > bound:
+                raise AssertionError(f"after {bound} s the server still holds {held}, {fds} socket fds "
+                                     f"(baseline {self.baseline}): {describe_sockets(self.pid)}")
+            await trio.sleep(0.02)  # the poll interval of a deadline loop on /proc, not synchronisation
+        raise AssertionError("unreachable")
+
+
+async def http_response(stream: trio.SocketStream, buf: bytearray) -> bytes:
+    """One whole response (this server always sends content-length) from ``stream``."""
+    for _ in bounded():
+        head, sep, rest = bytes(buf).partition(b"\r\n\r\n")
+        if sep:
+            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            if len(rest) >= length:
+                del buf[: len(head) + 4 + length]
+                return head + sep + rest[:length]
+        data = await stream.receive_some(65536)
+        assert data, f"the connection closed before a whole response: {bytes(buf)[:200]!r}"
+        buf += data
+    raise AssertionError("unreachable")
+
+
+async def eof_within(stream: trio.SocketStream, seconds: float) -> float:
+    """Seconds until the server closes its end (EOF); fails after ``seconds``."""
+    start = trio.current_time()
+    with trio.fail_after(seconds):
+        for _ in bounded():
+            try:
+                if not await stream.receive_some(65536):
+                    break
+            except trio.BrokenResourceError:
+                break
+    return trio.current_time() - start
+
+
 # -- REST set-up ---------------------------------------------------------------
 
 
