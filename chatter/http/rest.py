@@ -19,9 +19,9 @@ from quart import Blueprint, Response, current_app, request
 from quart_schema import document_querystring, document_request, document_response
 
 from chatter import auth, policy
+from chatter import wire as s
 from chatter.actors.system import ChatSystem
 from chatter.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
-from chatter.http import schemas as s
 from chatter.http.authn import Caller, check_browser_write, check_csrf, identify
 from chatter.http.proxies import client
 from chatter.http.wire import field, parse_object
