@@ -78,6 +78,11 @@ build-ui: setup-ui
 test-py *ARGS: setup-py
     {{py}} -m pytest -q -p no:cacheprovider {{ARGS}}
 
+# Regenerate what comes from the wire structs (chatter/wire): the UI's types and validators, and their test samples.
+gen-wire: setup-py
+    {{py}} -m chatter.wire.gen_ts
+    {{py}} tests/wire/wire_samples.py
+
 # Lint and type-check: ruff + mypy on the Python, ESLint + Prettier on the UI.
 lint: setup-py setup-ui
     {{py}} -m ruff check chatter tests bench

@@ -33,7 +33,7 @@ export default defineConfig(
     },
   },
   {
-    // Plain JavaScript (the dev mock server, this file) is outside the TypeScript program.
+    // Plain JavaScript (this file) is outside the TypeScript program.
     files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { ...globals.node } },

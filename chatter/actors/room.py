@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 import trio
 
 from chatter.actors import frames
-from chatter.actors.frames import encode, encode_event
+from chatter.actors.frames import encode_event
 from chatter.errors import ChatError, NotFound, Unavailable
 from chatter.store.models import EventRow, RoomId, Username
 
@@ -146,7 +146,7 @@ class Room:
     # -- typing ---------------------------------------------------------
 
     def _fan_typing(self, user: Username, active: bool) -> None:
-        frame = encode({"type": "typing", "room": self.id, "user": user, "active": active})
+        frame = frames.typing(self.id, user, active)
         for member in self.members:
             if member != user and (s := self.sessions.get(member)) is not None:
                 s.offer_ephemeral(frame)

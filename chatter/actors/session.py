@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 import trio
 
+from chatter.actors import frames
 from chatter.actors.conn import Conn
-from chatter.actors.frames import encode, encode_event
+from chatter.actors.frames import encode_event
 from chatter.store.models import Username
+from chatter.wire import User
 
 if TYPE_CHECKING:
     from chatter.actors.presence import PresenceHandle
@@ -44,7 +46,8 @@ class _Attach:
     conn: Conn
     since: int | None
     epoch: str | None
-    ready: dict[str, Any]  # the ready frame without epoch and seq
+    user: User  # for the ready frame (with its epoch and head, read when it is queued)
+    online: list[str]
     attached: trio.Event
 
 
@@ -122,7 +125,7 @@ class Session:
                         kick(list(self.conns.values()), cmd)
                     case _:
                         assert_never(cmd)
-                del cmd  # while idle, the last command (an attach holds its ready frame) must not stay alive
+                del cmd  # while idle, the last command (an attach holds its user) must not stay alive
             self.ended = True
             nursery.cancel_scope.cancel()
 
@@ -141,9 +144,9 @@ class Session:
         epoch = self.store.epoch
         since = cmd.since
         reset = since is not None and ((cmd.epoch is not None and cmd.epoch != epoch) or since > head)
-        conn.offer_control(encode({"type": "ready", "epoch": epoch, "seq": head, **cmd.ready}))
+        conn.offer_control(frames.ready(epoch=epoch, seq=head, user=cmd.user, online=cmd.online))
         if reset:
-            conn.offer_control(encode({"type": "reset", "epoch": epoch, "seq": head}))
+            conn.offer_control(frames.reset(epoch=epoch, seq=head))
             since = None
         self.conns[conn.id] = conn
         self.presence.connected(self.user)
@@ -203,9 +206,10 @@ class SessionHandle:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    async def attach(self, conn: Conn, since: int | None, epoch: str | None, ready: dict[str, Any]) -> None:
+    async def attach(self, conn: Conn, since: int | None, epoch: str | None, user: User, online: list[str]) -> None:
         attached = trio.Event()
-        await self.session.outlet.send(_Attach(conn=conn, since=since, epoch=epoch, ready=ready, attached=attached))
+        await self.session.outlet.send(_Attach(conn=conn, since=since, epoch=epoch, user=user, online=online,
+                                               attached=attached))
         await attached.wait()
 
     def detach_nowait(self, conn: Conn) -> None:

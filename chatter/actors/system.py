@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 import trio
 
 from chatter.actors.conn import Conn, Flusher
@@ -30,6 +31,7 @@ from chatter.errors import RateLimited
 from chatter.metrics import Metrics
 from chatter.store.base import Store
 from chatter.store.models import MemberRow, PostResult, RoomId, RoomRow, Username, UserRow
+from chatter.wire import User
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,10 @@ class ChatSystem:
 
     # -- users ------------------------------------------------------------
 
-    def user_json(self, row: UserRow) -> dict[str, Any]:
-        online = self.presence.is_online(row.username)
-        return {"username": row.username, "name": row.name, "online": online,
-                "last_seen": self.presence.last_seen(row.username) or row.last_seen}
+    def user_wire(self, row: UserRow) -> User:
+        """What clients see of a user: the row plus live presence."""
+        return User(username=row.username, name=row.name, online=self.presence.is_online(row.username),
+                    last_seen=self.presence.last_seen(row.username) or row.last_seen)
 
     async def logout(self, user: Username) -> None:
         """Every token issued before now stops working; open sockets close with 4001."""
@@ -129,11 +131,11 @@ class ChatSystem:
         ``user_row`` is the row the handshake authenticated with (not read again here).
         """
         contacts = await self.contacts.of(conn.user)
-        online = sorted(u for u in contacts if self.presence.is_online(u))
-        ready = {"user": {**self.user_json(user_row), "online": True}, "online": online}
+        online: list[str] = sorted(u for u in contacts if self.presence.is_online(u))
+        me = msgspec.structs.replace(self.user_wire(user_row), online=True)
         for _ in range(3):  # a session that just ended refuses: start the next one
             try:
-                await self.sessions.handle(conn.user).attach(conn, since, epoch, ready)
+                await self.sessions.handle(conn.user).attach(conn, since, epoch, me, online)
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 continue

@@ -29,14 +29,15 @@ from chatter import auth
 from chatter.actors.system import ChatSystem, open_actor_system
 from chatter.config import Config, check_secret
 from chatter.errors import ChatError, ConfigError
+from chatter.http.openapi import ChatterOpenAPI
 from chatter.http.proxies import Proxies, client
 from chatter.http.reset import reset
 from chatter.http.rest import Deps, api
-from chatter.http.schemas import ChatterOpenAPI, Health
 from chatter.http.ws import sweeper_of, wire_socket
 from chatter.metrics import Metrics, method_label, route_label, status_label
 from chatter.ratelimit import LoginGuard, RateLimiter
 from chatter.store import Store, open_memory_store, open_sqlite_store
+from chatter.wire import Health
 
 log = logging.getLogger(__name__)
 

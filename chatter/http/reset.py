@@ -23,8 +23,8 @@ from quart import Blueprint, Response, current_app
 from quart_schema import document_request, document_response, hide
 
 from chatter import ops, policy
+from chatter import wire as s
 from chatter.errors import Invalid, RateLimited
-from chatter.http import schemas as s
 from chatter.http.rest import body, browser_write_check, client_ip, deps, no_content
 from chatter.http.wire import field
 

@@ -13,20 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import trio
 from quart import Blueprint, Response, current_app, request
 from quart_schema import document_querystring, document_request, document_response
 
 from chatter import auth, policy
+from chatter import wire as s
 from chatter.actors.system import ChatSystem
 from chatter.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
-from chatter.http import schemas as s
 from chatter.http.authn import Caller, check_browser_write, check_csrf, identify
 from chatter.http.proxies import client
 from chatter.http.wire import field, parse_object
 from chatter.ratelimit import LoginGuard, RateLimiter, Verdict
-from chatter.store.models import MemberRow, MessageRow, RoomRow, Username
+from chatter.store.models import MemberRow, RoomRow, Username, UserRow
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -52,7 +51,8 @@ def deps() -> Deps:
 
 
 def json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status=status, mimetype="application/json")
+    """A JSON response of ``chatter.wire`` structs (or plain data holding them)."""
+    return Response(s.encode(data), status=status, mimetype="application/json")
 
 
 def no_content() -> Response:
@@ -89,21 +89,19 @@ def browser_write_check() -> None:
     check_browser_write(request.headers, deps().cfg.server.allowed_origins, scheme=request_scheme())
 
 
-def user_json(row: Any) -> dict[str, Any]:
-    return deps().system.user_json(row)
+# Rows to their wire structs (declared in chatter.wire; the User needs presence, so the system builds it).
 
 
-def member_json(m: MemberRow) -> dict[str, Any]:
-    return {"username": m.username, "name": m.name, "role": m.role, "read_up_to": m.read_up_to}
+def user_json(row: UserRow) -> s.User:
+    return deps().system.user_wire(row)
 
 
-def message_json(m: MessageRow | None) -> dict[str, Any] | None:
-    return None if m is None else m.wire()
+def member_json(m: MemberRow) -> s.Member:
+    return m.wire()
 
 
-def room_json(r: RoomRow) -> dict[str, Any]:
-    return {"id": r.id, "kind": r.kind, "name": r.name, "members": [member_json(m) for m in r.members],
-            "last_message": message_json(r.last_message), "unread": r.unread, "created_at": r.created_at}
+def room_json(r: RoomRow) -> s.Room:
+    return r.wire()
 
 
 def _rfc3339(ts: float) -> str:

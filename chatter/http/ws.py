@@ -23,10 +23,10 @@ import trio
 from hypercorn.protocol import ws_stream
 from quart import Response, current_app, websocket
 
-from chatter import policy
+from chatter import policy, wire
 from chatter.actors import frames
 from chatter.actors.conn import Conn
-from chatter.actors.frames import coalesce, encode
+from chatter.actors.frames import coalesce
 from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
 from chatter.http.authn import identify, origin_allowed
 from chatter.http.direct import DirectSend
@@ -72,8 +72,9 @@ class Socket:
         self.sends = Window(cfg.sends_per_second, 1.0)
         self.errors = Window(cfg.errors_per_minute, 60.0)
 
-    def reply(self, obj: dict[str, Any]) -> None:
-        self.conn.offer_control(encode(obj))
+    def reply(self, frame: str) -> None:
+        """Queue one of ``frames``' frames to this socket (ahead of events)."""
+        self.conn.offer_control(frame)
 
 
 def _room(frame: dict[str, Any]) -> str:
@@ -105,8 +106,8 @@ async def on_send(sock: Socket, frame: dict[str, Any]) -> None:
     result = await deps().system.post(sock.conn.user, room, cmid, body, conn=sock.conn, started=started)
     if not result.created:  # an idempotent repeat: answer with the original ack
         m = result.message
-        sock.conn.offer_control(frames.ack(client_msg_id=m.client_msg_id, id=m.id, seq=m.seq, room=m.room,
-                                           created_at=m.created_at))
+        sock.reply(frames.ack(client_msg_id=m.client_msg_id, id=m.id, seq=m.seq, room=m.room,
+                              created_at=m.created_at))
 
 
 async def on_typing(sock: Socket, frame: dict[str, Any]) -> None:
@@ -124,7 +125,7 @@ async def on_read(sock: Socket, frame: dict[str, Any]) -> None:
 
 
 async def on_ping(sock: Socket, frame: dict[str, Any]) -> None:
-    sock.reply({"type": "pong"})
+    sock.reply(frames.pong())
 
 
 HANDLERS: dict[str, Callable[[Socket, dict[str, Any]], Awaitable[None]]] = {
@@ -170,7 +171,7 @@ async def _handle(sock: Socket, raw: str | bytes) -> None:
         if not sock.said_hello:
             conn.close(1008, "the first frame must be a valid hello")
             return
-        sock.reply({"type": "error", "code": e.code, "message": e.message, "ref": _ref(frame, kind)})
+        sock.reply(frames.error(e.code, e.message, _ref(frame, kind)))
         if isinstance(e, Invalid) and sock.errors.check_and_hit(trio.current_time()) is not None:
             conn.close(1008, "too many invalid frames")
     except Exception:
@@ -297,7 +298,7 @@ async def socket_endpoint() -> Response | None:
             raise Forbidden("cross-origin socket refused")
         conn = system.new_conn(who.user.username, who.claims.ver, who.claims.sid)  # 429 past sockets_per_user
     except ChatError as e:
-        refusal = Response(encode(e.to_json()), status=e.status, mimetype="application/json")
+        refusal = Response(wire.encode(e.to_json()), status=e.status, mimetype="application/json")
         if e.retry_after is not None:
             refusal.headers["Retry-After"] = str(max(1, math.ceil(e.retry_after)))
         return refusal

@@ -1,9 +1,15 @@
-"""Frozen rows returned by the Store.  Never sqlite3.Row or dicts."""
+"""Frozen rows returned by the Store.  Never sqlite3.Row or dicts.
+
+``wire()`` turns a row into its ``chatter.wire`` struct: the one declaration
+of what clients receive for it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal, NewType
+
+from chatter.wire import Member, Message, MessageEvent, Room
 
 Username = NewType("Username", str)
 RoomId = NewType("RoomId", str)
@@ -33,6 +39,9 @@ class MemberRow:
     role: Role
     read_up_to: int
 
+    def wire(self) -> Member:
+        return Member(username=self.username, name=self.name, role=self.role, read_up_to=self.read_up_to)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageRow:
@@ -44,11 +53,14 @@ class MessageRow:
     client_msg_id: str
     created_at: str
 
-    def wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "seq": self.seq, "room": self.room, "sender": self.sender,
-            "body": self.body, "client_msg_id": self.client_msg_id, "created_at": self.created_at,
-        }
+    def wire(self) -> Message:
+        return Message(id=self.id, seq=self.seq, room=self.room, sender=self.sender, body=self.body,
+                       client_msg_id=self.client_msg_id, created_at=self.created_at)
+
+    def event(self) -> MessageEvent:
+        """The durable ``message`` event that announced this message."""
+        return MessageEvent(seq=self.seq, id=self.id, room=self.room, sender=self.sender, body=self.body,
+                            client_msg_id=self.client_msg_id, created_at=self.created_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,10 +73,20 @@ class RoomRow:
     last_message: MessageRow | None
     unread: int
 
+    def wire(self) -> Room:
+        return Room(id=self.id, kind=self.kind, name=self.name, members=[m.wire() for m in self.members],
+                    last_message=None if self.last_message is None else self.last_message.wire(),
+                    unread=self.unread, created_at=self.created_at)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventRow:
-    """One durable event: ``data`` is the wire object without ``type`` and ``seq``."""
+    """One durable event: ``data`` is the wire object without ``type`` and ``seq``.
+
+    ``data`` stays a plain dict, as read from the events table: the stored
+    format of existing databases, written from a ``chatter.wire`` struct
+    (``queries._emit``).  ``wire()`` is the frame exactly as sent.
+    """
 
     seq: Seq
     room: RoomId

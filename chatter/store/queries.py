@@ -15,8 +15,9 @@ import heapq
 import secrets
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+import msgspec
 import orjson
 
 from chatter import policy
@@ -29,13 +30,25 @@ from chatter.store.models import (
     MessageId,
     MessageRow,
     PostResult,
+    Role,
     RoomId,
+    RoomKind,
     RoomRow,
     Seq,
     Username,
     UserRow,
 )
 from chatter.store.schema import MIGRATIONS, Migration
+from chatter.wire import (
+    DurableEvent,
+    MemberAddedEvent,
+    MemberRemovedEvent,
+    MemberUpdatedEvent,
+    ReadEvent,
+    RoomDeletedEvent,
+    RoomUpdatedEvent,
+    tag,
+)
 
 Events = list[EventRow]
 
@@ -116,10 +129,31 @@ def head(db: sqlite3.Connection) -> Seq:
 # -- events -----------------------------------------------------------------
 
 
-def _emit(db: sqlite3.Connection, room: RoomId, type_: str, data: dict[str, Any]) -> EventRow:
-    cur = db.execute("INSERT INTO events (room, type, data) VALUES (?, ?, ?)",
-                     (room, type_, orjson.dumps(data).decode()))
-    return EventRow(seq=Seq(int(cur.lastrowid or 0)), room=room, type=type_, data=data)
+def _next_seq(db: sqlite3.Connection) -> Seq:
+    """The seq the next event will have: the events table's AUTOINCREMENT counter plus one.
+
+    Only the one writer appends events, inside its transaction, so nothing
+    can take this seq before ``_emit`` does.
+    """
+    return Seq(head(db) + 1)
+
+
+def _emit(db: sqlite3.Connection, event: DurableEvent) -> EventRow:
+    """Append a durable event, built by the caller from its ``chatter.wire`` struct with ``seq=_next_seq(db)``.
+
+    The row keeps the format of every existing database: ``data`` is the
+    frame's JSON without ``type`` and ``seq``, keys in the struct's order.
+    The seq is written explicitly (it is the AUTOINCREMENT's next value) so
+    that the frame, which carries it, is complete before the row is.
+    """
+    if event.seq != _next_seq(db):
+        raise RuntimeError(f"event built with seq {event.seq}, but the next seq is {_next_seq(db)}")
+    kind = tag(event)
+    data = msgspec.structs.asdict(event)
+    del data["seq"]
+    db.execute("INSERT INTO events (seq, room, type, data) VALUES (?, ?, ?, ?)",
+               (event.seq, event.room, kind, orjson.dumps(data).decode()))
+    return EventRow(seq=Seq(event.seq), room=RoomId(event.room), type=kind, data=data)
 
 
 def events_for_user(db: sqlite3.Connection, username: Username, since: int, limit: int) -> EventPage:
@@ -339,8 +373,9 @@ def _new_room_id(db: sqlite3.Connection) -> RoomId:
 
 
 def _add(db: sqlite3.Connection, room: RoomId, room_name: str, kind: str, user: UserRow, role: str) -> EventRow:
-    ev = _emit(db, room, "member_added", {"room": room, "username": user.username, "role": role,
-                                          "name": user.name, "room_name": room_name, "kind": kind})
+    # Roles and kinds are strings in the Store API; policy checked this one, and the tables' CHECKs agree.
+    ev = _emit(db, MemberAddedEvent(seq=_next_seq(db), room=room, username=user.username, role=cast(Role, role),
+                                    name=user.name, room_name=room_name, kind=cast(RoomKind, kind)))
     db.execute("INSERT INTO members (room, username, role) VALUES (?, ?, ?)", (room, user.username, role))
     _open_span(db, room, user.username, ev.seq)
     return ev
@@ -380,8 +415,8 @@ def rename_room(db: sqlite3.Connection, actor: Username, room: str, name: str) -
     policy.check_rename(role, _kind(db, room))
     db.execute("UPDATE rooms SET name = ? WHERE id = ?", (name, room))
     r = get_room(db, room, actor)
-    ev = _emit(db, r.id, "room_updated", {"room": r.id, "id": r.id, "kind": r.kind, "name": name,
-                                          "created_at": r.created_at})
+    ev = _emit(db, RoomUpdatedEvent(seq=_next_seq(db), room=r.id, id=r.id, kind=r.kind, name=name,
+                                    created_at=r.created_at))
     return r, [ev]
 
 
@@ -389,7 +424,7 @@ def delete_room(db: sqlite3.Connection, actor: Username, room: str) -> tuple[Non
     role = require_member(db, room, actor)
     policy.check_delete(role, _kind(db, room))
     rid = RoomId(room)
-    ev = _emit(db, rid, "room_deleted", {"room": rid})
+    ev = _emit(db, RoomDeletedEvent(seq=_next_seq(db), room=rid))
     db.execute("UPDATE member_spans SET left_seq = ? WHERE room = ? AND left_seq IS NULL", (ev.seq, rid))
     db.execute("DELETE FROM members WHERE room = ?", (rid,))
     db.execute("UPDATE rooms SET deleted = 1, last_message = NULL, dm_key = NULL WHERE id = ?", (rid,))
@@ -434,10 +469,11 @@ def set_role(db: sqlite3.Connection, actor: Username, room: str, username: Usern
     events = []
     if role == "owner":  # transfer: the previous owner stays on as admin
         db.execute("UPDATE members SET role = 'admin' WHERE room = ? AND username = ?", (room, actor))
-        events.append(_emit(db, rid, "member_updated", {"room": rid, "username": actor, "role": "admin"}))
+        events.append(_emit(db, MemberUpdatedEvent(seq=_next_seq(db), room=rid, username=actor, role="admin")))
     if target_role != role:
         db.execute("UPDATE members SET role = ? WHERE room = ? AND username = ?", (role, room, username))
-        events.append(_emit(db, rid, "member_updated", {"room": rid, "username": username, "role": role}))
+        events.append(_emit(db, MemberUpdatedEvent(seq=_next_seq(db), room=rid, username=username,
+                                                   role=cast(Role, role))))  # checked by policy.check_set_role
     return _member(db, room, username), events
 
 
@@ -448,7 +484,7 @@ def remove_member(db: sqlite3.Connection, actor: Username, room: str, username: 
         raise NotFound(f"{username!r} is not a member of this room")
     policy.check_remove(actor_role, target_role, is_self=(actor == username), kind=_kind(db, room))
     rid = RoomId(room)
-    ev = _emit(db, rid, "member_removed", {"room": rid, "username": username})
+    ev = _emit(db, MemberRemovedEvent(seq=_next_seq(db), room=rid, username=username))
     db.execute("DELETE FROM members WHERE room = ? AND username = ?", (room, username))
     _close_span(db, rid, username, ev.seq)
     return None, [ev]
@@ -481,18 +517,16 @@ def post_message(db: sqlite3.Connection, sender: Username, room: str, client_msg
         return PostResult(message=original, created=False), []
     require_member(db, room, sender)
     rid = RoomId(room)
-    ev = _emit(db, rid, "message", {})
+    seq = _next_seq(db)
     cur = db.execute(
         "INSERT INTO messages (seq, room, sender, body, client_msg_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (ev.seq, room, sender, body, client_msg_id, now),
+        (seq, room, sender, body, client_msg_id, now),
     )
-    msg = MessageRow(id=MessageId(int(cur.lastrowid or 0)), seq=ev.seq, room=rid, sender=sender, body=body,
+    msg = MessageRow(id=MessageId(int(cur.lastrowid or 0)), seq=seq, room=rid, sender=sender, body=body,
                      client_msg_id=client_msg_id, created_at=now)
-    data = msg.wire()
-    del data["seq"]
-    db.execute("UPDATE events SET data = ? WHERE seq = ?", (orjson.dumps(data).decode(), ev.seq))
+    ev = _emit(db, msg.event())
     db.execute("UPDATE rooms SET activity_seq = ?, last_message = ? WHERE id = ?", (ev.seq, msg.id, room))
-    return PostResult(message=msg, created=True), [EventRow(seq=ev.seq, room=rid, type="message", data=data)]
+    return PostResult(message=msg, created=True), [ev]
 
 
 def mark_read(db: sqlite3.Connection, username: Username, room: str, up_to: int) -> tuple[int, Events]:
@@ -506,4 +540,4 @@ def mark_read(db: sqlite3.Connection, username: Username, room: str, up_to: int)
         return current, []
     db.execute("UPDATE members SET read_up_to = ? WHERE room = ? AND username = ?", (target, room, username))
     rid = RoomId(room)
-    return target, [_emit(db, rid, "read", {"room": rid, "user": username, "up_to": target})]
+    return target, [_emit(db, ReadEvent(seq=_next_seq(db), room=rid, user=username, up_to=target))]

@@ -10,8 +10,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import msgspec
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
+
+from chatter.wire import ServerEvent
 
 PASSWORD = "correct horse battery"
 
@@ -28,7 +31,10 @@ class Client:
     async def next(self, *types: str) -> dict[str, Any]:
         while True:
             while not self.buffer:
-                data = json.loads(await self.ws.get_message())
+                text = await self.ws.get_message()
+                data = json.loads(text)
+                # Every frame the server sends is one its schema declares (chatter.wire.ServerEvent).
+                msgspec.json.decode(text, type=list[ServerEvent] if isinstance(data, list) else ServerEvent)
                 for f in data if isinstance(data, list) else [data]:
                     if "seq" in f and f["type"] not in ("ready", "reset", "ack"):
                         self.seen_seqs.append(f["seq"])

@@ -10,11 +10,14 @@ from collections import deque
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 import trio.testing
 from helpers import bearer, cmid, make_config, running_app, system_of, user
 from quart.testing.connections import WebsocketDisconnectError
+
+from chatter.wire import ServerEvent
 
 TIMEOUT = 10
 
@@ -31,8 +34,11 @@ class Ws:
         await self.raw.send(obj if isinstance(obj, str | bytes) else json.dumps(obj))
 
     async def _fill(self) -> None:
-        data = json.loads(await self.raw.receive())
+        text = await self.raw.receive()
+        data = json.loads(text)
         self.frames_received += 1
+        # Every frame the server sends is one its schema declares (chatter.wire.ServerEvent).
+        msgspec.json.decode(text, type=list[ServerEvent] if isinstance(data, list) else ServerEvent)
         self.buffer.extend(data if isinstance(data, list) else [data])
 
     async def next(self, *types: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 import trio.lowlevel
@@ -110,7 +111,7 @@ def added(room: str, username: str, role: str, room_name: str, kind: str = "grou
 
 
 def msg_data(m: Any) -> dict[str, Any]:
-    d = m.wire()
+    d = msgspec.structs.asdict(m.wire())
     del d["seq"]
     return d
 
@@ -763,7 +764,7 @@ async def test_post_message_and_idempotent_repeat(kind: str, tmp_path: Path) -> 
             assert await store.head() == head + 1
             assert await events(store, "alice", head) == [(m.seq, "message", msg_data(m))]
             page = await store.events_for_user("alice", head, 10)
-            assert page.events[0].wire() == {"type": "message", **m.wire()}
+            assert page.events[0].wire() == {"type": "message", **msgspec.structs.asdict(m.wire())}
 
             again = await store.post_message("bob", g.id, "cid-1", "hello  there")
             assert again.created is False and again.message == m

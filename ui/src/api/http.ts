@@ -5,16 +5,7 @@
  * code; a 401 anywhere also notifies `onUnauthenticated` so the app can show
  * the login screen.
  */
-import {
-  parseApiError,
-  parseMember,
-  parseMessage,
-  parseMessagesPage,
-  parseRoom,
-  parseRooms,
-  parseUser,
-  parseUsers,
-} from '../wire/validate';
+import { parse, parseApiError } from '../wire/schema';
 import type { LoginResult, Member, Message, MessagesPage, Role, Room, User } from '../wire/types';
 
 export class ApiError extends Error {
@@ -89,7 +80,7 @@ function wrap<T>(f: () => T): T {
 }
 
 function userOf(v: unknown): User {
-  return wrap(() => parseUser((v as { user?: unknown })?.user ?? v));
+  return wrap(() => parse('User', (v as { user?: unknown })?.user ?? v, 'user'));
 }
 
 export const api = {
@@ -100,15 +91,8 @@ export const api = {
     return userOf(await request('POST', '/users', { username, name, password }));
   },
   async login(username: string, password: string): Promise<LoginResult> {
-    const d = (await request('POST', '/auth/login', { username, password }, { quiet401: true })) as Record<
-      string,
-      unknown
-    >;
-    return {
-      user: userOf(d.user),
-      token: typeof d.token === 'string' ? d.token : '',
-      expires_at: typeof d.expires_at === 'string' ? d.expires_at : '',
-    };
+    const d = await request('POST', '/auth/login', { username, password }, { quiet401: true });
+    return wrap(() => parse('LoginResult', d, 'login'));
   },
   async logout(): Promise<void> {
     await request('POST', '/auth/logout', {}, { quiet401: true });
@@ -122,43 +106,43 @@ export const api = {
   },
   async searchUsers(q: string): Promise<User[]> {
     const d = await request('GET', `/users?q=${encodeURIComponent(q)}`);
-    return wrap(() => parseUsers(d));
+    return wrap(() => parse('UserList', d, 'users').users);
   },
   async user(username: string): Promise<User> {
     return userOf(await request('GET', `/users/${encodeURIComponent(username)}`));
   },
   async rooms(): Promise<Room[]> {
     const d = await request('GET', '/rooms');
-    return wrap(() => parseRooms(d));
+    return wrap(() => parse('RoomList', d, 'rooms').rooms);
   },
   async room(id: string): Promise<Room> {
     const d = await request('GET', `/rooms/${encodeURIComponent(id)}`);
-    return wrap(() => parseRoom(d));
+    return wrap(() => parse('Room', d, 'room'));
   },
   async createRoom(name: string, members: string[]): Promise<Room> {
     const d = await request('POST', '/rooms', { name, members });
-    return wrap(() => parseRoom(d));
+    return wrap(() => parse('Room', d, 'room'));
   },
   async openDm(username: string): Promise<Room> {
     const d = await request('POST', '/dms', { username });
-    return wrap(() => parseRoom(d));
+    return wrap(() => parse('Room', d, 'room'));
   },
   async renameRoom(id: string, name: string): Promise<Room> {
     const d = await request('PATCH', `/rooms/${encodeURIComponent(id)}`, { name });
-    return wrap(() => parseRoom(d));
+    return wrap(() => parse('Room', d, 'room'));
   },
   async deleteRoom(id: string): Promise<void> {
     await request('DELETE', `/rooms/${encodeURIComponent(id)}`);
   },
   async addMember(id: string, username: string, role: Role = 'member'): Promise<Member> {
     const d = await request('POST', `/rooms/${encodeURIComponent(id)}/members`, { username, role });
-    return wrap(() => parseMember(d));
+    return wrap(() => parse('Member', d, 'member'));
   },
   async setRole(id: string, username: string, role: Role): Promise<Member> {
     const d = await request('PATCH', `/rooms/${encodeURIComponent(id)}/members/${encodeURIComponent(username)}`, {
       role,
     });
-    return wrap(() => parseMember(d));
+    return wrap(() => parse('Member', d, 'member'));
   },
   async removeMember(id: string, username: string): Promise<void> {
     await request('DELETE', `/rooms/${encodeURIComponent(id)}/members/${encodeURIComponent(username)}`);
@@ -167,14 +151,14 @@ export const api = {
     const q = new URLSearchParams({ limit: String(limit) });
     if (before !== null) q.set('before', String(before));
     const d = await request('GET', `/rooms/${encodeURIComponent(id)}/messages?${q}`);
-    return wrap(() => parseMessagesPage(d));
+    return wrap(() => parse('History', d, 'page'));
   },
   async markRead(id: string, up_to: number): Promise<void> {
     await request('POST', `/rooms/${encodeURIComponent(id)}/read`, { up_to });
   },
   async postMessage(id: string, client_msg_id: string, body: string): Promise<Message> {
     const d = await request('POST', `/rooms/${encodeURIComponent(id)}/messages`, { client_msg_id, body });
-    return wrap(() => parseMessage(d));
+    return wrap(() => parse('Message', d, 'message'));
   },
 };
 

@@ -93,16 +93,10 @@ export function onMemberUpdated(ev: EventOf<'member_updated'>, c: EventContext):
   else void c.loader.fetchRoom(ev.room);
 }
 
+/** A rename (the event carries the room's id, kind, name and created_at; members change by member events). */
 export function onRoomUpdated(ev: EventOf<'room_updated'>, c: EventContext): void {
-  if (ev.members && ev.name !== undefined && ev.kind) {
-    const prev = c.rooms.room(ev.room);
-    if (prev) c.rooms.upsert({ ...prev, name: ev.name, members: ev.members, kind: ev.kind });
-    else void c.loader.fetchRoom(ev.room);
-  } else if (ev.name !== undefined) {
-    c.rooms.rename(ev.room, ev.name);
-  } else {
-    void c.loader.fetchRoom(ev.room);
-  }
+  if (c.rooms.room(ev.room)) c.rooms.rename(ev.room, ev.name);
+  else void c.loader.fetchRoom(ev.room);
 }
 
 export function onRoomDeleted(ev: EventOf<'room_deleted'>, c: EventContext): void {

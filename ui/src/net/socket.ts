@@ -21,7 +21,7 @@
  * - Ping every PING_INTERVAL_MS while open; silence for PONG_TIMEOUT_MS
  *   after a ping is a dead connection: close and reconnect.
  */
-import { parseServerFrame } from '../wire/validate';
+import { parseServerFrame } from '../wire/schema';
 import { isDurable } from '../wire/types';
 import type { ClientFrame, ReadyEvent, ResetEvent, ServerEvent } from '../wire/types';
 

@@ -104,8 +104,8 @@ describe('Chat controller', () => {
     });
     await vi.waitFor(async () => expect(await outbox.list('ana')).toEqual([]));
     expect(chat.messages.pendingFor('r1')).toEqual([]);
-    f.last.receive({ type: 'message', ...msg(5, 11, 'r1', 'ana', 'hello', id) });
-    f.last.receive({ type: 'message', ...msg(5, 11, 'r1', 'ana', 'hello', id) }); // duplicate seq
+    f.last.receive({ type: 'message', ...msg(5, 11, 'r1', 'ana', 'hello', id!) });
+    f.last.receive({ type: 'message', ...msg(5, 11, 'r1', 'ana', 'hello', id!) }); // duplicate seq
     expect(chat.messages.timeline('r1').messages.map((m) => m.id)).toEqual([5]);
     expect(chat.rooms.room('r1')!.last_message!.id).toBe(5);
   });
@@ -245,7 +245,16 @@ describe('Chat controller', () => {
     f.last.open();
     f.last.receive(ready(1));
     await chat.idle();
-    f.last.receive({ type: 'member_added', seq: 2, room: 'r9', username: 'ana', role: 'member' });
+    f.last.receive({
+      type: 'member_added',
+      seq: 2,
+      room: 'r9',
+      username: 'ana',
+      role: 'member',
+      name: 'Ana',
+      room_name: 'Nine',
+      kind: 'group',
+    });
     await vi.waitFor(() => expect(chat.rooms.room('r9')).toBeDefined());
     chat.setActiveRoom('r9');
     f.last.receive({ type: 'member_removed', seq: 3, room: 'r9', username: 'ana' });

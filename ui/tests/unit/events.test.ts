@@ -158,10 +158,23 @@ describe('read', () => {
   });
 });
 
+/** A member_added event as the server sends it. */
+const added = (seq: number, room: string, username: string, role: 'admin' | 'member') =>
+  ({
+    type: 'member_added',
+    seq,
+    room,
+    username,
+    role,
+    name: username.toUpperCase(),
+    room_name: room,
+    kind: 'group',
+  }) as const;
+
 describe('member_added', () => {
   it('someone else in a room we know: shown at once, then fetched for the display name', () => {
     const { apply, rooms, loader } = setup();
-    apply({ type: 'member_added', seq: 2, room: 'r1', username: 'cy', role: 'admin' });
+    apply(added(2, 'r1', 'cy', 'admin'));
     expect(rooms.room('r1')!.members.find((m) => m.username === 'cy')).toEqual({
       username: 'cy',
       name: 'cy',
@@ -174,8 +187,8 @@ describe('member_added', () => {
   it('us, or a room we do not know: only fetched', () => {
     const { apply, rooms, loader } = setup();
     const before = rooms.get();
-    apply({ type: 'member_added', seq: 2, room: 'r1', username: 'ana', role: 'admin' });
-    apply({ type: 'member_added', seq: 3, room: 'r8', username: 'cy' });
+    apply(added(2, 'r1', 'ana', 'admin'));
+    apply(added(3, 'r8', 'cy', 'member'));
     expect(rooms.get()).toBe(before);
     expect(loader.fetchRoom.mock.calls).toEqual([['r1'], ['r8']]);
   });
@@ -204,27 +217,21 @@ describe('member_updated', () => {
 });
 
 describe('room_updated', () => {
-  it('a full update replaces name, kind and members of a known room', () => {
+  /** A room_updated event as the server sends it (a rename: id, kind, name, created_at; no members). */
+  const updated = (seq: number, id: string, name: string) =>
+    ({ type: 'room_updated', seq, room: id, id, kind: 'group', name, created_at: '2026-11-20T00:00:00.000Z' }) as const;
+
+  it('renames a known room and keeps its members (they change by member events)', () => {
     const { apply, rooms, loader } = setup();
-    const members = [{ username: 'ana', name: 'Ana', role: 'owner' as const, read_up_to: 0 }];
-    apply({ type: 'room_updated', seq: 2, room: 'r1', name: 'Renamed', kind: 'group', members });
-    expect(rooms.room('r1')).toMatchObject({ name: 'Renamed', members });
+    apply(updated(2, 'r1', 'Renamed'));
+    expect(rooms.room('r1')).toMatchObject({ name: 'Renamed', members: room('r1').members });
     expect(loader.fetchRoom).not.toHaveBeenCalled();
   });
 
-  it('a full update for an unknown room fetches it', () => {
+  it('an update for an unknown room fetches it', () => {
     const { apply, loader } = setup();
-    apply({ type: 'room_updated', seq: 2, room: 'r7', name: 'N', kind: 'group', members: [] });
+    apply(updated(2, 'r7', 'N'));
     expect(loader.fetchRoom).toHaveBeenCalledWith('r7');
-  });
-
-  it('a name alone renames; no fields at all fetches the room', () => {
-    const { apply, rooms, loader } = setup();
-    apply({ type: 'room_updated', seq: 2, room: 'r1', name: 'Only name' });
-    expect(rooms.room('r1')!.name).toBe('Only name');
-    expect(loader.fetchRoom).not.toHaveBeenCalled();
-    apply({ type: 'room_updated', seq: 3, room: 'r1' });
-    expect(loader.fetchRoom).toHaveBeenCalledWith('r1');
   });
 });
 

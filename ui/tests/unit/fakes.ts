@@ -71,13 +71,14 @@ export const ready = (seq: number, epoch = 'E1', me = 'ana', online: string[] = 
   online,
 });
 
+/** A message as the server sends it (every message has the client_msg_id it was sent with). */
 export const msg = (
   id: number,
   seq: number,
   room: string,
   sender: string,
   body: string,
-  client_msg_id: string | null = null,
+  client_msg_id = `cm-${id}`,
 ) => ({
   id,
   seq,

@@ -6,8 +6,7 @@ import { PresenceStore } from '../../src/store/presence';
 import type { Message, Room } from '../../src/wire/types';
 import { msg } from './fakes';
 
-const m = (id: number, sender = 'bo', cid: string | null = null): Message =>
-  msg(id, id + 100, 'r1', sender, `m${id}`, cid);
+const m = (id: number, sender = 'bo', cid?: string): Message => msg(id, id + 100, 'r1', sender, `m${id}`, cid);
 
 function room(id: string, over: Partial<Room> = {}): Room {
   return {

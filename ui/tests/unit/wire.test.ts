@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRoom, parseServerEvent, parseServerFrame } from '../../src/wire/validate';
+import { parse, parseServerEvent, parseServerFrame } from '../../src/wire/schema';
 import { msg, ready } from './fakes';
 
 describe('parseServerFrame', () => {
@@ -67,10 +67,19 @@ describe('parseServerFrame', () => {
       { type: 'ack', client_msg_id: 'c1', id: 3, seq: 9, room: 'r', created_at: 't' },
       { type: 'message', ...msg(3, 9, 'r', 'ana', 'x', 'c1') },
       { type: 'read', seq: 10, room: 'r', user: 'bo', up_to: 3 },
-      { type: 'member_added', seq: 11, room: 'r', username: 'cy', role: 'admin' },
+      {
+        type: 'member_added',
+        seq: 11,
+        room: 'r',
+        username: 'cy',
+        role: 'admin',
+        name: 'Cy',
+        room_name: 'R',
+        kind: 'group',
+      },
       { type: 'member_removed', seq: 12, room: 'r', username: 'cy' },
       { type: 'member_updated', seq: 12, room: 'r', username: 'bo', role: 'owner' }, // server extension
-      { type: 'room_updated', seq: 13, room: 'r', name: 'New', kind: 'group', members: [] },
+      { type: 'room_updated', seq: 13, room: 'r', id: 'r', kind: 'group', name: 'New', created_at: 't', members: [] }, // members: an extra, dropped
       { type: 'room_deleted', seq: 14, room: 'r' },
       { type: 'typing', room: 'r', user: 'bo', active: false },
       { type: 'presence', user: 'bo', online: true, last_seen: null },
@@ -86,9 +95,9 @@ describe('parseServerFrame', () => {
   });
 });
 
-describe('parseRoom', () => {
+describe("parse('Room')", () => {
   it('validates members and last message', () => {
-    const r = parseRoom({
+    const r = parse('Room', {
       id: 'r1',
       kind: 'dm',
       name: '',
@@ -99,9 +108,9 @@ describe('parseRoom', () => {
     });
     expect(r.members[0]!.read_up_to).toBe(4);
     expect(r.last_message?.id).toBe(4);
-    expect(() => parseRoom({ id: 'r1', kind: 'channel', members: [], created_at: 't' })).toThrow(/kind/);
-    expect(() =>
-      parseRoom({ id: 'r1', kind: 'group', members: [{ username: 'a', role: 'king' }], created_at: 't' }),
-    ).toThrow(/role/);
+    const ok = { id: 'r1', kind: 'group', name: 'R', unread: 0, last_message: null, members: [], created_at: 't' };
+    expect(() => parse('Room', { ...ok, kind: 'channel' })).toThrow(/kind/);
+    const member = { username: 'a', name: 'A', role: 'king', read_up_to: 0 };
+    expect(() => parse('Room', { ...ok, members: [member] })).toThrow(/role/);
   });
 });

@@ -1,0 +1,1246 @@
+// Generated from the server's structs (chatter/wire) by `python -m chatter.wire.gen_ts`: do not edit.
+// `just gen-wire` rewrites it; tests/wire/test_generated.py fails when it is out of date.
+
+// ---- REST bodies (chatter/wire/rest.py) ----------------------------------------------------------------------------
+
+export interface User {
+  username: string;
+  name: string;
+  online: boolean;
+  last_seen: string | null;
+}
+
+export interface Member {
+  username: string;
+  name: string;
+  role: 'admin' | 'member' | 'owner';
+  read_up_to: number;
+}
+
+export interface Message {
+  id: number;
+  seq: number;
+  room: string;
+  sender: string;
+  body: string;
+  client_msg_id: string;
+  /** RFC 3339 UTC with milliseconds */
+  created_at: string;
+}
+
+export interface Room {
+  id: string;
+  kind: 'dm' | 'group';
+  name: string;
+  members: Member[];
+  last_message: Message | null;
+  unread: number;
+  /** RFC 3339 UTC with milliseconds */
+  created_at: string;
+}
+
+export interface UserEnvelope {
+  user: User;
+}
+
+export interface LoginResult {
+  user: User;
+  token: string;
+  /** RFC 3339 UTC with milliseconds */
+  expires_at: string;
+}
+
+export interface UserList {
+  users: User[];
+}
+
+export interface RoomList {
+  rooms: Room[];
+}
+
+export interface History {
+  messages: Message[];
+  has_more: boolean;
+}
+
+/** `GET /api/events`: the durable events after `since`, as the socket would have sent them. */
+export interface Events {
+  epoch: string;
+  events: (MessageEvent | ReadEvent | MemberAddedEvent | MemberRemovedEvent | MemberUpdatedEvent | RoomUpdatedEvent | RoomDeletedEvent)[];
+  next: number;
+  has_more: boolean;
+}
+
+export interface Health {
+  status: string;
+}
+
+export interface Error {
+  error: ErrorBody;
+}
+
+export interface Register {
+  username: string;
+  /** no control, bidirectional or invisible format characters; not blank */
+  name: string;
+  /** any Unicode; the most common passwords are refused (400) */
+  password: string;
+}
+
+export interface Login {
+  username: string;
+  password: string;
+}
+
+export interface Rename {
+  /** no control, bidirectional or invisible format characters; not blank */
+  name: string;
+}
+
+export interface ChangePassword {
+  current: string;
+  /** any Unicode; the most common passwords are refused (400) */
+  new: string;
+}
+
+export interface ResetPassword {
+  /** the text after # in the reset link */
+  token: string;
+  /** any Unicode; the most common passwords are refused (400) */
+  new: string;
+}
+
+export interface UserSearch {
+  q?: string;
+}
+
+export interface CreateRoom {
+  /** no control, bidirectional or invisible format characters; not blank */
+  name: string;
+  members?: string[];
+}
+
+export interface OpenDm {
+  username: string;
+}
+
+export interface RenameRoom {
+  /** no control, bidirectional or invisible format characters; not blank */
+  name: string;
+}
+
+export interface AddMember {
+  username: string;
+  role?: 'admin' | 'member';
+}
+
+export interface SetRole {
+  role: 'admin' | 'member' | 'owner';
+}
+
+export interface HistoryQuery {
+  before?: number | null;
+  limit?: number;
+}
+
+export interface PostMessage {
+  client_msg_id: string;
+  /** not blank, no NUL; trailing whitespace is trimmed */
+  body: string;
+}
+
+export interface MarkRead {
+  up_to: number;
+}
+
+export interface EventsQuery {
+  since?: number;
+  limit?: number;
+}
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+}
+
+// ---- Socket frames (chatter/wire/socket.py) ------------------------------------------------------------------------
+
+/** Must be the first frame. With `since` (and the `epoch` it belongs to) the socket resumes. */
+export interface HelloFrame {
+  type: 'hello';
+  since?: number | null;
+  epoch?: string | null;
+}
+
+/** Post a message; answered by `ack` once it is committed (idempotent per `client_msg_id`). */
+export interface SendFrame {
+  type: 'send';
+  /** room id */
+  room: string;
+  client_msg_id: string;
+  /** not blank, no NUL; trailing whitespace is trimmed */
+  body: string;
+}
+
+export interface TypingFrame {
+  type: 'typing';
+  /** room id */
+  room: string;
+  active: boolean;
+}
+
+/** Move your read cursor forward to `up_to` (clamped to the newest message). */
+export interface ReadFrame {
+  type: 'read';
+  /** room id */
+  room: string;
+  up_to: number;
+}
+
+/** Answered by `pong`. */
+export interface PingFrame {
+  type: 'ping';
+}
+
+/** The answer to `hello`: the database's epoch and head, you, and who of your contacts is online. */
+export interface ReadyEvent {
+  type: 'ready';
+  epoch: string;
+  seq: number;
+  user: User;
+  online: string[];
+}
+
+/** Your `send` is committed (also the answer to a repeated `send`: the original's id and seq). */
+export interface AckEvent {
+  type: 'ack';
+  client_msg_id: string;
+  id: number;
+  seq: number;
+  room: string;
+  /** RFC 3339 UTC with milliseconds */
+  created_at: string;
+}
+
+export interface MessageEvent {
+  type: 'message';
+  seq: number;
+  id: number;
+  room: string;
+  sender: string;
+  body: string;
+  client_msg_id: string;
+  /** RFC 3339 UTC with milliseconds */
+  created_at: string;
+}
+
+export interface ReadEvent {
+  type: 'read';
+  seq: number;
+  room: string;
+  user: string;
+  up_to: number;
+}
+
+/** Also about yourself (a room you were added to); `name` is the member's, `room_name` the room's. */
+export interface MemberAddedEvent {
+  type: 'member_added';
+  seq: number;
+  room: string;
+  username: string;
+  role: 'admin' | 'member' | 'owner';
+  name: string;
+  room_name: string;
+  kind: 'dm' | 'group';
+}
+
+export interface MemberRemovedEvent {
+  type: 'member_removed';
+  seq: number;
+  room: string;
+  username: string;
+}
+
+/** A member's role changed (also both sides of an ownership transfer). */
+export interface MemberUpdatedEvent {
+  type: 'member_updated';
+  seq: number;
+  room: string;
+  username: string;
+  role: 'admin' | 'member' | 'owner';
+}
+
+export interface RoomUpdatedEvent {
+  type: 'room_updated';
+  seq: number;
+  room: string;
+  id: string;
+  kind: 'dm' | 'group';
+  name: string;
+  /** RFC 3339 UTC with milliseconds */
+  created_at: string;
+}
+
+export interface RoomDeletedEvent {
+  type: 'room_deleted';
+  seq: number;
+  room: string;
+}
+
+export interface TypingEvent {
+  type: 'typing';
+  room: string;
+  user: string;
+  active: boolean;
+}
+
+export interface PresenceEvent {
+  type: 'presence';
+  user: string;
+  online: boolean;
+  last_seen: string | null;
+}
+
+/** Drop every cache, reload over REST and carry on from `seq`. */
+export interface ResetEvent {
+  type: 'reset';
+  epoch: string;
+  seq: number;
+}
+
+/** A refused frame. `ref`: the `client_msg_id` of a `send` when valid, else the frame's type. */
+export interface ErrorEvent {
+  type: 'error';
+  code: string;
+  message: string;
+  ref: string | null;
+}
+
+/** The answer to `ping`. */
+export interface PongEvent {
+  type: 'pong';
+}
+
+export type ClientFrame =
+  | HelloFrame
+  | SendFrame
+  | TypingFrame
+  | ReadFrame
+  | PingFrame;
+
+export type ServerEvent =
+  | ReadyEvent
+  | AckEvent
+  | MessageEvent
+  | ReadEvent
+  | MemberAddedEvent
+  | MemberRemovedEvent
+  | MemberUpdatedEvent
+  | RoomUpdatedEvent
+  | RoomDeletedEvent
+  | TypingEvent
+  | PresenceEvent
+  | ResetEvent
+  | ErrorEvent
+  | PongEvent;
+
+/** Durable events: stored, with a `seq`, served again on resume. */
+export type DurableEvent =
+  | MessageEvent
+  | ReadEvent
+  | MemberAddedEvent
+  | MemberRemovedEvent
+  | MemberUpdatedEvent
+  | RoomUpdatedEvent
+  | RoomDeletedEvent;
+export const DURABLE_TYPES: readonly DurableEvent['type'][] = ['member_added', 'member_removed', 'member_updated', 'message', 'read', 'room_deleted', 'room_updated'];
+
+/** Schema name -> its type, for `parse` in schema.ts. */
+export interface WireTypes {
+  AckEvent: AckEvent;
+  Error: Error;
+  ErrorBody: ErrorBody;
+  ErrorEvent: ErrorEvent;
+  Events: Events;
+  Health: Health;
+  History: History;
+  LoginResult: LoginResult;
+  Member: Member;
+  MemberAddedEvent: MemberAddedEvent;
+  MemberRemovedEvent: MemberRemovedEvent;
+  MemberUpdatedEvent: MemberUpdatedEvent;
+  Message: Message;
+  MessageEvent: MessageEvent;
+  PongEvent: PongEvent;
+  PresenceEvent: PresenceEvent;
+  ReadEvent: ReadEvent;
+  ReadyEvent: ReadyEvent;
+  ResetEvent: ResetEvent;
+  Room: Room;
+  RoomDeletedEvent: RoomDeletedEvent;
+  RoomList: RoomList;
+  RoomUpdatedEvent: RoomUpdatedEvent;
+  SendFrame: SendFrame;
+  ServerEvent: ServerEvent;
+  TypingEvent: TypingEvent;
+  User: User;
+  UserEnvelope: UserEnvelope;
+  UserList: UserList;
+}
+
+/** JSON Schema (msgspec.json.schema_components) of everything the UI validates on receipt. */
+export const schemas = {
+  "AckEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "ack"
+        ]
+      },
+      "client_msg_id": {
+        "type": "string"
+      },
+      "id": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "created_at": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "type",
+      "client_msg_id",
+      "id",
+      "seq",
+      "room",
+      "created_at"
+    ]
+  },
+  "Error": {
+    "type": "object",
+    "properties": {
+      "error": {
+        "$ref": "#/components/schemas/ErrorBody"
+      }
+    },
+    "required": [
+      "error"
+    ]
+  },
+  "ErrorBody": {
+    "type": "object",
+    "properties": {
+      "code": {
+        "type": "string"
+      },
+      "message": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "code",
+      "message"
+    ]
+  },
+  "ErrorEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "error"
+        ]
+      },
+      "code": {
+        "type": "string"
+      },
+      "message": {
+        "type": "string"
+      },
+      "ref": {
+        "anyOf": [
+          {
+            "type": "string"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      }
+    },
+    "required": [
+      "type",
+      "code",
+      "message",
+      "ref"
+    ]
+  },
+  "Events": {
+    "type": "object",
+    "properties": {
+      "epoch": {
+        "type": "string"
+      },
+      "events": {
+        "type": "array",
+        "items": {
+          "anyOf": [
+            {
+              "$ref": "#/components/schemas/MessageEvent"
+            },
+            {
+              "$ref": "#/components/schemas/ReadEvent"
+            },
+            {
+              "$ref": "#/components/schemas/MemberAddedEvent"
+            },
+            {
+              "$ref": "#/components/schemas/MemberRemovedEvent"
+            },
+            {
+              "$ref": "#/components/schemas/MemberUpdatedEvent"
+            },
+            {
+              "$ref": "#/components/schemas/RoomUpdatedEvent"
+            },
+            {
+              "$ref": "#/components/schemas/RoomDeletedEvent"
+            }
+          ],
+          "discriminator": {
+            "propertyName": "type",
+            "mapping": {
+              "message": "#/components/schemas/MessageEvent",
+              "read": "#/components/schemas/ReadEvent",
+              "member_added": "#/components/schemas/MemberAddedEvent",
+              "member_removed": "#/components/schemas/MemberRemovedEvent",
+              "member_updated": "#/components/schemas/MemberUpdatedEvent",
+              "room_updated": "#/components/schemas/RoomUpdatedEvent",
+              "room_deleted": "#/components/schemas/RoomDeletedEvent"
+            }
+          }
+        }
+      },
+      "next": {
+        "type": "integer",
+        "minimum": 0
+      },
+      "has_more": {
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "epoch",
+      "events",
+      "next",
+      "has_more"
+    ]
+  },
+  "Health": {
+    "type": "object",
+    "properties": {
+      "status": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "status"
+    ]
+  },
+  "History": {
+    "type": "object",
+    "properties": {
+      "messages": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/Message"
+        }
+      },
+      "has_more": {
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "messages",
+      "has_more"
+    ]
+  },
+  "LoginResult": {
+    "type": "object",
+    "properties": {
+      "user": {
+        "$ref": "#/components/schemas/User"
+      },
+      "token": {
+        "type": "string"
+      },
+      "expires_at": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "user",
+      "token",
+      "expires_at"
+    ]
+  },
+  "Member": {
+    "type": "object",
+    "properties": {
+      "username": {
+        "type": "string"
+      },
+      "name": {
+        "type": "string"
+      },
+      "role": {
+        "enum": [
+          "admin",
+          "member",
+          "owner"
+        ]
+      },
+      "read_up_to": {
+        "type": "integer",
+        "minimum": 0
+      }
+    },
+    "required": [
+      "username",
+      "name",
+      "role",
+      "read_up_to"
+    ]
+  },
+  "MemberAddedEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "member_added"
+        ]
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "username": {
+        "type": "string"
+      },
+      "role": {
+        "enum": [
+          "admin",
+          "member",
+          "owner"
+        ]
+      },
+      "name": {
+        "type": "string"
+      },
+      "room_name": {
+        "type": "string"
+      },
+      "kind": {
+        "enum": [
+          "dm",
+          "group"
+        ]
+      }
+    },
+    "required": [
+      "type",
+      "seq",
+      "room",
+      "username",
+      "role",
+      "name",
+      "room_name",
+      "kind"
+    ]
+  },
+  "MemberRemovedEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "member_removed"
+        ]
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "username": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "type",
+      "seq",
+      "room",
+      "username"
+    ]
+  },
+  "MemberUpdatedEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "member_updated"
+        ]
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "username": {
+        "type": "string"
+      },
+      "role": {
+        "enum": [
+          "admin",
+          "member",
+          "owner"
+        ]
+      }
+    },
+    "required": [
+      "type",
+      "seq",
+      "room",
+      "username",
+      "role"
+    ]
+  },
+  "Message": {
+    "type": "object",
+    "properties": {
+      "id": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "sender": {
+        "type": "string"
+      },
+      "body": {
+        "type": "string"
+      },
+      "client_msg_id": {
+        "type": "string"
+      },
+      "created_at": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "id",
+      "seq",
+      "room",
+      "sender",
+      "body",
+      "client_msg_id",
+      "created_at"
+    ]
+  },
+  "MessageEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "message"
+        ]
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "id": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "sender": {
+        "type": "string"
+      },
+      "body": {
+        "type": "string"
+      },
+      "client_msg_id": {
+        "type": "string"
+      },
+      "created_at": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "type",
+      "seq",
+      "id",
+      "room",
+      "sender",
+      "body",
+      "client_msg_id",
+      "created_at"
+    ]
+  },
+  "PongEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "pong"
+        ]
+      }
+    },
+    "required": [
+      "type"
+    ]
+  },
+  "PresenceEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "presence"
+        ]
+      },
+      "user": {
+        "type": "string"
+      },
+      "online": {
+        "type": "boolean"
+      },
+      "last_seen": {
+        "anyOf": [
+          {
+            "type": "string"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      }
+    },
+    "required": [
+      "type",
+      "user",
+      "online",
+      "last_seen"
+    ]
+  },
+  "ReadEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "read"
+        ]
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "user": {
+        "type": "string"
+      },
+      "up_to": {
+        "type": "integer",
+        "minimum": 0
+      }
+    },
+    "required": [
+      "type",
+      "seq",
+      "room",
+      "user",
+      "up_to"
+    ]
+  },
+  "ReadyEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "ready"
+        ]
+      },
+      "epoch": {
+        "type": "string"
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 0
+      },
+      "user": {
+        "$ref": "#/components/schemas/User"
+      },
+      "online": {
+        "type": "array",
+        "items": {
+          "type": "string"
+        }
+      }
+    },
+    "required": [
+      "type",
+      "epoch",
+      "seq",
+      "user",
+      "online"
+    ]
+  },
+  "ResetEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "reset"
+        ]
+      },
+      "epoch": {
+        "type": "string"
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 0
+      }
+    },
+    "required": [
+      "type",
+      "epoch",
+      "seq"
+    ]
+  },
+  "Room": {
+    "type": "object",
+    "properties": {
+      "id": {
+        "type": "string"
+      },
+      "kind": {
+        "enum": [
+          "dm",
+          "group"
+        ]
+      },
+      "name": {
+        "type": "string"
+      },
+      "members": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/Member"
+        }
+      },
+      "last_message": {
+        "anyOf": [
+          {
+            "$ref": "#/components/schemas/Message"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "unread": {
+        "type": "integer",
+        "minimum": 0
+      },
+      "created_at": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "id",
+      "kind",
+      "name",
+      "members",
+      "last_message",
+      "unread",
+      "created_at"
+    ]
+  },
+  "RoomDeletedEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "room_deleted"
+        ]
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "type",
+      "seq",
+      "room"
+    ]
+  },
+  "RoomList": {
+    "type": "object",
+    "properties": {
+      "rooms": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/Room"
+        }
+      }
+    },
+    "required": [
+      "rooms"
+    ]
+  },
+  "RoomUpdatedEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "room_updated"
+        ]
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "id": {
+        "type": "string"
+      },
+      "kind": {
+        "enum": [
+          "dm",
+          "group"
+        ]
+      },
+      "name": {
+        "type": "string"
+      },
+      "created_at": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "type",
+      "seq",
+      "room",
+      "id",
+      "kind",
+      "name",
+      "created_at"
+    ]
+  },
+  "SendFrame": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "send"
+        ]
+      },
+      "room": {
+        "type": "string",
+        "maxLength": 64,
+        "minLength": 1
+      },
+      "client_msg_id": {
+        "type": "string",
+        "maxLength": 64,
+        "minLength": 1
+      },
+      "body": {
+        "type": "string",
+        "maxLength": 4000,
+        "minLength": 1,
+        "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+      }
+    },
+    "required": [
+      "type",
+      "room",
+      "client_msg_id",
+      "body"
+    ]
+  },
+  "ServerEvent": {
+    "anyOf": [
+      {
+        "$ref": "#/components/schemas/ReadyEvent"
+      },
+      {
+        "$ref": "#/components/schemas/AckEvent"
+      },
+      {
+        "$ref": "#/components/schemas/MessageEvent"
+      },
+      {
+        "$ref": "#/components/schemas/ReadEvent"
+      },
+      {
+        "$ref": "#/components/schemas/MemberAddedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/MemberRemovedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/MemberUpdatedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/RoomUpdatedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/RoomDeletedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/TypingEvent"
+      },
+      {
+        "$ref": "#/components/schemas/PresenceEvent"
+      },
+      {
+        "$ref": "#/components/schemas/ResetEvent"
+      },
+      {
+        "$ref": "#/components/schemas/ErrorEvent"
+      },
+      {
+        "$ref": "#/components/schemas/PongEvent"
+      }
+    ],
+    "discriminator": {
+      "propertyName": "type",
+      "mapping": {
+        "ready": "#/components/schemas/ReadyEvent",
+        "ack": "#/components/schemas/AckEvent",
+        "message": "#/components/schemas/MessageEvent",
+        "read": "#/components/schemas/ReadEvent",
+        "member_added": "#/components/schemas/MemberAddedEvent",
+        "member_removed": "#/components/schemas/MemberRemovedEvent",
+        "member_updated": "#/components/schemas/MemberUpdatedEvent",
+        "room_updated": "#/components/schemas/RoomUpdatedEvent",
+        "room_deleted": "#/components/schemas/RoomDeletedEvent",
+        "typing": "#/components/schemas/TypingEvent",
+        "presence": "#/components/schemas/PresenceEvent",
+        "reset": "#/components/schemas/ResetEvent",
+        "error": "#/components/schemas/ErrorEvent",
+        "pong": "#/components/schemas/PongEvent"
+      }
+    }
+  },
+  "TypingEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "typing"
+        ]
+      },
+      "room": {
+        "type": "string"
+      },
+      "user": {
+        "type": "string"
+      },
+      "active": {
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "type",
+      "room",
+      "user",
+      "active"
+    ]
+  },
+  "User": {
+    "type": "object",
+    "properties": {
+      "username": {
+        "type": "string"
+      },
+      "name": {
+        "type": "string"
+      },
+      "online": {
+        "type": "boolean"
+      },
+      "last_seen": {
+        "anyOf": [
+          {
+            "type": "string"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      }
+    },
+    "required": [
+      "username",
+      "name",
+      "online",
+      "last_seen"
+    ]
+  },
+  "UserEnvelope": {
+    "type": "object",
+    "properties": {
+      "user": {
+        "$ref": "#/components/schemas/User"
+      }
+    },
+    "required": [
+      "user"
+    ]
+  },
+  "UserList": {
+    "type": "object",
+    "properties": {
+      "users": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/User"
+        }
+      }
+    },
+    "required": [
+      "users"
+    ]
+  }
+} as const;
