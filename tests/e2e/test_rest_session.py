@@ -312,6 +312,9 @@ def test_plain_hypercorn_serves_and_stops_cleanly(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # hypercorn serves from a worker process it spawns: kill the group,
+        # or the worker outlives the test holding stderr open.
+        start_new_session=True,
     )
     log: list[str] = []
     try:
@@ -325,7 +328,11 @@ def test_plain_hypercorn_serves_and_stops_cleanly(tmp_path: Path) -> None:
                     return True
             return False
 
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # Not a `with` block: leaving it waits for the reader threads, which only
+        # end when the server's stderr closes, so a failed assertion below would
+        # hang here forever.  `finally` kills the server first, then shuts down.
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        try:
             running = pool.submit(wait_running).result(timeout=30)
             assert running, "".join(log)
             # Keep draining stderr so the server never blocks on a full pipe.
@@ -351,6 +358,9 @@ def test_plain_hypercorn_serves_and_stops_cleanly(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=20) == 0, "".join(log)
             drain.result(timeout=5)
+        finally:
+            _kill_group(proc)
+            pool.shutdown(wait=True)
         text = "".join(log)
         assert "Traceback" not in text, text
         with sqlite3.connect(db) as conn:
@@ -360,6 +370,12 @@ def test_plain_hypercorn_serves_and_stops_cleanly(tmp_path: Path) -> None:
             assert conn.execute("SELECT body FROM messages").fetchall() == [("durable",)]
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _kill_group(proc)
+        proc.wait()
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def plain_hypercorn(tmp_path: Path, db: Path) -> Iterator[subprocess.Popen[str]]
     env = clean_env(CHATTER_STORE_PATH=str(db), CHATTER_AUTH_BCRYPT_ROUNDS="4", CHATTER_SERVER_UI_DIR=str(tmp_path))
     proc = subprocess.Popen([str(Path(sys.executable).parent / "hypercorn"), "-k", "trio", "--bind",  # noqa: S603
                              "127.0.0.1:0", "chatter.asgi:app"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert proc.stderr is not None
         seen = []
@@ -109,8 +110,11 @@ def plain_hypercorn(tmp_path: Path, db: Path) -> Iterator[subprocess.Popen[str]]
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            pass
+        # hypercorn serves from a worker process it spawns: never leave it behind.
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def test_plain_hypercorn_takes_the_same_lock(tmp_path):
