@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from chatter.store import queries as q
@@ -72,7 +73,7 @@ class SqliteUtilsPaths:
                               "client_msg_id": client_msg_id, "created_at": now})
         msg = MessageRow(id=MessageId(self.messages.last_rowid or 0), seq=Seq(seq or 0), room=RoomId(room),
                          sender=Username(sender), body=body, client_msg_id=client_msg_id, created_at=now)
-        data = msg.wire()
+        data = msgspec.structs.asdict(msg.event())  # the row format queries._emit writes
         del data["seq"]
         self.events.update(seq, {"data": orjson.dumps(data).decode()})
         self.rooms.update(room, {"activity_seq": seq, "last_message": msg.id})
