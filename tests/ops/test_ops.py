@@ -32,9 +32,9 @@ from ship.shipkit import (
     socket,
 )
 
+from chatter.config import load_config
 from chatter.service import operator, password_reset
 from chatter.store import maintenance
-from chatter.config import load_config
 
 pytestmark = pytest.mark.e2e
 
