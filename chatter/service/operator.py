@@ -45,7 +45,7 @@ import trio
 
 from chatter import auth, mounts
 from chatter.config import Config, check_secret
-from chatter.errors import Conflict, Invalid, NotFound, Unavailable
+from chatter.errors import ChatError, Conflict, Invalid, NotFound, Unavailable
 from chatter.preflight import check_store_path, in_container, writable_dir
 from chatter.service.timestamps import parse_rfc3339, rfc3339
 from chatter.store import lock, maintenance, open_sqlite_store
@@ -82,7 +82,13 @@ def create_user(cfg: Config, username: Username, name: str, password: str) -> No
             hashed = await trio.to_thread.run_sync(auth.hash_password_sync, password, cfg.auth.bcrypt_rounds)
             await store.create_user(username, name, hashed)
 
-    trio.run(main)
+    try:
+        trio.run(main)
+    except ExceptionGroup as group:  # the store's nursery wraps what its body raised: a taken name is one line
+        leaves = group.exceptions
+        if len(leaves) == 1 and isinstance(leaves[0], ChatError):
+            raise leaves[0] from None
+        raise
 
 
 # -- backup -----------------------------------------------------------------
