@@ -31,7 +31,7 @@ class Deps:
 
     cfg: Any  # the whole Config: views read server.* and auth.*
     system: ChatSystem  # the running actors: sockets and presence
-    secret: str
+    secret: str  # the JWT key (the use cases hold it too; tests sign tokens with it)
     service: Service  # every use case
 
 
