@@ -485,5 +485,3 @@ def volume_check(
         )
     return None
 
-
-__all__ = ["LOCK_TIMEOUT", "in_use", "parse_rfc3339", "rfc3339"]
