@@ -34,6 +34,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from chatter.service.permissions import may_post, may_read
 from chatter.store import queries as q
 from chatter.store import schema
 from chatter.store.models import EventPage, EventRow, MessageId, MessageRow, RoomId, Seq, Username
@@ -128,7 +129,7 @@ def build(path: Path, seed: int, rooms: int) -> tuple[Any, list[str]]:
     ids = [_write(db, q.create_group, "a", f"room {i}", ["b", "c"], NOW)[0].id for i in range(rooms)]
     db.execute("BEGIN IMMEDIATE")
     for i in range(seed):
-        q.post_message(db, "a", ids[i % rooms], f"seed-{i}", f"message {i}", NOW)
+        q.post_message(db, "a", ids[i % rooms], f"seed-{i}", f"message {i}", NOW, may_post)
     db.execute("COMMIT")
     return db, ids
 
@@ -175,19 +176,19 @@ def main(argv: list[str] | None = None) -> int:
         # The ports do the same work: same answers as queries.py, on the same file.
         for i in range(0, args.seed, max(1, args.seed // 50)):
             room = ids[i % args.rooms]
-            assert su_r.history("b", room, i + 1, 50) == q.history(reader, "b", room, i + 1, 50)
+            assert su_r.history("b", room, i + 1, 50) == q.history(reader, "b", room, i + 1, 50, may_read)
         assert su_r.events_for_user("b", args.seed // 2, 50) == q.events_for_user(reader, "b", args.seed // 2, 50)
-        db_check = q.post_message(writer, "a", ids[0], "check-plain", "x", NOW)[0].message
+        db_check = q.post_message(writer, "a", ids[0], "check-plain", "x", NOW, may_post)[0].message
         su_check = su_w.post_message("a", ids[0], "check-su", "x", NOW)
         assert (su_check.id, su_check.seq) == (db_check.id + 1, db_check.seq + 1)
         assert su_w.mark_read("b", ids[0], su_check.id) == su_check.id
-        assert q.mark_read(writer, "b", ids[0], su_check.id) == (su_check.id, [])
+        assert q.mark_read(writer, "b", ids[0], su_check.id, may_read) == (su_check.id, [])
 
         def post(variant: str, rnd: int) -> float:
             room = ids[0]
             if variant == "execute":
                 return timed_batches(writer, args.calls, args.batch, lambda i: q.post_message(
-                    writer, "a", room, f"{variant}-{rnd}-{i}", f"body {i}", NOW))
+                    writer, "a", room, f"{variant}-{rnd}-{i}", f"body {i}", NOW, may_post))
             return timed_batches(writer, args.calls, args.batch, lambda i: su_w.post_message(
                 "a", room, f"{variant}-{rnd}-{i}", f"body {i}", NOW))
 
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             calls = min(args.calls, args.seed)
             if variant == "execute":
                 return timed_batches(writer, calls, args.batch,
-                                     lambda i: q.mark_read(writer, "c", ids[i % args.rooms], i + 1))
+                                     lambda i: q.mark_read(writer, "c", ids[i % args.rooms], i + 1, may_read))
             return timed_batches(writer, calls, args.batch, lambda i: su_w.mark_read("c", ids[i % args.rooms], i + 1))
 
         def insert(variant: str, rnd: int) -> float:
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         def history(variant: str, rnd: int) -> float:
             room = ids[0]
             if variant == "execute":
-                return timed_reads(reader, args.calls, lambda i: q.history(reader, "b", room, page_before[i], 50))
+                return timed_reads(reader, args.calls, lambda i: q.history(reader, "b", room, page_before[i], 50, may_read))
             return timed_reads(reader, args.calls, lambda i: su_r.history("b", room, page_before[i], 50))
 
         def events(variant: str, rnd: int) -> float:
@@ -237,14 +238,14 @@ def main(argv: list[str] | None = None) -> int:
                                                                 ("bench", "x", "{}"))),
             "sqlite-utils": count(lambda: su_w.events.insert({"room": "bench", "type": "x", "data": "{}"}))}
         statements["post_message"] = {
-            "execute": count(lambda: q.post_message(writer, "a", ids[0], "count-plain", "x", NOW)),
+            "execute": count(lambda: q.post_message(writer, "a", ids[0], "count-plain", "x", NOW, may_post)),
             "sqlite-utils": count(lambda: su_w.post_message("a", ids[0], "count-su", "x", NOW))}
         statements["mark_read"] = {
-            "execute": count(lambda: q.mark_read(writer, "a", ids[1], 2)),
+            "execute": count(lambda: q.mark_read(writer, "a", ids[1], 2, may_read)),
             "sqlite-utils": count(lambda: su_w.mark_read("a", ids[2], 3))}
         writer.execute("ROLLBACK")
         statements["history page (50 of room)"] = {
-            "execute": count(lambda: q.history(reader, "b", ids[0], None, 50)),
+            "execute": count(lambda: q.history(reader, "b", ids[0], None, 50, may_read)),
             "sqlite-utils": count(lambda: su_r.history("b", ids[0], None, 50))}
         statements["events_for_user (50)"] = {
             "execute": count(lambda: q.events_for_user(reader, "b", 0, 50)),

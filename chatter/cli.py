@@ -1,8 +1,9 @@
 """Command line: ``chatter [serve] | migrate | create-user | print-config |
 backup | restore | doctor | reset-password``.
 
-Argument parsing only; the work lives in the modules it calls (operator
-commands in ``chatter.ops``).  Every failure the user can cause prints one
+Argument parsing only; the work lives in the modules it calls (the
+operator commands in ``chatter.service.operator`` and
+``chatter.service.password_reset``).  Every failure the user can cause prints one
 line ``chatter: <reason>`` and exits 2.  With no command, or only options
 (``chatter --port 9000``), the command is ``serve``: the single binary
 starts the server when run bare.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +21,7 @@ import trio
 
 from chatter import config as config_mod
 from chatter.errors import ChatError, ConfigError
+from chatter.store.maintenance import Error as DatabaseError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -138,43 +139,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from chatter.preflight import check_store_path
-    from chatter.store.lock import acquire
-    from chatter.store.sqlite import migrate_file
+    from chatter.service import operator
 
     cfg = load(args)
-    check_store_path(cfg.store.path)
-    # A running server migrated the file when it started; migrating under it would change
-    # the schema beneath its open connections.
-    with acquire(cfg.store.path, role="migrate", then="stop it first (a server migrates the database when it starts)"):
-        version, epoch = migrate_file(cfg.store.path, cfg.store.busy_timeout)
+    version, epoch = operator.migrate(cfg)
     print(f"database {cfg.store.path}: schema version {version}, epoch {epoch}")
     return 0
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
-    from chatter import auth, policy
     from chatter.preflight import check_store_path
-    from chatter.store import open_sqlite_store
+    from chatter.service import operator, validation
 
     cfg = load(args)
     check_store_path(cfg.store.path)
-    username = policy.username(args.username)
-    name = policy.display_name(args.name or username)
+    username = validation.username(args.username)
+    name = validation.display_name(args.name or username)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
             raise ConfigError("passwords differ")
-    password = policy.password(password)
-
-    async def main() -> None:
-        async with open_sqlite_store(cfg.store) as store:
-            hashed = await trio.to_thread.run_sync(auth.hash_password_sync, password, cfg.auth.bcrypt_rounds)
-            await store.create_user(username, name, hashed)
-
-    trio.run(main)
+    password = validation.password(password)
+    operator.create_user(cfg, username, name, password)
     print(f"created user {username}")
     return 0
 
@@ -191,20 +179,20 @@ def cmd_print_config(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from chatter import ops
+    from chatter.service import operator
 
     cfg = load(args)
-    result = ops.backup(cfg.store.path, args.path, force=args.force, busy_timeout=cfg.store.busy_timeout)
+    result = operator.backup(cfg.store.path, args.path, force=args.force, busy_timeout=cfg.store.busy_timeout)
     print(f"backup {result.path}: {result.bytes} bytes, schema version {result.schema_version}, "
           f"seq {result.head}, integrity ok, {result.seconds:.2f} s")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from chatter import ops
+    from chatter.service import operator
 
     cfg = load(args)
-    result = ops.restore(args.path, cfg.store.path)
+    result = operator.restore(args.path, cfg.store.path)
     if result.moved_aside is not None:
         print(f"previous database moved to {result.moved_aside}")
     print(f"restored {args.path} to {result.db}: schema version {result.schema_version}, seq {result.head}, "
@@ -213,22 +201,23 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from chatter import ops
+    from chatter.service import operator
 
     cfg = load(args)
-    checks = ops.doctor(cfg, quick=args.quick)
+    checks = operator.doctor(cfg, quick=args.quick)
     for check in checks:
         print(check.line())
-    return ops.exit_code(checks)
+    return operator.exit_code(checks)
 
 
 def cmd_reset_password(args: argparse.Namespace) -> int:
-    from chatter import ops, policy
+    from chatter.service import password_reset, validation
+    from chatter.service.timestamps import rfc3339
 
     cfg = load(args)
-    link = ops.create_reset_link(cfg, policy.username(args.username), url=args.url)
+    link = password_reset.create_reset_link(cfg, validation.username(args.username), url=args.url)
     print(link.url)
-    print(f"valid once, for {ops.RESET_TTL / 60:.0f} minutes (until {ops.rfc3339(link.expires)}), "
+    print(f"valid once, for {password_reset.RESET_TTL / 60:.0f} minutes (until {rfc3339(link.expires)}), "
           f"for user {link.username}", file=sys.stderr)
     return 0
 
@@ -259,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-_USER_ERRORS = (ConfigError, ChatError, OSError, sqlite3.Error, KeyboardInterrupt)
+_USER_ERRORS = (ConfigError, ChatError, OSError, DatabaseError, KeyboardInterrupt)
 
 
 def _leaves(e: BaseException) -> list[BaseException]:
@@ -292,7 +281,7 @@ def describe_error(e: BaseException) -> str | None:
 def _describe(e: BaseException) -> str:
     if isinstance(e, ChatError):
         return e.message
-    if isinstance(e, sqlite3.Error):
+    if isinstance(e, DatabaseError):
         return f"database error: {e}"
     if isinstance(e, OSError):
         return f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")

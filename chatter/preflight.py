@@ -121,7 +121,7 @@ def check_secret_file(raw: str, *, dev: bool) -> None:
     if path.is_dir():
         raise ConfigError(f"{where}: is a directory; name a file (it is created with a random key if missing)")
     if not path.exists():
-        # read_secret_file creates the missing directories, then the file.
+        # service.accounts.read_secret_file creates the missing directories, then the file.
         writable_dir(_nearest_existing(path), "auth.secret_file", path,
                      fix="point auth.secret_file (CHATTER_AUTH_SECRET_FILE) elsewhere")
         return

@@ -5,10 +5,11 @@ nursery: the dispatcher (the store's only subscriber), the presence actor,
 and the registries that start session and room actors on demand.  Leaving
 the context closes every socket with 1001 and stops the actors.
 
-``ChatSystem`` is the facade: REST and the socket endpoint call its
-methods, which validate nothing (the HTTP layer already did), call the
-store or an actor, and return domain rows.  Writes that produce durable
-events reach sockets through the dispatcher, never from here.
+``ChatSystem`` is the handle on the running actors: sockets (``new_conn``,
+``attach``, ``detach``, shutdown), presence, typing, and ending sessions.
+The use cases (``chatter.service``) call it; it does no store writes of its
+own.  Writes that produce durable events reach sockets through the
+dispatcher, never from here.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ from chatter.actors.conn import Conn, Flusher
 from chatter.actors.contacts import Contacts
 from chatter.actors.presence import Presence, PresenceHandle
 from chatter.actors.registry import Dispatcher, Rooms, Sessions
-from chatter.actors.room import Origin
 from chatter.actors.session import SessionHandle
 from chatter.errors import RateLimited
 from chatter.metrics import Metrics
 from chatter.store.base import Store
-from chatter.store.models import MemberRow, PostResult, RoomId, RoomRow, Username, UserRow
+from chatter.store.models import RoomId, Username, UserRow
 from chatter.wire import User
 
 log = logging.getLogger(__name__)
@@ -62,49 +62,15 @@ class ChatSystem:
         return User(username=row.username, name=row.name, online=self.presence.is_online(row.username),
                     last_seen=self.presence.last_seen(row.username) or row.last_seen)
 
-    async def logout(self, user: Username) -> None:
-        """Every token issued before now stops working; open sockets close with 4001."""
-        version = await self.store.bump_token_version(user)
-        self.sessions.kick(user, 4001, "logged out", below_version=version)
-
     async def sessions_revoked(self, user: Username, version: int, keep_sid: str | None = None) -> None:
         """Close the sockets of every session but ``keep_sid`` (the caller's, re-issued)."""
         self.sessions.kick(user, 4001, "session ended (password changed)", below_version=version, keep_sid=keep_sid)
 
-    # -- rooms and messages (writes fan out through the dispatcher) ----------
-
-    async def post(self, sender: Username, room: str, client_msg_id: str, body: str,
-                   conn: Conn | None = None, started: float | None = None) -> PostResult:
-        origin = Origin(conn, started if started is not None else trio.current_time()) if conn else None
-        return await self.store.post_message(sender, room, client_msg_id, body, origin=origin)
-
-    async def read(self, user: Username, room: str, up_to: int) -> int:
-        return await self.store.mark_read(user, room, up_to)
+    # -- rooms ----------------------------------------------------------------
 
     async def typing(self, user: Username, room: str, active: bool) -> None:
         handle = await self.rooms.for_user(RoomId(room), user)
         await handle.typing(user, active)
-
-    async def create_group(self, owner: Username, name: str, members: list[Username]) -> RoomRow:
-        return await self.store.create_group(owner, name, members)
-
-    async def open_dm(self, me: Username, other: Username) -> tuple[RoomRow, bool]:
-        return await self.store.open_dm(me, other)
-
-    async def rename_room(self, actor: Username, room: str, name: str) -> RoomRow:
-        return await self.store.rename_room(actor, room, name)
-
-    async def delete_room(self, actor: Username, room: str) -> None:
-        await self.store.delete_room(actor, room)
-
-    async def add_member(self, actor: Username, room: str, username: Username, role: str) -> MemberRow:
-        return await self.store.add_member(actor, room, username, role)
-
-    async def set_role(self, actor: Username, room: str, username: Username, role: str) -> MemberRow:
-        return await self.store.set_role(actor, room, username, role)
-
-    async def remove_member(self, actor: Username, room: str, username: Username) -> None:
-        await self.store.remove_member(actor, room, username)
 
     # -- sockets ------------------------------------------------------------
 

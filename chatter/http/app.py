@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 import logging
 import math
-import secrets
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -25,18 +24,18 @@ from quart_schema import QuartSchema, document_response, hide
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from chatter import auth
 from chatter.actors.system import ChatSystem, open_actor_system
 from chatter.config import Config, check_secret
 from chatter.errors import ChatError, ConfigError
 from chatter.http.openapi import ChatterOpenAPI
+from chatter.http.password_reset import reset
 from chatter.http.proxies import Proxies, client
-from chatter.http.reset import reset
 from chatter.http.rest import Deps, api
 from chatter.http.ws import sweeper_of, wire_socket
 from chatter.metrics import Metrics, method_label, route_label, status_label
-from chatter.ratelimit import LoginGuard, RateLimiter
-from chatter.store import Store, open_memory_store, open_sqlite_store
+from chatter.service import Service, build_service
+from chatter.service.accounts import resolve_secret
+from chatter.store import open_memory_store, open_sqlite_store
 from chatter.wire import Health
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,7 @@ _HTTP_MESSAGES = {400: "bad request", 401: "log in first", 403: "forbidden", 404
                   429: "too many requests", 431: "request headers too large", 503: "unavailable"}
 
 
-def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
+def create_app(cfg: Config, system: ChatSystem, service: Service, secret: str) -> QuartTrio:
     app = QuartTrio("chatter")
     app.config["MAX_CONTENT_LENGTH"] = cfg.server.max_body
     app.config["BODY_TIMEOUT"] = 30
@@ -116,13 +115,7 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
                 info={"title": "Chatter", "version": "1"},
                 security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
                 security=[{"bearer": []}], openapi_provider_class=ChatterOpenAPI)
-    passwords = auth.Passwords(cfg.auth.bcrypt_rounds, cfg.auth.bcrypt_threads)
-    app.extensions["chatter"] = Deps(
-        cfg=cfg, system=system, secret=secret, passwords=passwords,
-        guard=LoginGuard(cfg.auth.login_per_ip_per_minute, cfg.auth.login_per_account_per_minute,
-                         cfg.auth.login_delay_max),
-        register_ip=RateLimiter(cfg.auth.register_per_ip_per_minute, 60.0),
-    )
+    app.extensions["chatter"] = Deps(cfg=cfg, system=system, secret=secret, service=service)
     app.extensions["chatter.proxies"] = Proxies.from_config(cfg.server)
     app.register_blueprint(api)
     app.register_blueprint(reset)
@@ -195,10 +188,7 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     @document_response(Health, 503)
     async def healthz() -> Response:
         """Liveness and readiness: 200 once the database answers, 503 when it does not."""
-        try:
-            with trio.fail_after(2):
-                await system.store.head()
-        except Exception:
+        if not await service.database_ready():
             return Response(_dumps({"status": "unavailable"}), status=503, mimetype="application/json")
         return Response(_dumps({"status": "ok"}), mimetype="application/json")
 
@@ -215,9 +205,9 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
         elif not cfg.server.dev and not cfg.metrics.public:
             return _json_error(403, "FORBIDDEN", "/metrics is not public outside dev mode: set metrics.token "
                                "(or metrics.public)")
-        store = system.store
-        metrics.store_batches.set(getattr(store, "batches", 0))
-        metrics.store_writes.set(getattr(store, "writes", 0))
+        batches, writes = service.store_counters()
+        metrics.store_batches.set(batches)
+        metrics.store_writes.set(writes)
         return Response(metrics.render(), mimetype="text/plain; version=0.0.4")
 
     @app.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -280,34 +270,6 @@ def create_app(cfg: Config, system: ChatSystem, secret: str) -> QuartTrio:
     return app
 
 
-def read_secret_file(path: Path) -> str:
-    """The key in ``path``, which is created (mode 0600) with a random key if missing."""
-    try:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise ConfigError(f"auth.secret_file {path}: {e.strerror}") from None
-
-
-async def resolve_secret(cfg: Config, store: Store) -> str:
-    """The JWT key: configured, from secret_file, or (dev mode only) kept in the database."""
-    secret: str = cfg.auth.secret
-    if not secret and cfg.auth.secret_file:
-        secret = await trio.to_thread.run_sync(read_secret_file, Path(cfg.auth.secret_file))
-    if not secret and cfg.server.dev:
-        secret = str(await store.get_meta("dev_secret") or "")
-        if not secret:
-            secret = secrets.token_urlsafe(48)
-            await store.set_meta("dev_secret", secret)
-    reason = check_secret(secret, dev=cfg.server.dev)
-    if reason:
-        raise ConfigError(reason)
-    return secret
-
-
 @asynccontextmanager
 async def open_chatter(cfg: Config, *, memory: bool = False,
                        metrics: Metrics | None = None) -> AsyncIterator[QuartTrio]:
@@ -319,7 +281,7 @@ async def open_chatter(cfg: Config, *, memory: bool = False,
     async with opener as store:
         secret = await resolve_secret(cfg, store)
         async with open_actor_system(cfg.realtime, store, metrics or Metrics()) as system:
-            app = create_app(cfg, system, secret)
+            app = create_app(cfg, system, build_service(cfg, store, system, secret), secret)
             async with trio.open_nursery() as nursery:
                 app.nursery = nursery
                 await nursery.start(sweeper_of(app).run)

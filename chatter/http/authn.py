@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from chatter import auth
 from chatter.errors import Forbidden, Unauthenticated
-from chatter.store.base import Store
+from chatter.service.accounts import Accounts, Session
 from chatter.store.models import UserRow
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -31,9 +31,16 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    user: UserRow
-    claims: auth.Claims
+    session: Session
     via_cookie: bool
+
+    @property
+    def user(self) -> UserRow:
+        return self.session.user
+
+    @property
+    def claims(self) -> auth.Claims:
+        return self.session.claims
 
 
 def token_from(headers: Any, cookies: Any, cookie_name: str) -> tuple[str, bool] | None:
@@ -49,16 +56,12 @@ def token_from(headers: Any, cookies: Any, cookie_name: str) -> tuple[str, bool]
     return None
 
 
-async def identify(store: Store, secret: str, headers: Any, cookies: Any, cookie_name: str) -> Caller:
+async def identify(accounts: Accounts, headers: Any, cookies: Any, cookie_name: str) -> Caller:
     found = token_from(headers, cookies, cookie_name)
     if found is None:
         raise Unauthenticated("log in first")
     token, via_cookie = found
-    claims = auth.decode_token(secret, token)
-    user = await store.get_user(claims.sub)
-    if user is None or user.token_version != claims.ver:
-        raise Unauthenticated("session ended; log in again")
-    return Caller(user=user, claims=claims, via_cookie=via_cookie)
+    return Caller(session=await accounts.authenticate(token), via_cookie=via_cookie)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

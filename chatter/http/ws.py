@@ -23,7 +23,7 @@ import trio
 from hypercorn.protocol import ws_stream
 from quart import Response, current_app, websocket
 
-from chatter import policy, wire
+from chatter import wire
 from chatter.actors import frames
 from chatter.actors.conn import Conn
 from chatter.actors.frames import coalesce
@@ -36,6 +36,7 @@ from chatter.http.transport import shutdown_connections
 from chatter.http.wire import field, parse_object
 from chatter.metrics import close_code_label
 from chatter.ratelimit import Window
+from chatter.service import validation
 from chatter.store.models import UserRow
 
 log = logging.getLogger(__name__)
@@ -78,14 +79,14 @@ class Socket:
 
 
 def _room(frame: dict[str, Any]) -> str:
-    return policy.room_id(field(frame, "room"))
+    return validation.room_id(field(frame, "room"))
 
 
 async def on_hello(sock: Socket, frame: dict[str, Any]) -> None:
     if sock.said_hello:
         raise Invalid("hello was already received")
     since = frame.get("since")
-    since = None if since is None else policy.seq_cursor(since)
+    since = None if since is None else validation.seq_cursor(since)
     epoch = frame.get("epoch")
     if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 64):
         raise Invalid("epoch must be a string")
@@ -98,12 +99,12 @@ async def on_hello(sock: Socket, frame: dict[str, Any]) -> None:
 async def on_send(sock: Socket, frame: dict[str, Any]) -> None:
     started = trio.current_time()
     room = _room(frame)
-    cmid = policy.client_msg_id(field(frame, "client_msg_id"))
-    body = policy.body(field(frame, "body"))
+    cmid = validation.client_msg_id(field(frame, "client_msg_id"))
+    body = validation.body(field(frame, "body"))
     wait = sock.sends.check_and_hit(started)
     if wait is not None:
         raise RateLimited(f"more than {sock.cfg.sends_per_second} sends per second")
-    result = await deps().system.post(sock.conn.user, room, cmid, body, conn=sock.conn, started=started)
+    result = await deps().service.messages.send(sock.conn.user, room, cmid, body, conn=sock.conn, started=started)
     if not result.created:  # an idempotent repeat: answer with the original ack
         m = result.message
         sock.reply(frames.ack(client_msg_id=m.client_msg_id, id=m.id, seq=m.seq, room=m.room,
@@ -115,13 +116,13 @@ async def on_typing(sock: Socket, frame: dict[str, Any]) -> None:
     active = field(frame, "active")
     if not isinstance(active, bool):
         raise Invalid("active must be true or false")
-    await deps().system.typing(sock.conn.user, room, active)
+    await deps().service.messages.typing(sock.conn.user, room, active)
 
 
 async def on_read(sock: Socket, frame: dict[str, Any]) -> None:
     room = _room(frame)
-    up_to = policy.positive_int(field(frame, "up_to"), "up_to")
-    await deps().system.read(sock.conn.user, room, up_to)
+    up_to = validation.positive_int(field(frame, "up_to"), "up_to")
+    await deps().service.messages.mark_read(sock.conn.user, room, up_to)
 
 
 async def on_ping(sock: Socket, frame: dict[str, Any]) -> None:
@@ -141,7 +142,7 @@ def _ref(frame: dict[str, Any] | None, kind: Any) -> str | None:
     """What an error answers: the send's client_msg_id if it is a valid one, else the request type."""
     if frame is not None and kind == "send":
         cmid = frame.get("client_msg_id")
-        if isinstance(cmid, str) and 1 <= len(cmid) <= policy.MAX_CLIENT_MSG_ID:
+        if isinstance(cmid, str) and 1 <= len(cmid) <= validation.MAX_CLIENT_MSG_ID:
             return cmid
     return kind[:32] if isinstance(kind, str) else None
 
@@ -290,7 +291,7 @@ async def socket_endpoint() -> Response | None:
     try:
         if not system.accepting:
             raise Unavailable("server shutting down")
-        who = await identify(system.store, d.secret, websocket.headers, websocket.cookies, d.cfg.auth.cookie_name)
+        who = await identify(d.service.accounts, websocket.headers, websocket.cookies, d.cfg.auth.cookie_name)
         origin = websocket.headers.get("Origin")
         if who.via_cookie and origin is not None and not origin_allowed(
                 origin, websocket.headers.get("Host", ""), d.cfg.server.allowed_origins,

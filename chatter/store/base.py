@@ -7,6 +7,9 @@ socket that sent a message) go, in seq order, to the one subscriber of
 ``subscribe()``: the actor system's dispatcher.  When nobody subscribed
 (CLI tools), events are only stored.
 
+Each method that needs a permission check takes the caller's ``rule`` and
+applies it to what it reads inside the transaction (``queries.py``).
+
 Both implementations run the same SQL from ``queries.py``; they differ in
 how it is executed (worker threads + group commit on a file, or inline on
 an in-memory database for deterministic tests under trio's mock clock).
@@ -30,6 +33,7 @@ from chatter.store.models import (
     PostResult,
     RoomId,
     RoomRow,
+    Rule,
     Seq,
     Username,
     UserRow,
@@ -65,18 +69,20 @@ class Store(Protocol):
     async def contacts(self, username: Username, max_room: int | None = None) -> frozenset[Username]: ...
     async def create_group(self, owner: Username, name: str, members: list[Username]) -> RoomRow: ...
     async def open_dm(self, me: Username, other: Username) -> tuple[RoomRow, bool]: ...
-    async def get_room(self, room: str, viewer: Username) -> RoomRow: ...
+    async def get_room(self, room: str, viewer: Username, *, rule: Rule) -> RoomRow: ...
     async def list_rooms(self, viewer: Username) -> list[RoomRow]: ...
-    async def rename_room(self, actor: Username, room: str, name: str) -> RoomRow: ...
-    async def delete_room(self, actor: Username, room: str) -> None: ...
-    async def add_member(self, actor: Username, room: str, username: Username, role: str) -> MemberRow: ...
-    async def set_role(self, actor: Username, room: str, username: Username, role: str) -> MemberRow: ...
-    async def remove_member(self, actor: Username, room: str, username: Username) -> None: ...
-    async def history(self, viewer: Username, room: str, before: int | None, limit: int
+    async def rename_room(self, actor: Username, room: str, name: str, *, rule: Rule) -> RoomRow: ...
+    async def delete_room(self, actor: Username, room: str, *, rule: Rule) -> None: ...
+    async def add_member(self, actor: Username, room: str, username: Username, role: str, *, rule: Rule
+                         ) -> MemberRow: ...
+    async def set_role(self, actor: Username, room: str, username: Username, role: str, *, rule: Rule
+                       ) -> MemberRow: ...
+    async def remove_member(self, actor: Username, room: str, username: Username, *, rule: Rule) -> None: ...
+    async def history(self, viewer: Username, room: str, before: int | None, limit: int, *, rule: Rule
                       ) -> tuple[list[MessageRow], bool]: ...
-    async def post_message(self, sender: Username, room: str, client_msg_id: str, body: str,
+    async def post_message(self, sender: Username, room: str, client_msg_id: str, body: str, *, rule: Rule,
                            origin: object = None) -> PostResult: ...
-    async def mark_read(self, username: Username, room: str, up_to: int) -> int: ...
+    async def mark_read(self, username: Username, room: str, up_to: int, *, rule: Rule) -> int: ...
     async def events_for_user(self, username: Username, since: int, limit: int) -> EventPage: ...
     async def members_at(self, room: RoomId, seq: int) -> frozenset[Username]: ...
     async def role_of(self, room: str, username: Username) -> str | None: ...
@@ -144,37 +150,39 @@ class StoreBase:
     async def open_dm(self, me: Username, other: Username) -> tuple[RoomRow, bool]:
         return await self._write(q.open_dm, me, other, utc_now())
 
-    async def get_room(self, room: str, viewer: Username) -> RoomRow:
-        return await self._read(q.get_room, room, viewer)
+    async def get_room(self, room: str, viewer: Username, *, rule: Rule) -> RoomRow:
+        return await self._read(q.get_room, room, viewer, rule)
 
     async def list_rooms(self, viewer: Username) -> list[RoomRow]:
         return await self._read(q.list_rooms, viewer)
 
-    async def rename_room(self, actor: Username, room: str, name: str) -> RoomRow:
-        return await self._write(q.rename_room, actor, room, name)
+    async def rename_room(self, actor: Username, room: str, name: str, *, rule: Rule) -> RoomRow:
+        return await self._write(q.rename_room, actor, room, name, rule)
 
-    async def delete_room(self, actor: Username, room: str) -> None:
-        await self._write(q.delete_room, actor, room)
+    async def delete_room(self, actor: Username, room: str, *, rule: Rule) -> None:
+        await self._write(q.delete_room, actor, room, rule)
 
-    async def add_member(self, actor: Username, room: str, username: Username, role: str) -> MemberRow:
-        return await self._write(q.add_member, actor, room, username, role)
+    async def add_member(self, actor: Username, room: str, username: Username, role: str, *, rule: Rule
+                         ) -> MemberRow:
+        return await self._write(q.add_member, actor, room, username, role, rule)
 
-    async def set_role(self, actor: Username, room: str, username: Username, role: str) -> MemberRow:
-        return await self._write(q.set_role, actor, room, username, role)
+    async def set_role(self, actor: Username, room: str, username: Username, role: str, *, rule: Rule
+                       ) -> MemberRow:
+        return await self._write(q.set_role, actor, room, username, role, rule)
 
-    async def remove_member(self, actor: Username, room: str, username: Username) -> None:
-        await self._write(q.remove_member, actor, room, username)
+    async def remove_member(self, actor: Username, room: str, username: Username, *, rule: Rule) -> None:
+        await self._write(q.remove_member, actor, room, username, rule)
 
-    async def history(self, viewer: Username, room: str, before: int | None, limit: int
+    async def history(self, viewer: Username, room: str, before: int | None, limit: int, *, rule: Rule
                       ) -> tuple[list[MessageRow], bool]:
-        return await self._read(q.history, viewer, room, before, limit)
+        return await self._read(q.history, viewer, room, before, limit, rule)
 
-    async def post_message(self, sender: Username, room: str, client_msg_id: str, body: str,
+    async def post_message(self, sender: Username, room: str, client_msg_id: str, body: str, *, rule: Rule,
                            origin: object = None) -> PostResult:
-        return await self._write(q.post_message, sender, room, client_msg_id, body, utc_now(), origin=origin)
+        return await self._write(q.post_message, sender, room, client_msg_id, body, utc_now(), rule, origin=origin)
 
-    async def mark_read(self, username: Username, room: str, up_to: int) -> int:
-        return await self._write(q.mark_read, username, room, up_to)
+    async def mark_read(self, username: Username, room: str, up_to: int, *, rule: Rule) -> int:
+        return await self._write(q.mark_read, username, room, up_to, rule)
 
     async def events_for_user(self, username: Username, since: int, limit: int) -> EventPage:
         return await self._read(q.events_for_user, username, since, limit)

@@ -6,9 +6,11 @@ of what clients receive for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NewType
 
+from chatter.errors import ChatError
 from chatter.wire import Member, Message, MessageEvent, Room
 
 Username = NewType("Username", str)
@@ -19,6 +21,31 @@ Seq = NewType("Seq", int)
 Role = Literal["owner", "admin", "member"]
 RoomKind = Literal["group", "dm"]
 ROLES: tuple[str, ...] = ("owner", "admin", "member")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomFacts:
+    """What a permission rule decides on: the rows a store call read inside its own transaction.
+
+    The store reads these and hands them to the caller's rule (``Rule``); it
+    never decides itself who may do what (``chatter.service.permissions`` does).
+    """
+
+    actor: str  # who acts
+    role: str | None  # the actor's role in the room; None when not a member, or no such room
+    kind: str | None  # the room's kind, "group" or "dm"; None when ``role`` is None
+    target: str | None = None  # the member acted on (role changes, removals)
+    target_role: str | None = None  # that member's role; None when they are not in the room
+    new_role: str | None = None  # the role being given (adding a member, changing a role)
+
+    @property
+    def is_self(self) -> bool:
+        return self.target == self.actor
+
+
+# A permission rule: the facts in, None (allowed) or the error to raise out.  Pure; the store calls it
+# inside the transaction of the write it guards, so the check and the write cannot race.
+Rule = Callable[[RoomFacts], ChatError | None]
 
 
 

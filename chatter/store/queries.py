@@ -4,9 +4,11 @@ Writers return ``(result, events)``; the caller runs them inside one
 transaction (see ``sqlite.py``'s group commit), so a multi-step write either
 happens whole or not at all.  Values are always bound parameters.
 
-Permission rules come from ``chatter.policy`` (pure functions); these
-functions enforce them against the rows they read inside the transaction, so
-a check and the write it guards can never race.
+Who may do what is not decided here: each guarded function takes a
+``rule`` (``chatter.store.models.Rule``, from ``chatter.service.permissions``)
+and calls it on the facts it read inside the transaction (``RoomFacts``), so
+a check and the write it guards can never race.  What is checked here is
+only what the data says: a user that does not exist, a member already in.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from typing import Any, cast
 import msgspec
 import orjson
 
-from chatter import policy
-from chatter.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from chatter.errors import Conflict, Invalid, NotFound, Unavailable
 from chatter.store import schema
 from chatter.store.models import (
     EventPage,
@@ -31,9 +32,11 @@ from chatter.store.models import (
     MessageRow,
     PostResult,
     Role,
+    RoomFacts,
     RoomId,
     RoomKind,
     RoomRow,
+    Rule,
     Seq,
     Username,
     UserRow,
@@ -307,16 +310,25 @@ def role_of(db: sqlite3.Connection, room: str, username: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def require_member(db: sqlite3.Connection, room: str, username: str) -> str:
-    """The member's role; NotFound if the room is absent *or* they are not in it."""
-    role = role_of(db, room, username)
-    if role is None:
-        raise NotFound("room not found")
-    return role
+def facts(db: sqlite3.Connection, room: str, actor: str, *, target: str | None = None,
+          new_role: str | None = None) -> RoomFacts:
+    """What a rule decides on, read in one query (two with a target)."""
+    row = db.execute(
+        "SELECT m.role, r.kind FROM members m JOIN rooms r ON r.id = m.room "
+        "WHERE m.room = ? AND m.username = ? AND r.deleted = 0",
+        (room, actor),
+    ).fetchone()
+    role, kind = (None, None) if row is None else (str(row[0]), str(row[1]))
+    target_role = None if target is None or role is None else role_of(db, room, target)
+    return RoomFacts(actor=actor, role=role, kind=kind, target=target, target_role=target_role, new_role=new_role)
 
 
-def _kind(db: sqlite3.Connection, room: str) -> str:
-    return str(db.execute("SELECT kind FROM rooms WHERE id = ?", (room,)).fetchone()[0])
+def enforce(rule: Rule, facts_: RoomFacts) -> RoomFacts:
+    """Raise the error ``rule`` gives for ``facts_``, if any; the facts when allowed."""
+    error = rule(facts_)
+    if error is not None:
+        raise error
+    return facts_
 
 
 _MSG_COLS = "id, seq, room, sender, body, client_msg_id, created_at"
@@ -336,8 +348,13 @@ def _members(db: sqlite3.Connection, room: str) -> tuple[MemberRow, ...]:
     return tuple(MemberRow(username=Username(r[0]), name=r[1], role=r[2], read_up_to=r[3]) for r in rows)
 
 
-def get_room(db: sqlite3.Connection, room: str, viewer: Username) -> RoomRow:
-    require_member(db, room, viewer)
+def get_room(db: sqlite3.Connection, room: str, viewer: Username, rule: Rule) -> RoomRow:
+    enforce(rule, facts(db, room, viewer))
+    return _room(db, room, viewer)
+
+
+def _room(db: sqlite3.Connection, room: str, viewer: Username) -> RoomRow:
+    """The room as ``viewer`` (a member: the caller checked) sees it."""
     row = db.execute("SELECT id, kind, name, created_at, last_message FROM rooms WHERE id = ?", (room,)).fetchone()
     rid, kind, name, created_at, last_id = row
     members = _members(db, rid)
@@ -362,7 +379,7 @@ def list_rooms(db: sqlite3.Connection, viewer: Username) -> list[RoomRow]:
         "ORDER BY r.activity_seq DESC",
         (viewer,),
     ).fetchall()
-    return [get_room(db, r[0], viewer) for r in rows]
+    return [_room(db, r[0], viewer) for r in rows]
 
 
 def _new_room_id(db: sqlite3.Connection) -> RoomId:
@@ -373,7 +390,7 @@ def _new_room_id(db: sqlite3.Connection) -> RoomId:
 
 
 def _add(db: sqlite3.Connection, room: RoomId, room_name: str, kind: str, user: UserRow, role: str) -> EventRow:
-    # Roles and kinds are strings in the Store API; policy checked this one, and the tables' CHECKs agree.
+    # Roles and kinds are strings in the Store API; the caller's rule checked this one; the tables' CHECKs agree.
     ev = _emit(db, MemberAddedEvent(seq=_next_seq(db), room=room, username=user.username, role=cast(Role, role),
                                     name=user.name, room_name=room_name, kind=cast(RoomKind, kind)))
     db.execute("INSERT INTO members (room, username, role) VALUES (?, ?, ?)", (room, user.username, role))
@@ -391,7 +408,7 @@ def create_group(db: sqlite3.Connection, owner: Username, name: str, members: li
     db.execute("INSERT INTO rooms (id, kind, name, created_at, activity_seq) VALUES (?, 'group', ?, ?, ?)",
                (rid, name, now, head(db) + 1))
     events = [_add(db, rid, name, "group", u, "owner" if i == 0 else "member") for i, u in enumerate(users)]
-    return get_room(db, rid, owner), events
+    return _room(db, rid, owner), events
 
 
 def open_dm(db: sqlite3.Connection, me: Username, other: Username, now: str
@@ -402,27 +419,26 @@ def open_dm(db: sqlite3.Connection, me: Username, other: Username, now: str
     key = ":".join(sorted((me, other)))
     row = db.execute("SELECT id FROM rooms WHERE dm_key = ? AND deleted = 0", (key,)).fetchone()
     if row is not None:
-        return (get_room(db, row[0], me), False), []
+        return (_room(db, row[0], me), False), []
     rid = _new_room_id(db)
     db.execute("INSERT INTO rooms (id, kind, name, dm_key, created_at, activity_seq) VALUES (?, 'dm', '', ?, ?, ?)",
                (rid, key, now, head(db) + 1))
     events = [_add(db, rid, "", "dm", require_user(db, me), "member"), _add(db, rid, "", "dm", other_user, "member")]
-    return (get_room(db, rid, me), True), events
+    return (_room(db, rid, me), True), events
 
 
-def rename_room(db: sqlite3.Connection, actor: Username, room: str, name: str) -> tuple[RoomRow, Events]:
-    role = require_member(db, room, actor)
-    policy.check_rename(role, _kind(db, room))
+def rename_room(db: sqlite3.Connection, actor: Username, room: str, name: str, rule: Rule
+                ) -> tuple[RoomRow, Events]:
+    enforce(rule, facts(db, room, actor))
     db.execute("UPDATE rooms SET name = ? WHERE id = ?", (name, room))
-    r = get_room(db, room, actor)
+    r = _room(db, room, actor)
     ev = _emit(db, RoomUpdatedEvent(seq=_next_seq(db), room=r.id, id=r.id, kind=r.kind, name=name,
                                     created_at=r.created_at))
     return r, [ev]
 
 
-def delete_room(db: sqlite3.Connection, actor: Username, room: str) -> tuple[None, Events]:
-    role = require_member(db, room, actor)
-    policy.check_delete(role, _kind(db, room))
+def delete_room(db: sqlite3.Connection, actor: Username, room: str, rule: Rule) -> tuple[None, Events]:
+    enforce(rule, facts(db, room, actor))
     rid = RoomId(room)
     ev = _emit(db, RoomDeletedEvent(seq=_next_seq(db), room=rid))
     db.execute("UPDATE member_spans SET left_seq = ? WHERE room = ? AND left_seq IS NULL", (ev.seq, rid))
@@ -443,11 +459,9 @@ def _member(db: sqlite3.Connection, room: str, username: str) -> MemberRow:
     raise NotFound(f"{username!r} is not a member of this room")
 
 
-def add_member(db: sqlite3.Connection, actor: Username, room: str, username: Username, role: str
+def add_member(db: sqlite3.Connection, actor: Username, room: str, username: Username, role: str, rule: Rule
                ) -> tuple[MemberRow, Events]:
-    actor_role = require_member(db, room, actor)
-    kind = _kind(db, room)
-    policy.check_add(actor_role, role, kind)
+    kind = str(enforce(rule, facts(db, room, actor, new_role=role)).kind)
     user = require_user(db, username)
     if role_of(db, room, username) is not None:
         raise Conflict(f"{username!r} is already a member")
@@ -456,15 +470,9 @@ def add_member(db: sqlite3.Connection, actor: Username, room: str, username: Use
     return _member(db, room, username), [ev]
 
 
-def set_role(db: sqlite3.Connection, actor: Username, room: str, username: Username, role: str
+def set_role(db: sqlite3.Connection, actor: Username, room: str, username: Username, role: str, rule: Rule
              ) -> tuple[MemberRow, Events]:
-    actor_role = require_member(db, room, actor)
-    policy.check_set_role(actor_role, role, _kind(db, room))
-    target_role = role_of(db, room, username)
-    if target_role is None:
-        raise NotFound(f"{username!r} is not a member of this room")
-    if username == actor:
-        raise Forbidden("the owner cannot change their own role; make another member the owner instead")
+    target_role = enforce(rule, facts(db, room, actor, target=username, new_role=role)).target_role
     rid = RoomId(room)
     events = []
     if role == "owner":  # transfer: the previous owner stays on as admin
@@ -473,16 +481,13 @@ def set_role(db: sqlite3.Connection, actor: Username, room: str, username: Usern
     if target_role != role:
         db.execute("UPDATE members SET role = ? WHERE room = ? AND username = ?", (role, room, username))
         events.append(_emit(db, MemberUpdatedEvent(seq=_next_seq(db), room=rid, username=username,
-                                                   role=cast(Role, role))))  # checked by policy.check_set_role
+                                                   role=cast(Role, role))))  # the rule checked it
     return _member(db, room, username), events
 
 
-def remove_member(db: sqlite3.Connection, actor: Username, room: str, username: Username) -> tuple[None, Events]:
-    actor_role = require_member(db, room, actor)
-    target_role = role_of(db, room, username)
-    if target_role is None:
-        raise NotFound(f"{username!r} is not a member of this room")
-    policy.check_remove(actor_role, target_role, is_self=(actor == username), kind=_kind(db, room))
+def remove_member(db: sqlite3.Connection, actor: Username, room: str, username: Username, rule: Rule
+                  ) -> tuple[None, Events]:
+    enforce(rule, facts(db, room, actor, target=username))
     rid = RoomId(room)
     ev = _emit(db, MemberRemovedEvent(seq=_next_seq(db), room=rid, username=username))
     db.execute("DELETE FROM members WHERE room = ? AND username = ?", (room, username))
@@ -493,9 +498,9 @@ def remove_member(db: sqlite3.Connection, actor: Username, room: str, username: 
 # -- messages ---------------------------------------------------------------
 
 
-def history(db: sqlite3.Connection, viewer: Username, room: str, before: int | None, limit: int
+def history(db: sqlite3.Connection, viewer: Username, room: str, before: int | None, limit: int, rule: Rule
             ) -> tuple[list[MessageRow], bool]:
-    require_member(db, room, viewer)
+    enforce(rule, facts(db, room, viewer))
     rows = db.execute(
         f"SELECT {_MSG_COLS} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?",  # noqa: S608
         (room, before if before is not None else 2**63 - 1, limit + 1),
@@ -504,8 +509,8 @@ def history(db: sqlite3.Connection, viewer: Username, room: str, before: int | N
     return [_message(r) for r in reversed(rows[:limit])], has_more
 
 
-def post_message(db: sqlite3.Connection, sender: Username, room: str, client_msg_id: str, body: str, now: str
-                 ) -> tuple[PostResult, Events]:
+def post_message(db: sqlite3.Connection, sender: Username, room: str, client_msg_id: str, body: str, now: str,
+                 rule: Rule) -> tuple[PostResult, Events]:
     """Store a message once per (sender, client_msg_id); a repeat returns the original."""
     row = db.execute(f"SELECT {_MSG_COLS} FROM messages WHERE sender = ? AND client_msg_id = ?",  # noqa: S608
                      (sender, client_msg_id)).fetchone()
@@ -513,9 +518,9 @@ def post_message(db: sqlite3.Connection, sender: Username, room: str, client_msg
         original = _message(row)
         if original.room != room or original.body != body:
             raise Conflict("client_msg_id was already used for a different message")
-        require_member(db, room, sender)
+        enforce(rule, facts(db, room, sender))
         return PostResult(message=original, created=False), []
-    require_member(db, room, sender)
+    enforce(rule, facts(db, room, sender))
     rid = RoomId(room)
     seq = _next_seq(db)
     cur = db.execute(
@@ -529,9 +534,10 @@ def post_message(db: sqlite3.Connection, sender: Username, room: str, client_msg
     return PostResult(message=msg, created=True), [ev]
 
 
-def mark_read(db: sqlite3.Connection, username: Username, room: str, up_to: int) -> tuple[int, Events]:
+def mark_read(db: sqlite3.Connection, username: Username, room: str, up_to: int, rule: Rule
+              ) -> tuple[int, Events]:
     """Move the read cursor forward (never back), clamped to the newest message."""
-    require_member(db, room, username)
+    enforce(rule, facts(db, room, username))
     last = db.execute("SELECT last_message FROM rooms WHERE id = ?", (room,)).fetchone()[0] or 0
     target = min(up_to, int(last))
     current = int(db.execute("SELECT read_up_to FROM members WHERE room = ? AND username = ?",

@@ -15,6 +15,7 @@ import trio.testing
 from test_actors import connect, rt, setup_room
 
 from chatter.actors.system import open_actor_system
+from chatter.service.messages import Messages
 from chatter.store import open_memory_store
 
 
@@ -76,7 +77,7 @@ async def test_a_batch_reaches_every_member_as_one_direct_frame_without_waking_w
                 c.start_writer = lambda u=u: started.append(u)  # type: ignore[misc]
             async with trio.open_nursery() as nursery:  # three posts committed as they come
                 for i in range(3):
-                    nursery.start_soon(system.post, "ana", room, f"m{i}", f"body {i}", conns["ana"])
+                    nursery.start_soon(Messages(system.store, system).send, "ana", room, f"m{i}", f"body {i}", conns["ana"])
             await trio.testing.wait_all_tasks_blocked()
             for u in ("ben", "cy"):
                 msgs = [e for e in rec[u].events() if e["type"] == "message"]
@@ -97,7 +98,7 @@ async def test_when_the_transport_is_busy_the_writer_task_sends(autojump_clock: 
             room, ana, ben = await _ana_and_ben(system, store, busy)
             started: list[bool] = []
             ben.start_writer = lambda: started.append(True)
-            await system.post("ana", room, "m1", "hello", ana)
+            await Messages(system.store, system).send("ana", room, "m1", "hello", ana)
             await trio.testing.wait_all_tasks_blocked()
             assert busy.frames == []
             texts = await _woken(ben)
@@ -110,7 +111,7 @@ async def test_a_partial_direct_write_wakes_the_writer_to_finish_it(autojump_clo
         async with open_memory_store() as store, open_actor_system(rt(), store) as system:
             partial = Recording(complete=False)
             room, ana, ben = await _ana_and_ben(system, store, partial)
-            await system.post("ana", room, "m1", "hello", ana)
+            await Messages(system.store, system).send("ana", room, "m1", "hello", ana)
             await trio.testing.wait_all_tasks_blocked()
             assert [e["body"] for e in partial.events()] == ["hello"]
             assert await _woken(ben) == []  # woken with nothing queued: the rest is the transport's to flush

@@ -1,4 +1,4 @@
-"""REST rooms, members and DMs (PROTOCOL.md section 3) and the permission rules of policy.py.
+"""REST rooms, members and DMs (PROTOCOL.md section 3) and the permission rules of service/permissions.py.
 
 Rooms you are not a member of answer exactly like rooms that do not exist
 (404, never 403).  Every refused request leaves the store's head, every
@@ -419,7 +419,7 @@ async def test_rename_bad_input(tmp_path, payload, status, code):
             assert await w.snapshot() == before
 
 
-# (actor, method, path, payload): each is refused with 403 by policy.py.
+# (actor, method, path, payload): each is refused with 403 by service/permissions.py.
 ROLE_VIOLATIONS: list[tuple[str, str, str, Any]] = [
     ("bob", "PATCH", "/api/rooms/{rid}", {"name": "Mine"}),  # member renames
     ("bob", "DELETE", "/api/rooms/{rid}", None),  # member deletes

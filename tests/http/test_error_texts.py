@@ -91,7 +91,8 @@ def check_message(message: str, sent: str) -> None:
 
 
 # The operator commands' errors are printed to the operator's own terminal, never sent to a client.
-OPERATOR_ONLY = {ROOT / "chatter" / "ops.py", ROOT / "chatter" / "cli.py"}
+OPERATOR_ONLY = {ROOT / "chatter" / "service" / "operator.py", ROOT / "chatter" / "store" / "maintenance.py",
+                 ROOT / "chatter" / "cli.py"}
 
 
 def _uses(arg: ast.expr, name: str) -> bool:

@@ -16,7 +16,9 @@ import trio
 from apikit import cfg, err
 from helpers import PASSWORD, bearer, cmid, register, running_app, system_of, user
 
-from chatter import common_passwords, ops, policy
+from chatter import common_passwords
+from chatter.errors import Invalid
+from chatter.service import password_reset, validation
 
 BAD_NAMES = {
     "NUL": "a\x00b", "ESC": "red\x1b[31m", "tab": "a\tb", "DEL": "a\x7fb", "C1 NEL": "a\x85b",
@@ -35,15 +37,15 @@ GOOD_NAMES = {
 
 @pytest.mark.parametrize("case", sorted(BAD_NAMES))
 def test_policy_refuses_invisible_and_control_characters_in_names(case):
-    for check in (policy.display_name, policy.room_name):
-        with pytest.raises(policy.Invalid, match="must not contain"):
+    for check in (validation.display_name, validation.room_name):
+        with pytest.raises(Invalid, match="must not contain"):
             check(BAD_NAMES[case])
 
 
 @pytest.mark.parametrize("case", sorted(GOOD_NAMES))
 def test_policy_keeps_real_world_names(case):
-    assert policy.display_name(GOOD_NAMES[case]) == GOOD_NAMES[case]
-    assert policy.room_name(GOOD_NAMES[case]) == GOOD_NAMES[case]
+    assert validation.display_name(GOOD_NAMES[case]) == GOOD_NAMES[case]
+    assert validation.room_name(GOOD_NAMES[case]) == GOOD_NAMES[case]
 
 
 async def test_every_name_entry_point_refuses_bidi_controls_and_changes_nothing(tmp_path):
@@ -101,11 +103,11 @@ COMMON = ["password", "12345678", "Password1", "  iloveyou  ", "qwertyuiop", "1q
 
 
 def test_the_common_list_is_loaded_from_the_package():
-    assert common_passwords.count(policy.MIN_PASSWORD) == 11_611
+    assert common_passwords.count(validation.MIN_PASSWORD) == 11_611
     for p in COMMON:
-        assert common_passwords.is_common(p, policy.MIN_PASSWORD), p
+        assert common_passwords.is_common(p, validation.MIN_PASSWORD), p
     for p in (PASSWORD, "a long enough password é", "long enough new", "bench-password-123"):
-        assert not common_passwords.is_common(p, policy.MIN_PASSWORD), p
+        assert not common_passwords.is_common(p, validation.MIN_PASSWORD), p
 
 
 async def test_common_passwords_are_refused_at_sign_up_change_and_reset(tmp_path):
@@ -120,7 +122,7 @@ async def test_common_passwords_are_refused_at_sign_up_change_and_reset(tmp_path
             body = await err(await c.post("/api/me/password", json={"current": PASSWORD, "new": "password1"},
                                           headers=bearer(t)), 400, "INVALID_INPUT")
             assert body["error"]["message"].startswith("new is one of the most common")
-            link = await trio.to_thread.run_sync(lambda: ops.create_reset_link(app.extensions["chatter"].cfg, "alice"))
+            link = await trio.to_thread.run_sync(lambda: password_reset.create_reset_link(app.extensions["chatter"].cfg, "alice"))
             token = link.url.split("#", 1)[1]
             await err(await c.post("/api/auth/reset", json={"token": token, "new": "football"}), 400, "INVALID_INPUT")
             r = await c.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatter import mounts
-from chatter.ops import OK, WARN, volume_check
+from chatter.service.operator import OK, WARN, volume_check
 
 ROOT_OVERLAY = (
     "79 52 0:40 / / rw,relatime - overlay overlay rw,lowerdir=/var/lib/containers/storage/overlay/l/54GWKQQFYR3QDFD6"

@@ -32,8 +32,9 @@ from ship.shipkit import (
     socket,
 )
 
-from chatter import ops
 from chatter.config import load_config
+from chatter.service import operator, password_reset
+from chatter.store import maintenance
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +106,7 @@ async def test_backup_while_server_runs_and_messages_flow(tmp_path):
         assert copy.stat().st_mode & 0o077 == 0
         # The server noted it, and kept every acked message.
         last = rows(db, "SELECT value FROM meta WHERE key = 'last_backup'")
-        assert last and ops.parse_rfc3339(str(last[0][0])) is not None
+        assert last and operator.parse_rfc3339(str(last[0][0])) is not None
         with rest(srv.url) as http:
             assert [m["id"] for m in history(http, alice, room)] == acked[-200:]
 
@@ -142,7 +143,7 @@ async def test_restore_refused_while_server_runs(tmp_path):
         with rest(srv.url) as http:
             make_user(http, "alice")
         assert (await cli(tmp_path, "backup", "--db", str(db), str(tmp_path / "b.db"))).returncode == 0
-        assert ops.in_use(db)
+        assert maintenance.in_use(db)
         before = db.read_bytes()
         refused = await cli(tmp_path, "restore", "--db", str(db), str(tmp_path / "b.db"))
         assert refused.returncode == 2
@@ -151,7 +152,7 @@ async def test_restore_refused_while_server_runs(tmp_path):
         assert not list(tmp_path.glob("chatter.db.pre-restore-*"))
         with rest(srv.url) as http:
             login(http, "alice")  # still serving, unharmed
-    assert not ops.in_use(db)
+    assert not maintenance.in_use(db)
 
 
 async def test_restore_then_clients_resuming_with_the_old_epoch_get_reset(tmp_path):
@@ -216,13 +217,13 @@ def test_restore_checks_the_backup(tmp_path):
 def test_exclusive_lock_keeps_others_out_while_held(tmp_path):
     db = tmp_path / "chatter.db"
     assert chatter("migrate", "--db", str(db), cwd=tmp_path).returncode == 0
-    with ops.exclusive(db):
-        assert ops.in_use(db)
-    assert not ops.in_use(db)
+    with maintenance.exclusive(db):
+        assert maintenance.in_use(db)
+    assert not maintenance.in_use(db)
     idle = sqlite3.connect(db)  # an idle WAL connection, like a server between requests
     idle.execute("SELECT count(*) FROM users").fetchone()
     try:
-        assert ops.in_use(db)
+        assert maintenance.in_use(db)
     finally:
         idle.close()
 
@@ -246,7 +247,7 @@ def test_doctor_lines_and_exit_codes(tmp_path):
     secret.chmod(0o600)
     assert chatter("backup", str(tmp_path / "b.db"), cwd=tmp_path, env=env).returncode == 0
     healthy = chatter("doctor", cwd=tmp_path, env=env)
-    low_disk = shutil.disk_usage(tmp_path).free < ops.DISK_WARN_BYTES  # some machines here run nearly full
+    low_disk = shutil.disk_usage(tmp_path).free < operator.DISK_WARN_BYTES  # some machines here run nearly full
     assert healthy.returncode == (1 if low_disk else 0), healthy.stdout
     whats = [line.split(":")[0] for line in healthy.stdout.splitlines()]
     assert whats == ["OK database", "OK integrity", "OK schema", "OK backup", "OK wal", "OK secret",
@@ -262,10 +263,10 @@ def test_doctor_lines_and_exit_codes(tmp_path):
 
     # A stale backup warns (time injected, no sleeping).
     cfg = load_config(env=env, use_file=False)
-    later = time.time() + ops.BACKUP_WARN_AGE + 60
-    stale = {c.what: c for c in ops.doctor(cfg, now=later)}
+    later = time.time() + operator.BACKUP_WARN_AGE + 60
+    stale = {c.what: c for c in operator.doctor(cfg, now=later)}
     assert stale["backup"].level == "WARN" and "ago" in stale["backup"].detail
-    assert ops.exit_code(list(stale.values())) == 1
+    assert operator.exit_code(list(stale.values())) == 1
 
     # A damaged file fails.
     data = bytearray(db.read_bytes())
@@ -292,12 +293,12 @@ def test_doctor_flags_a_newer_schema_and_a_taken_port(tmp_path):
     try:
         port = listener.getsockname()[1]
         cfg = cfg_for(tmp_path, **{"server.dev": "false", "auth.secret": "s" * 40, "server.port": port})
-        checks = {c.what: c for c in ops.doctor(cfg)}
+        checks = {c.what: c for c in operator.doctor(cfg)}
     finally:
         listener.close()
     assert checks["schema"].level == "FAIL" and "newer" in checks["schema"].detail
     assert checks["listen"].level == "FAIL"
-    assert ops.exit_code(list(checks.values())) == 2
+    assert operator.exit_code(list(checks.values())) == 2
 
 
 # -- reset-password -----------------------------------------------------------
@@ -338,14 +339,14 @@ async def test_reset_link_works_once_and_expires(tmp_path):
 
             # Expiry: links made "in the past" by injecting the creation time.
             cfg = cfg_for(tmp_path)
-            nearly = ops.create_reset_link(cfg, "alice", now=time.time() - ops.RESET_TTL + 60, url=srv.url)
-            expired = ops.create_reset_link(cfg, "alice", now=time.time() - ops.RESET_TTL - 1, url=srv.url)
+            nearly = password_reset.create_reset_link(cfg, "alice", now=time.time() - password_reset.RESET_TTL + 60, url=srv.url)
+            expired = password_reset.create_reset_link(cfg, "alice", now=time.time() - password_reset.RESET_TTL - 1, url=srv.url)
             r = http.post("/api/auth/reset", json={"token": expired.url.split("#")[1], "new": "password three"})
             assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
             # The newer link voided the older one (made a moment before).
             r = http.post("/api/auth/reset", json={"token": nearly.url.split("#")[1], "new": "password three"})
             assert r.status_code == 401, r.text
-            fresh = ops.create_reset_link(cfg, "alice", now=time.time() - ops.RESET_TTL + 60, url=srv.url)
+            fresh = password_reset.create_reset_link(cfg, "alice", now=time.time() - password_reset.RESET_TTL + 60, url=srv.url)
             r = http.post("/api/auth/reset", json={"token": fresh.url.split("#")[1], "new": "password four!"})
             assert r.status_code == 204, r.text
             login(http, "alice", "password four!")

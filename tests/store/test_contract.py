@@ -13,6 +13,7 @@ SqliteStore works through threads, which autojump does not see.
 
 from __future__ import annotations
 
+import functools
 import re
 import signal
 import sqlite3
@@ -31,6 +32,7 @@ from hypothesis import strategies as st
 
 from chatter.config import load_config
 from chatter.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from chatter.service import permissions
 from chatter.store import open_memory_store, open_sqlite_store
 from chatter.store import queries as q
 from chatter.store.models import EventRow, RoomRow
@@ -44,6 +46,35 @@ BIG = 10_000
 
 # -- helpers ------------------------------------------------------------------
 
+# Who may do what is the service's (``chatter.service.permissions``); the store applies the rule it is
+# given inside the write's transaction.  The contract runs the store with the rules the use cases pass.
+RULES = {"get_room": permissions.may_read, "history": permissions.may_read, "mark_read": permissions.may_read,
+         "post_message": permissions.may_post, "rename_room": permissions.may_rename,
+         "delete_room": permissions.may_delete, "add_member": permissions.may_add_member,
+         "set_role": permissions.may_set_role, "remove_member": permissions.may_remove_member}
+
+
+class Ruled:
+    """A store whose guarded methods are called with the service's rule for them."""
+
+    def __init__(self, store: Any) -> None:
+        object.__setattr__(self, "_store", store)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        rule = RULES.get(name)
+        return attr if rule is None else functools.partial(attr, rule=rule)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._store, name, value)
+
+
+@asynccontextmanager
+async def ruled(opener: AbstractAsyncContextManager[Any]) -> AsyncIterator[Ruled]:
+    async with opener as store:
+        yield Ruled(store)
+
+
 
 def store_config(path: Path) -> Any:
     return load_config(env={}, use_file=False, overrides={"store.path": str(path)}).store
@@ -52,9 +83,9 @@ def store_config(path: Path) -> Any:
 def open_store(kind: str, tmp_path: Path) -> AbstractAsyncContextManager[Any]:
     """An async context manager yielding a fresh, empty store of ``kind``."""
     if kind == "sqlite":
-        return open_sqlite_store(store_config(tmp_path / "t.db"))
+        return ruled(open_sqlite_store(store_config(tmp_path / "t.db")))
     assert kind == "memory"
-    return open_memory_store()
+    return ruled(open_memory_store())
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -1179,7 +1210,7 @@ async def test_cancelled_caller_still_delivers_committed_events(kind: str, tmp_p
 
 async def test_memory_store_fault_injection() -> None:
     with trio.fail_after(TIMEOUT):
-        async with open_memory_store() as store:
+        async with ruled(open_memory_store()) as store:
             recv = store.subscribe(100)
             await users(store, "alice")
             g = await store.create_group("alice", "G", [])
@@ -1213,7 +1244,7 @@ async def test_epoch_and_meta(kind: str, tmp_path: Path) -> None:
 async def test_sqlite_missing_directory_is_unavailable(tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         with pytest.raises(Unavailable):
-            async with open_sqlite_store(store_config(tmp_path / "missing" / "t.db")):
+            async with ruled(open_sqlite_store(store_config(tmp_path / "missing" / "t.db"))):
                 pass  # pragma: no cover
         assert not (tmp_path / "missing").exists()
 
@@ -1224,14 +1255,14 @@ async def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
         version, epoch = migrate_file(str(path))
         assert version == len(MIGRATIONS) and re.fullmatch(r"[0-9a-f]{16}", epoch)
         assert migrate_file(str(path)) == (version, epoch)  # idempotent
-        async with open_sqlite_store(store_config(path)) as store:
+        async with ruled(open_sqlite_store(store_config(path))) as store:
             assert store.epoch == epoch
         db = sqlite3.connect(path)
         with db:
             db.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, 'later')", (version + 1,))
         db.close()
         with pytest.raises(Unavailable, match="newer"):
-            async with open_sqlite_store(store_config(path)):
+            async with ruled(open_sqlite_store(store_config(path))):
                 pass  # pragma: no cover
 
 
@@ -1240,7 +1271,7 @@ async def test_sqlite_small_pools_and_queues_still_serve_everyone(tmp_path: Path
         cfg = load_config(env={}, use_file=False, overrides={
             "store.path": str(tmp_path / "t.db"), "store.readers": 1, "store.write_queue": 1,
             "store.batch_max": 1}).store
-        async with open_sqlite_store(cfg) as store:
+        async with ruled(open_sqlite_store(cfg)) as store:
             await users(store, "alice")
             g = await store.create_group("alice", "G", [])
             batches, writes = store.batches, store.writes
@@ -1262,6 +1293,7 @@ async def test_sqlite_small_pools_and_queues_still_serve_everyone(tmp_path: Path
 _KILL_SCRIPT = """
 import os, signal, sys, trio
 from chatter.config import load_config
+from chatter.service.permissions import may_post
 from chatter.store import open_sqlite_store
 
 async def main():
@@ -1271,7 +1303,7 @@ async def main():
         room = await store.create_group("alice", "G", [])
         print("room", room.id, store.epoch, flush=True)
         for i in range(20):
-            m = (await store.post_message("alice", room.id, f"c{i}", f"m{i}")).message
+            m = (await store.post_message("alice", room.id, f"c{i}", f"m{i}", rule=may_post)).message
             print("ack", m.id, m.seq, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)  # no close, no checkpoint
 
@@ -1293,7 +1325,7 @@ async def test_sqlite_acked_writes_survive_sigkill(tmp_path: Path) -> None:
         acks = [tuple(int(x) for x in line.split()[1:]) for line in lines if line.startswith("ack")]
         assert len(acks) == 20
         assert await trio.Path(str(path) + "-wal").exists()  # the data is in the WAL, not yet checkpointed
-        async with open_sqlite_store(store_config(path)) as store:
+        async with ruled(open_sqlite_store(store_config(path))) as store:
             assert store.epoch == epoch
             msgs, more = await store.history("alice", room, None, 50)
             assert [(m.id, m.seq) for m in msgs] == acks and not more
@@ -1302,7 +1334,7 @@ async def test_sqlite_acked_writes_survive_sigkill(tmp_path: Path) -> None:
 
 async def test_sqlite_writes_after_close_are_unavailable(tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
-        async with open_sqlite_store(store_config(tmp_path / "t.db")) as store:
+        async with ruled(open_sqlite_store(store_config(tmp_path / "t.db"))) as store:
             recv = store.subscribe(10)
             await users(store, "alice")
         with pytest.raises(Unavailable):
@@ -1314,7 +1346,7 @@ async def test_sqlite_writes_after_close_are_unavailable(tmp_path: Path) -> None
 async def test_sqlite_data_survives_reopen_with_same_epoch(tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         cfg = store_config(tmp_path / "t.db")
-        async with open_sqlite_store(cfg) as store:
+        async with ruled(open_sqlite_store(cfg)) as store:
             epoch = store.epoch
             assert re.fullmatch(r"[0-9a-f]{16}", epoch)
             await users(store, "alice", "bob")
@@ -1324,7 +1356,7 @@ async def test_sqlite_data_survives_reopen_with_same_epoch(tmp_path: Path) -> No
             room = await store.get_room(g.id, "alice")
             seen = await events(store, "alice")
             head = await store.head()
-        async with open_sqlite_store(cfg) as store:
+        async with ruled(open_sqlite_store(cfg)) as store:
             assert store.epoch == epoch
             assert await store.head() == head
             assert await store.get_room(g.id, "alice") == room
@@ -1333,7 +1365,7 @@ async def test_sqlite_data_survives_reopen_with_same_epoch(tmp_path: Path) -> No
             again = await store.post_message("bob", g.id, "c1", "persist me")
             assert again.created is False and again.message == m
             assert (await store.post_message("bob", g.id, "c2", "more")).message.seq == head + 1
-        async with open_sqlite_store(store_config(tmp_path / "other.db")) as other:
+        async with ruled(open_sqlite_store(store_config(tmp_path / "other.db"))) as other:
             assert other.epoch != epoch and re.fullmatch(r"[0-9a-f]{16}", other.epoch)
             assert await other.head() == 0
 
@@ -1341,7 +1373,7 @@ async def test_sqlite_data_survives_reopen_with_same_epoch(tmp_path: Path) -> No
 async def test_sqlite_pragmas(tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         path = tmp_path / "t.db"
-        async with open_sqlite_store(store_config(path)) as store:
+        async with ruled(open_sqlite_store(store_config(path))) as store:
             await users(store, "alice")
             # journal_mode=WAL is a property of the file: visible from any connection ...
             probe = sqlite3.connect(path)
@@ -1364,7 +1396,7 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
 
 async def test_sqlite_group_commit(tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
-        async with open_sqlite_store(store_config(tmp_path / "t.db")) as store:
+        async with ruled(open_sqlite_store(store_config(tmp_path / "t.db"))) as store:
             recv = store.subscribe(10_000)
             await users(store, "alice", "bob")
             g = await store.create_group("alice", "G", ["bob"])
@@ -1411,7 +1443,7 @@ def _plan(db: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> str:
 async def test_sqlite_hot_queries_use_indexes(tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         path = tmp_path / "t.db"
-        async with open_sqlite_store(store_config(path)) as store:
+        async with ruled(open_sqlite_store(store_config(path))) as store:
             await users(store, "alice", "bob")
             g = await store.create_group("alice", "G", ["bob"])
             for i in range(5):
@@ -1419,7 +1451,7 @@ async def test_sqlite_hot_queries_use_indexes(tmp_path: Path) -> None:
         db = sqlite3.connect(path)
         try:
             rec = _Recorder(db)
-            q.history(rec, "bob", g.id, 10, 50)  # type: ignore[arg-type]
+            q.history(rec, "bob", g.id, 10, 50, permissions.may_read)  # type: ignore[arg-type]
             (sql, params), = [c for c in rec.calls if "FROM messages" in c[0]]
             plan = _plan(db, sql, params)
             assert "USING INDEX messages_by_room" in plan or "USING COVERING INDEX messages_by_room" in plan, plan
@@ -1436,7 +1468,8 @@ async def test_sqlite_hot_queries_use_indexes(tmp_path: Path) -> None:
             assert "SEARCH events USING INDEX events_by_room" in plan and "TEMP B-TREE" not in plan, plan
 
             rec = _Recorder(db)
-            q.post_message(rec, "alice", g.id, "c0", "x", "2026-01-01T00:00:00.000Z")  # type: ignore[arg-type]
+            q.post_message(rec, "alice", g.id, "c0", "x", "2026-01-01T00:00:00.000Z",  # type: ignore[arg-type]
+                           permissions.may_post)
             plan = _plan(db, *rec.calls[0])
             assert "USING INDEX sqlite_autoindex_messages" in plan, plan
         finally:
@@ -1458,7 +1491,7 @@ op_strategy = st.lists(
 def test_property_events_match_membership_intervals(ops: list[tuple[str, int, str]], n_rooms: int) -> None:
     async def body() -> None:
         with trio.fail_after(TIMEOUT):
-            async with open_memory_store() as store:
+            async with ruled(open_memory_store()) as store:
                 recv = store.subscribe(10_000)
                 await users(store, "own", *PROP_USERS)
                 intervals: dict[str, list[tuple[str, int, int | None]]] = {u: [] for u in ("own", *PROP_USERS)}

@@ -24,6 +24,7 @@ import trio
 
 from chatter.config import load_config
 from chatter.errors import Unavailable
+from chatter.service import permissions
 from chatter.store import open_sqlite_store, schema
 from chatter.store import queries as q
 from chatter.store.sqlite import connect
@@ -130,7 +131,7 @@ async def test_a_database_the_old_code_made_is_up_to_date(tmp_path: Path) -> Non
             assert store.epoch == epoch
             await store.create_user("emilie", "Émilie", "hash")
             g = await store.create_group("emilie", "G", [])
-            await store.post_message("emilie", g.id, "c1", "hello")
+            await store.post_message("emilie", g.id, "c1", "hello", rule=permissions.may_post)
             assert [u.username for u in await store.search_users("ÉMI", 10)] == ["emilie"]
     with opened(path) as db:
         assert versions(db) == [(1, "old"), (2, "old")]  # nothing ran again
@@ -298,13 +299,13 @@ def test_enable_fts_as_a_step_follows_the_store_writes(tmp_path: Path, tokenize:
         q.migrate(db, NOW)
         _write(db, q.create_user, "alice", "Alice", "h", NOW)
         room = _write(db, q.create_group, "alice", "G", [], NOW)
-        _write(db, q.post_message, "alice", room.id, "c1", "Émilie est là", NOW)
+        _write(db, q.post_message, "alice", room.id, "c1", "Émilie est là", NOW, permissions.may_post)
         assert q.migrate(db, NOW, (*schema.MIGRATIONS, search)) == 3
-        _write(db, q.post_message, "alice", room.id, "c2", "EMILIE again", NOW)
-        _write(db, q.post_message, "alice", room.id, "c3", "nobody", NOW)
+        _write(db, q.post_message, "alice", room.id, "c2", "EMILIE again", NOW, permissions.may_post)
+        _write(db, q.post_message, "alice", room.id, "c3", "nobody", NOW, permissions.may_post)
         assert _matches(db, query) == ["Émilie est là", "EMILIE again"]
         db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
-        _write(db, q.delete_room, "alice", room.id)
+        _write(db, q.delete_room, "alice", room.id, permissions.may_delete)
         assert _matches(db, query) == []
         db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
 

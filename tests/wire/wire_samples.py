@@ -30,6 +30,7 @@ import msgspec
 
 from chatter import wire
 from chatter.actors import frames
+from chatter.service import permissions
 from chatter.store import queries as q
 
 OUT = Path(__file__).resolve().parents[2] / "ui" / "tests" / "fixtures" / "wire-samples.json"
@@ -46,18 +47,18 @@ def _store_events() -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
         q.create_user(db, username, name, "not-a-hash", NOW)
     group, _ = q.create_group(db, "ana", "Team", ["bo"], NOW)
     (dm, _), _ = q.open_dm(db, "ana", "bo", NOW)
-    posted, _ = q.post_message(db, "bo", group.id, "c-1", "hello, world 👋", NOW)
-    q.mark_read(db, "ana", group.id, posted.message.id)
-    q.add_member(db, "ana", group.id, "cy", "admin")
-    q.set_role(db, "ana", group.id, "bo", "owner")  # an ownership transfer: two member_updated
-    q.rename_room(db, "bo", group.id, "Team two")
-    q.remove_member(db, "bo", group.id, "cy")
+    posted, _ = q.post_message(db, "bo", group.id, "c-1", "hello, world 👋", NOW, permissions.may_post)
+    q.mark_read(db, "ana", group.id, posted.message.id, permissions.may_read)
+    q.add_member(db, "ana", group.id, "cy", "admin", permissions.may_add_member)
+    q.set_role(db, "ana", group.id, "bo", "owner", permissions.may_set_role)  # an ownership transfer: two member_updated
+    q.rename_room(db, "bo", group.id, "Team two", permissions.may_rename)
+    q.remove_member(db, "bo", group.id, "cy", permissions.may_remove_member)
     before = q.events_for_user(db, "ana", 0, 1000)  # deleting the room deletes most of its events
-    q.delete_room(db, "bo", group.id)
+    q.delete_room(db, "bo", group.id, permissions.may_delete)
     after = q.events_for_user(db, "ana", before.head, 1000)
     events = [json.loads(frames.encode_event(ev)) for ev in (*before.events, *after.events)]
-    room = q.get_room(db, dm.id, "ana")
-    history, _ = q.history(db, "ana", dm.id, None, 50)
+    room = q.get_room(db, dm.id, "ana", permissions.may_read)
+    history, _ = q.history(db, "ana", dm.id, None, 50, permissions.may_read)
     rest: dict[str, list[Any]] = {
         "Room": [_builtins(room.wire()), _builtins(group.wire())],
         "Member": [_builtins(room.members[0].wire())],

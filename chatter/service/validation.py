@@ -1,8 +1,10 @@
-"""Pure policy: input validation and the room permission rules.
+"""Pure input validation: what a well-formed username, name, password, body... is.
 
-No I/O and no clock: every function takes what it decides on.  REST and the
-socket validate through these, and the store enforces the permission checks
-inside the transaction that performs the write.
+No I/O and no clock.  Each function takes the raw value (anything a JSON
+body or a command line can hold) and returns the clean value or raises
+``Invalid`` with the message clients see.  The adapters (REST, the socket,
+the CLI) parse their input with these, in their own order, and hand the use
+cases of this package clean, typed values.  Who may do what is ``permissions.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import unicodedata
 from typing import Any
 
 from chatter import common_passwords
-from chatter.errors import Forbidden, Invalid
+from chatter.errors import Invalid
 from chatter.store.models import Username
 
 USERNAME_RE = re.compile(r"[a-z0-9_]{3,32}")
@@ -170,52 +172,25 @@ def query_int(raw: str | None, field: str, *, default: int | None, minimum: int,
     return value
 
 
-# -- permissions ------------------------------------------------------------
+def credentials(raw_username: Any, raw_password: Any) -> tuple[str, str]:
+    """What a login sends: (lower-cased username, password).  Not the sign-up rules: a login with a
+    name that could never be an account is simply wrong (``Unauthenticated``), not invalid."""
+    if not isinstance(raw_username, str) or not isinstance(raw_password, str):
+        raise Invalid("username and password must be strings")
+    if len(raw_password) > MAX_PASSWORD or len(raw_username) > 64:
+        raise Invalid("username or password too long")
+    return raw_username.lower(), raw_password
 
 
-def _no_dm(kind: str, what: str) -> None:
-    if kind == "dm":
-        raise Forbidden(f"direct messages cannot be {what}")
+def current_password(raw: Any) -> str:
+    """The password a user types to confirm a change (any string a password could be)."""
+    if not isinstance(raw, str) or len(raw) > MAX_PASSWORD:
+        raise Invalid("current must be a string")
+    return raw
 
 
-def check_rename(role_: str, kind: str) -> None:
-    _no_dm(kind, "renamed")
-    if role_ not in ("owner", "admin"):
-        raise Forbidden("only the owner or an admin can rename the room")
-
-
-def check_delete(role_: str, kind: str) -> None:
-    _no_dm(kind, "deleted")
-    if role_ != "owner":
-        raise Forbidden("only the owner can delete the room")
-
-
-def check_add(actor_role: str, new_role: str, kind: str) -> None:
-    if new_role not in ("member", "admin"):
-        raise Invalid("role must be member or admin")
-    _no_dm(kind, "given more members")
-    if actor_role not in ("owner", "admin"):
-        raise Forbidden("only the owner or an admin can add members")
-    if new_role == "admin" and actor_role != "owner":
-        raise Forbidden("only the owner can make someone an admin")
-
-
-def check_set_role(actor_role: str, new_role: str, kind: str) -> None:
-    if new_role not in ("owner", "admin", "member"):
-        raise Invalid("role must be owner, admin or member")
-    _no_dm(kind, "given roles")
-    if actor_role != "owner":
-        raise Forbidden("only the owner can change roles")
-
-
-def check_remove(actor_role: str, target_role: str, *, is_self: bool, kind: str) -> None:
-    _no_dm(kind, "left")
-    if target_role == "owner":
-        raise Forbidden("the owner cannot leave or be removed; transfer ownership or delete the room")
-    if is_self:
-        return
-    if actor_role == "owner":
-        return
-    if actor_role == "admin" and target_role == "member":
-        return
-    raise Forbidden("you cannot remove this member")
+def reset_token(raw: Any) -> str:
+    """The token of a password-reset link (the text after ``#``)."""
+    if not isinstance(raw, str) or not 1 <= len(raw) <= 256:
+        raise Invalid("token must be the text after # in the reset link")
+    return raw

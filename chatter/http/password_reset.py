@@ -1,32 +1,24 @@
-"""Password-reset links made by ``chatter reset-password USER``.
+"""The HTTP side of password-reset links made by ``chatter reset-password USER``.
 
 ``POST /api/auth/reset {"token", "new"}`` sets the new password, bumps the
 user's token version (every session and open socket of theirs ends, 4001)
-and burns the link.  The token policy (hash lookup, expiry, single use)
-lives in ``chatter.ops``; this module is only the HTTP side.
+and burns the link.  The rules (hash lookup, expiry, single use, what a bad
+token costs) live in ``chatter.service.password_reset``.
 
 ``GET /reset`` is a small stand-alone page (no inline script, so the app's
 CSP holds) that reads the token from the URL fragment, which browsers never
 send to the server, and posts it with the new password.
-
-Single use: the entry is marked used before the password is hashed, under
-a per-app lock, so two concurrent requests cannot both pass (one server
-process owns the database).
 """
 
 from __future__ import annotations
 
-import time
-
-import trio
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Response
 from quart_schema import document_request, document_response, hide
 
-from chatter import ops, policy
 from chatter import wire as s
-from chatter.errors import Invalid, RateLimited
 from chatter.http.rest import body, browser_write_check, client_ip, deps, no_content
 from chatter.http.wire import field
+from chatter.service import validation
 
 reset = Blueprint("reset", __name__)
 
@@ -70,11 +62,6 @@ _SCRIPT = """'use strict';
 """
 
 
-def _lock() -> trio.Lock:
-    lock: trio.Lock = current_app.extensions.setdefault("chatter_reset_lock", trio.Lock())
-    return lock
-
-
 @reset.get("/reset")
 @hide
 async def reset_page() -> Response:
@@ -96,31 +83,12 @@ async def reset_script() -> Response:
 @document_response(None, 204)
 async def reset_password() -> Response:
     """Set a new password with a one-time link from ``chatter reset-password``; every session ends."""
-    d = deps()
+    resets = deps().service.password_reset
     browser_write_check()  # like login: a form on another site must not set a password
     ip = client_ip()
-    wait = d.guard.address_verdict(ip, time.monotonic()).retry_after
-    if wait is not None:
-        raise RateLimited(
-            f"too many attempts from this address; try again in {int(wait) + 1} s", retry_after=wait
-        )
+    resets.admit(ip)
     data = await body()
-    token = field(data, "token")
-    if not isinstance(token, str) or not 1 <= len(token) <= 256:
-        raise Invalid("token must be the text after # in the reset link")
-    new = policy.password(field(data, "new"), "new")
-    store = d.system.store
-    key = ops.reset_key(token)
-    async with _lock():
-        now = time.time()
-        raw = await store.get_meta(key)
-        try:
-            username = ops.reset_username(raw, now)
-        except Exception:
-            d.guard.count_address(ip, time.monotonic())  # guessing tokens costs the login budget
-            raise
-        assert raw is not None
-        await store.set_meta(key, ops.used_entry(raw, now))
-    user = await store.set_password(policy.username(username), await d.passwords.hash(new, key=("address", ip)))
-    await d.system.sessions_revoked(user.username, user.token_version)
+    token = validation.reset_token(field(data, "token"))
+    new = validation.password(field(data, "new"), "new")
+    await resets.reset(token, new, ip=ip)
     return no_content()

@@ -1,32 +1,25 @@
-"""Operator commands: backup, restore, doctor, password-reset links.
+"""Operator commands: migrate, create-user, backup, restore, doctor.
 
-Plain sync functions over a database path (or the Config), called by
-``chatter backup | restore | doctor | reset-password`` and, for the reset
-token policy, by ``chatter.http.reset``.  They work on the file directly
-with their own ``sqlite3`` connections, so ``backup``, ``doctor`` and
-``reset-password`` run while a server holds the database (WAL lets readers
-and one short writer in beside it) and never take the database lock
-(``chatter.store.lock``); ``restore`` refuses to: it takes that lock, which
-names the server holding it, and then SQLite's exclusive lock, which also
-keeps out other programs.
+Called by ``chatter migrate | create-user | backup | restore | doctor``
+(password-reset links are ``password_reset.py``).  They work on the database
+file with their own connections (``chatter.store.maintenance`` holds their
+SQL), so ``backup`` and ``doctor`` run while a server holds the database and
+never take the database lock (``chatter.store.lock``); ``restore`` and
+``migrate`` refuse to: they take that lock, which names the server holding
+it (``restore`` then also SQLite's exclusive lock, which keeps out other
+programs).
 
 Policy in one place:
-- A backup is ``sqlite3.Connection.backup`` (one consistent snapshot, the
-  live server is not blocked), written to a temporary file beside the
-  target, switched to a self-contained rollback journal, checked with
-  ``PRAGMA integrity_check`` and only then moved into place.  The source's
-  ``meta.last_backup`` records when (RFC 3339 UTC).
+- A backup is one consistent snapshot (the live server is not blocked),
+  written to a temporary file beside the target, switched to a
+  self-contained rollback journal, checked with ``PRAGMA integrity_check``
+  and only then moved into place.  The source's ``meta.last_backup``
+  records when (RFC 3339 UTC).
 - "A server holds the database" = an exclusive lock cannot be taken within
-  ``LOCK_TIMEOUT``.  In WAL mode a plain ``BEGIN EXCLUSIVE`` succeeds beside
-  an idle server, so the probe first sets ``locking_mode=EXCLUSIVE``, which
-  needs every other connection gone.
+  ``maintenance.LOCK_TIMEOUT``.
 - A restore moves the current file aside (``<db>.pre-restore-<time>``), puts
   a checked copy of the backup in its place and gives it a new random
   ``epoch``, so every client that resumes gets ``reset`` and reloads.
-- A reset link carries 256 random bits; only its SHA-256 is stored, in
-  ``meta`` under ``password_reset:<hex>``, as JSON ``{user, expires, used}``.
-  It is valid for ``RESET_TTL`` seconds, once; a new link for a user voids
-  the older ones.
 
 Every failure the operator can cause is a ``ChatError`` (or, for a path it
 cannot use, a ``ConfigError`` from ``chatter.preflight``) with a one-line
@@ -37,120 +30,65 @@ database sits on an anonymous volume.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import secrets
 import shutil
 import socket
-import sqlite3
 import stat
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from chatter import mounts
+import trio
+
+from chatter import auth, mounts
 from chatter.config import Config, check_secret
-from chatter.errors import Conflict, Invalid, NotFound, Unauthenticated, Unavailable
-from chatter.preflight import in_container, writable_dir
-from chatter.store import lock
-from chatter.store import queries as q
+from chatter.errors import ChatError, Conflict, Invalid, NotFound, Unavailable
+from chatter.preflight import check_store_path, in_container, writable_dir
+from chatter.service.timestamps import parse_rfc3339, rfc3339
+from chatter.store import lock, maintenance, open_sqlite_store
+from chatter.store.maintenance import LOCK_TIMEOUT, in_use
+from chatter.store.models import Username
 from chatter.store.schema import MIGRATIONS
+from chatter.store.sqlite import migrate_file
 
-# Seconds the lock probe waits.  It may hold back a server write this long; other connections
-# keep their shared lock for as long as they are open, so waiting longer finds nothing new.
-LOCK_TIMEOUT = 0.1
-RESET_TTL = 30 * 60.0  # seconds a password-reset link stays valid
-RESET_PREFIX = "password_reset:"
 BACKUP_WARN_AGE = 24 * 3600.0  # seconds: doctor warns when the last backup is older
 WAL_WARN_BYTES = 64 * 1024 * 1024
 DISK_WARN_BYTES = 1024 * 1024 * 1024
 DISK_FAIL_BYTES = 64 * 1024 * 1024
-REQUIRED_TABLES = frozenset(
-    {"meta", "users", "rooms", "members", "member_spans", "events", "messages", "schema_version"}
-)
 
 
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+# -- migrate and create-user ------------------------------------------------
 
 
-def parse_rfc3339(text: str) -> float | None:
+def migrate(cfg: Config) -> tuple[int, str]:
+    """Create or upgrade the database; (schema version, epoch).  Refused while a server runs: it
+    migrated the file when it started, and migrating under it would change the schema beneath its
+    open connections."""
+    check_store_path(cfg.store.path)
+    with lock.acquire(cfg.store.path, role="migrate",
+                      then="stop it first (a server migrates the database when it starts)"):
+        return migrate_file(cfg.store.path, cfg.store.busy_timeout)
+
+
+def create_user(cfg: Config, username: Username, name: str, password: str) -> None:
+    """Create an account (validated input) in the database, creating or migrating it first if need be."""
+    check_store_path(cfg.store.path)
+
+    async def main() -> None:
+        async with open_sqlite_store(cfg.store) as store:
+            hashed = await trio.to_thread.run_sync(auth.hash_password_sync, password, cfg.auth.bcrypt_rounds)
+            await store.create_user(username, name, hashed)
+
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
-
-
-def _open_existing(path: Path, busy_timeout: float) -> sqlite3.Connection:
-    """A connection to an existing database (never creates one)."""
-    if not path.is_file():
-        raise NotFound(f"database {path} does not exist")
-    try:
-        db = sqlite3.connect(
-            f"file:{path.resolve()}?mode=rw",
-            uri=True,
-            isolation_level=None,
-            timeout=busy_timeout,
-            check_same_thread=False,
-        )
-        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError as e:
-        if "locked" in str(e):
-            raise Unavailable(
-                f"a running server (or another program) holds {path} exclusively"
-            ) from None
-        raise Invalid(f"{path} is not a usable SQLite database: {e}") from None
-    except sqlite3.DatabaseError as e:
-        raise Invalid(f"{path} is not a usable SQLite database: {e}") from None
-    return db
-
-
-def _integrity(db: sqlite3.Connection, quick: bool = False) -> str:
-    """'ok' or the first problems SQLite reports."""
-    rows = db.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check").fetchall()
-    text = "; ".join(str(r[0]) for r in rows[:5])
-    return text or "no answer"
-
-
-def _tables(db: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def _version(db: sqlite3.Connection) -> int:
-    if "schema_version" not in _tables(db):
-        return 0
-    row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
-
-
-def _head(db: sqlite3.Connection) -> int:
-    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    return int(row[0]) if row else 0
-
-
-def check_schema(db: sqlite3.Connection, what: str) -> int:
-    """The schema version of a Chatter database; Invalid if it is not one this program can use."""
-    missing = REQUIRED_TABLES - _tables(db)
-    if missing:
-        raise Invalid(
-            f"{what} is not a Chatter database (missing tables: {', '.join(sorted(missing))})"
-        )
-    version = _version(db)
-    if version < 1:
-        raise Invalid(f"{what} has no schema version")
-    if version > len(MIGRATIONS):
-        raise Invalid(
-            f"{what} has schema version {version}, newer than this program ({len(MIGRATIONS)}); "
-            "upgrade Chatter first"
-        )
-    if not q.get_meta(db, "epoch"):
-        raise Invalid(f"{what} has no epoch in its meta table")
-    return version
+        trio.run(main)
+    except ExceptionGroup as group:  # the store's nursery wraps what its body raised: a taken name is one line
+        leaves = group.exceptions
+        if len(leaves) == 1 and isinstance(leaves[0], ChatError):
+            raise leaves[0] from None
+        raise
 
 
 # -- backup -----------------------------------------------------------------
@@ -189,15 +127,9 @@ def backup(
     started = time.monotonic()
     tmp = dest_path.with_name(f".{dest_path.name}.partial-{secrets.token_hex(4)}")
     try:
-        with closing(_open_existing(src_path, busy_timeout)) as src:
-            check_schema(src, f"database {src_path}")
-            with closing(sqlite3.connect(str(tmp), isolation_level=None)) as out:
-                src.backup(out)  # one step: a single read snapshot; WAL keeps the writer going
-                out.execute("PRAGMA journal_mode = DELETE")  # a self-contained single file
-                verdict = _integrity(out)
-                if verdict != "ok":
-                    raise Unavailable(f"the copy failed its integrity check: {verdict}")
-                version, head = check_schema(out, "the copy"), _head(out)
+        with closing(maintenance.open_existing(src_path, busy_timeout)) as src:
+            maintenance.check_schema(src, f"database {src_path}")
+            copy = maintenance.snapshot(src, tmp)
             os.chmod(tmp, 0o600)  # it holds password hashes
             if force:
                 os.replace(tmp, dest_path)
@@ -209,11 +141,8 @@ def backup(
                         f"{dest_path} already exists; pass --force to overwrite it"
                     ) from None
                 tmp.unlink()
-            stamp = rfc3339(time.time() if now is None else now)
-            src.execute("BEGIN IMMEDIATE")
-            q.set_meta(src, "last_backup", stamp)
-            src.execute("COMMIT")
-    except sqlite3.OperationalError as e:
+            maintenance.set_meta(src, {"last_backup": rfc3339(time.time() if now is None else now)})
+    except maintenance.OperationalError as e:
         raise Unavailable(f"backup failed: {e}") from None
     finally:
         tmp.unlink(missing_ok=True)
@@ -221,60 +150,19 @@ def backup(
         path=dest_path,
         bytes=dest_path.stat().st_size,
         seconds=time.monotonic() - started,
-        schema_version=version,
-        head=head,
+        schema_version=copy.schema_version,
+        head=copy.head,
     )
 
 
 # -- restore ----------------------------------------------------------------
 
 
-@contextmanager
-def exclusive(db_path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[sqlite3.Connection | None]:
-    """Hold the database exclusively (None if there is no file); Unavailable if a server has it."""
-    if not db_path.exists():
-        yield None
-        return
-    db = _open_existing(db_path, timeout)
-    try:
-        db.execute("PRAGMA locking_mode = EXCLUSIVE")
-        try:
-            db.execute("BEGIN EXCLUSIVE")
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            db.execute("COMMIT")
-        except sqlite3.OperationalError:
-            raise Unavailable(
-                f"a running server (or another program) is using {db_path}; "
-                "stop it first, then restore"
-            ) from None
-        yield db
-    finally:
-        db.close()
-
-
-def in_use(db_path: str | os.PathLike[str]) -> bool:
-    """True if another connection holds the database (a running server)."""
-    try:
-        with exclusive(Path(db_path)):
-            return False
-    except Unavailable:
-        return True
-    except Invalid:  # not a readable database: nothing serves it
-        return False
-
-
 def _swap(
-    old: sqlite3.Connection | None, target: Path, new: Path, stamp: str
+    old: maintenance.Connection | None, target: Path, new: Path, stamp: str
 ) -> tuple[Path | None, str | None]:
     """Move ``target`` aside (if it exists) and ``new`` into its place; (aside path, old epoch)."""
-    old_epoch = None
-    if old is not None:
-        try:
-            old_epoch = q.get_meta(old, "epoch") if "meta" in _tables(old) else None
-            old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            old.execute("PRAGMA journal_mode = DELETE")  # the aside copy becomes one whole file
-        except sqlite3.DatabaseError:
-            pass  # a damaged database is moved aside as it is, WAL and all
+    old_epoch = maintenance.close_for_move(old)
     aside = None
     if target.exists():
         aside = target.with_name(f"{target.name}.pre-restore-{stamp}")
@@ -326,27 +214,16 @@ def _restore_locked(src: Path, target: Path, lock_timeout: float, now: float | N
     tmp = target.with_name(f".{target.name}.restoring-{secrets.token_hex(4)}")
     try:
         shutil.copyfile(src, tmp)
-        with closing(_open_existing(tmp, 5.0)) as db:
-            verdict = _integrity(db)
-            if verdict != "ok":
-                raise Invalid(f"backup {src} failed its integrity check: {verdict}")
-            version = check_schema(db, f"backup {src}")
-            new_epoch = secrets.token_hex(8)
-            db.execute("BEGIN IMMEDIATE")
-            q.set_meta(db, "epoch", new_epoch)
-            q.set_meta(
-                db, "restored_from", f"{src.name} at {rfc3339(time.time() if now is None else now)}"
-            )
-            db.execute("COMMIT")
-            head = _head(db)
-            db.execute("PRAGMA journal_mode = DELETE")
+        new_epoch = secrets.token_hex(8)
+        copy = maintenance.prepare_restore(tmp, f"backup {src}", {
+            "epoch": new_epoch, "restored_from": f"{src.name} at {rfc3339(time.time() if now is None else now)}"})
         os.chmod(tmp, 0o600)
         try:
-            with exclusive(target, lock_timeout) as old:
+            with maintenance.exclusive(target, lock_timeout) as old:
                 aside, old_epoch = _swap(old, target, tmp, stamp)
         except Invalid:  # the current file is not a readable database: nothing can be serving it
             aside, old_epoch = _swap(None, target, tmp, stamp)
-    except sqlite3.OperationalError as e:
+    except maintenance.OperationalError as e:
         raise Unavailable(f"restore failed: {e}") from None
     finally:
         tmp.unlink(missing_ok=True)
@@ -355,8 +232,8 @@ def _restore_locked(src: Path, target: Path, lock_timeout: float, now: float | N
         moved_aside=aside,
         old_epoch=old_epoch,
         new_epoch=new_epoch,
-        schema_version=version,
-        head=head,
+        schema_version=copy.schema_version,
+        head=copy.head,
     )
 
 
@@ -462,9 +339,9 @@ def _listen_check(cfg: Config, running: bool) -> Check:
     return Check(OK, "listen", f"{where}, production mode")
 
 
-def _db_checks(db: sqlite3.Connection, now: float, quick: bool) -> list[Check]:
+def _db_checks(db: maintenance.Connection, now: float, quick: bool) -> list[Check]:
     checks: list[Check] = []
-    verdict = _integrity(db, quick)
+    verdict = maintenance.integrity(db, quick)
     checks.append(
         Check(
             OK if verdict == "ok" else FAIL,
@@ -472,7 +349,7 @@ def _db_checks(db: sqlite3.Connection, now: float, quick: bool) -> list[Check]:
             ("quick_check " if quick else "integrity_check ") + verdict,
         )
     )
-    version = _version(db)
+    version = maintenance.version(db)
     if version == len(MIGRATIONS):
         checks.append(Check(OK, "schema", f"version {version} (current)"))
     elif version < len(MIGRATIONS):
@@ -493,7 +370,7 @@ def _db_checks(db: sqlite3.Connection, now: float, quick: bool) -> list[Check]:
                 f"({len(MIGRATIONS)}); upgrade Chatter",
             )
         )
-    last = q.get_meta(db, "last_backup") if "meta" in _tables(db) else None
+    last = maintenance.meta(db, "last_backup")
     when = parse_rfc3339(last) if last else None
     if when is None:
         checks.append(Check(WARN, "backup", "no backup recorded; run `chatter backup FILE`"))
@@ -518,7 +395,7 @@ def doctor(cfg: Config, *, now: float | None = None, quick: bool = False) -> lis
         running = in_use(path)  # before opening our own connection, which would count
         holder = lock.read_holder(path) if running else None
         try:
-            db = _open_existing(path, cfg.store.busy_timeout)
+            db = maintenance.open_existing(path, cfg.store.busy_timeout)
         except (Invalid, Unavailable) as e:
             checks.append(Check(FAIL, "database", e.message))
         else:
@@ -534,7 +411,7 @@ def doctor(cfg: Config, *, now: float | None = None, quick: bool = False) -> lis
                 )
                 try:
                     checks += _db_checks(db, now, quick)
-                except sqlite3.DatabaseError as e:
+                except maintenance.DatabaseError as e:
                     checks.append(
                         Check(
                             FAIL, "integrity", f"SQLite cannot read {path}: {e}; restore a backup"
@@ -608,97 +485,3 @@ def volume_check(
         )
     return None
 
-
-# -- password reset links ---------------------------------------------------
-
-
-def reset_key(token: str) -> str:
-    """The meta key for a token: only its hash is stored."""
-    return RESET_PREFIX + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def reset_username(raw: str | None, now: float) -> str:
-    """The user a stored reset entry is for, if it is still usable; Unauthenticated otherwise."""
-    try:
-        entry: Any = json.loads(raw) if raw else None
-    except ValueError:
-        entry = None
-    if not isinstance(entry, dict) or not isinstance(entry.get("user"), str):
-        raise Unauthenticated("this reset link is not valid; ask an administrator for a new one")
-    if entry.get("used"):
-        raise Unauthenticated(
-            "this reset link has already been used; ask an administrator for a new one"
-        )
-    expires = entry.get("expires")
-    if not isinstance(expires, int | float) or now >= expires:
-        raise Unauthenticated("this reset link has expired; ask an administrator for a new one")
-    return str(entry["user"])
-
-
-def used_entry(raw: str, now: float) -> str:
-    entry = json.loads(raw)
-    entry["used"] = rfc3339(now)
-    return json.dumps(entry)
-
-
-def base_url(cfg: Config) -> str:
-    host = cfg.server.host
-    if host in ("127.0.0.1", "::1", "localhost"):
-        host = "localhost"
-    elif host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
-        host = socket.gethostname()
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{cfg.server.port}"
-
-
-@dataclass(frozen=True, slots=True)
-class ResetLink:
-    url: str
-    username: str
-    expires: float
-
-
-def create_reset_link(
-    cfg: Config, username: str, *, now: float | None = None, url: str | None = None
-) -> ResetLink:
-    """Store a one-time reset token for ``username`` and return its link."""
-    now = time.time() if now is None else now
-    path = Path(cfg.store.path)
-    token = secrets.token_urlsafe(32)
-    expires = now + RESET_TTL
-    with closing(_open_existing(path, cfg.store.busy_timeout)) as db:
-        check_schema(db, f"database {path}")
-        if db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone() is None:
-            raise NotFound(f"user {username!r} not found in {path}")
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            for key, value in db.execute(
-                "SELECT key, value FROM meta WHERE key >= ? AND key < ?",
-                (RESET_PREFIX, RESET_PREFIX + "\x7f"),
-            ).fetchall():
-                try:
-                    old = json.loads(value)
-                except ValueError:
-                    old = {}
-                # A new link voids the user's older ones; expired links of anyone are pruned.
-                if (
-                    not isinstance(old, dict)
-                    or old.get("user") == username
-                    or now >= old.get("expires", 0)
-                ):
-                    db.execute("DELETE FROM meta WHERE key = ?", (key,))
-            q.set_meta(
-                db,
-                reset_key(token),
-                json.dumps(
-                    {"user": username, "expires": expires, "created": rfc3339(now), "used": False}
-                ),
-            )
-            db.execute("COMMIT")
-        except sqlite3.OperationalError as e:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise Unavailable(f"cannot write the reset link: {e}") from None
-    base = (url or base_url(cfg)).rstrip("/")
-    return ResetLink(url=f"{base}/reset#{token}", username=username, expires=expires)
