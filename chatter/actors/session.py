@@ -22,18 +22,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, assert_never
 
 import trio
 
 from chatter.actors import frames
 from chatter.actors.conn import Conn
 from chatter.actors.frames import encode_event
+from chatter.actors.ports import PresenceSink
+from chatter.config import RealtimeConfig
 from chatter.store.models import Username
 from chatter.wire import User
 
 if TYPE_CHECKING:
-    from chatter.actors.presence import PresenceHandle
     from chatter.metrics import Metrics
     from chatter.store.base import Store
 
@@ -70,7 +71,7 @@ _Command = _Attach | _Detach | _Kick
 class Session:
     """All sockets of one user.  Ends when its last socket detaches."""
 
-    def __init__(self, cfg: Any, user: Username, store: Store, presence: PresenceHandle, metrics: Metrics,
+    def __init__(self, cfg: RealtimeConfig, user: Username, store: Store, presence: PresenceSink, metrics: Metrics,
                  inbox: trio.MemoryReceiveChannel[_Command], outlet: trio.MemorySendChannel[_Command],
                  head: Callable[[], int]) -> None:
         self._head = head
@@ -204,21 +205,21 @@ class SessionHandle:
     """What the socket endpoint holds: sends commands to the session's inbox."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
+        self._session = session  # for the inline fallbacks below; callers never see the actor
 
     async def attach(self, conn: Conn, since: int | None, epoch: str | None, user: User, online: list[str]) -> None:
         attached = trio.Event()
-        await self.session.outlet.send(_Attach(conn=conn, since=since, epoch=epoch, user=user, online=online,
+        await self._session.outlet.send(_Attach(conn=conn, since=since, epoch=epoch, user=user, online=online,
                                                attached=attached))
         await attached.wait()
 
     def detach_nowait(self, conn: Conn) -> None:
         """Sync so it can run in a ``finally``; the inbox is sized so it never blocks long."""
         try:
-            self.session.outlet.send_nowait(_Detach(conn=conn))
+            self._session.outlet.send_nowait(_Detach(conn=conn))
         except trio.WouldBlock:
             # Inbox full: detach inline (same thread, same state) rather than leak the conn.
-            self.session._detach(conn)
+            self._session._detach(conn)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             conn.discard()
 
@@ -226,6 +227,6 @@ class SessionHandle:
                     keep_sid: str | None = None) -> None:
         cmd = _Kick(code=code, reason=reason, below_version=below_version, keep_sid=keep_sid)
         try:
-            self.session.outlet.send_nowait(cmd)
+            self._session.outlet.send_nowait(cmd)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            kick(list(self.session.conns.values()), cmd)
+            kick(list(self._session.conns.values()), cmd)

@@ -1,9 +1,11 @@
 """The actor system and the one handle the HTTP layer holds.
 
-``open_actor_system(cfg, store, metrics)`` starts, under one supervising
-nursery: the dispatcher (the store's only subscriber), the presence actor,
-and the registries that start session and room actors on demand.  Leaving
-the context closes every socket with 1001 and stops the actors.
+``open_actor_system(cfg, store, metrics)`` builds every part in one order,
+handing each the ports it needs (``ports.py``) and its config section, and
+starts, under one supervising nursery: the dispatcher (the store's only
+subscriber), the presence actor, and the registries that start session and
+room actors on demand.  Leaving the context closes every socket with 1001
+and stops the actors.
 
 ``ChatSystem`` is the facade: REST and the socket endpoint call its
 methods, which validate nothing (the HTTP layer already did), call the
@@ -23,10 +25,11 @@ import trio
 
 from chatter.actors.conn import Conn, Flusher
 from chatter.actors.contacts import Contacts
-from chatter.actors.presence import Presence, PresenceHandle
-from chatter.actors.registry import Dispatcher, Rooms, Sessions
+from chatter.actors.dispatcher import Dispatcher, Head
+from chatter.actors.presence import Presence, PresenceHandle, PresenceState
+from chatter.actors.registry import Rooms, Sessions
 from chatter.actors.room import Origin
-from chatter.actors.session import SessionHandle
+from chatter.config import RealtimeConfig
 from chatter.errors import RateLimited
 from chatter.metrics import Metrics
 from chatter.store.base import Store
@@ -40,7 +43,7 @@ SOCKET_SLOT_RETRY = 10.0
 
 
 class ChatSystem:
-    def __init__(self, cfg: Any, store: Store, metrics: Metrics, sessions: Sessions, rooms: Rooms,
+    def __init__(self, cfg: RealtimeConfig, store: Store, metrics: Metrics, sessions: Sessions, rooms: Rooms,
                  presence: PresenceHandle, dispatcher: Dispatcher, flusher: Flusher, contacts: Contacts) -> None:
         self.cfg = cfg
         self.store = store
@@ -148,11 +151,7 @@ class ChatSystem:
         self.metrics.sockets_open.dec()
         if not self.accepting and self.open_sockets() <= 0:
             self._drained.set()
-        session = self.sessions.get(conn.user)
-        if session is not None and conn.id in session.conns:
-            SessionHandle(session).detach_nowait(conn)
-        else:
-            conn.discard()
+        self.sessions.detach(conn)
 
     def close_all_sockets(self, code: int = 1001, reason: str = "server shutting down") -> None:
         self.accepting = False
@@ -165,30 +164,33 @@ class ChatSystem:
         await self._drained.wait()
 
     def all_conns(self) -> list[Conn]:
-        return [c for u in self.sessions.users() if (s := self.sessions.get(u)) for c in s.conns.values()]
+        return self.sessions.sockets()
 
     def open_sockets(self) -> int:
         return int(self.metrics.sockets_open.value)
 
 
 @asynccontextmanager
-async def open_actor_system(cfg: Any, store: Store, metrics: Metrics | None = None) -> AsyncIterator[ChatSystem]:
-    """Start the actors; on exit close sockets (1001) and stop everything."""
+async def open_actor_system(cfg: RealtimeConfig, store: Store,
+                            metrics: Metrics | None = None) -> AsyncIterator[ChatSystem]:
+    """Start the actors; on exit close sockets (1001) and stop everything.
+
+    The one place the parts are built, each after what it needs (the order
+    ``ports.py`` draws); nothing is patched in after construction.
+    """
     metrics = metrics or Metrics()
     committed = store.subscribe(cfg.dispatch_queue)
-    head = await store.head()
+    head = Head(await store.head())
     async with trio.open_nursery() as nursery:
-        sessions = Sessions(cfg, store, metrics, nursery)
-        presence_send, presence_recv = trio.open_memory_channel[Any](cfg.inbox)
-        contacts = Contacts(store, cfg.presence_room_limit)
-        presence = Presence(cfg, store, sessions, metrics, presence_recv, contacts)
-        presence_handle = PresenceHandle(presence, presence_send)
-        sessions.presence = presence_handle
-        rooms = Rooms(cfg, store, sessions, presence_handle, metrics, nursery)
+        contacts = Contacts(store, cfg)
         flusher = Flusher()
+        presence_state = PresenceState(cfg, metrics)
+        presence_send, presence_recv = trio.open_memory_channel[Any](cfg.inbox)
+        presence_handle = PresenceHandle(presence_state, presence_send)
+        sessions = Sessions(cfg, store, metrics, nursery, presence_handle, head)
+        rooms = Rooms(cfg, store, sessions, presence_handle, metrics, nursery, head)
+        presence = Presence(presence_state, store, sessions, presence_recv, contacts)
         dispatcher = Dispatcher(rooms, sessions, metrics, head, committed, flusher, contacts)
-        rooms.dispatcher = dispatcher
-        sessions.dispatcher = dispatcher
         await nursery.start(dispatcher.run)
         await nursery.start(presence.run)
         await nursery.start(flusher.run)
