@@ -27,6 +27,7 @@ from chatter import policy, wire
 from chatter.actors import frames
 from chatter.actors.conn import Conn
 from chatter.actors.frames import coalesce
+from chatter.config import RealtimeConfig
 from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
 from chatter.http.authn import identify, origin_allowed
 from chatter.http.direct import DirectSend
@@ -60,7 +61,7 @@ ws_stream.Handshake.__init__ = _handshake_without_extensions  # type: ignore[met
 class Socket:
     """State of one accepted socket that the handlers share."""
 
-    def __init__(self, conn: Conn, cfg: Any, user: UserRow) -> None:
+    def __init__(self, conn: Conn, cfg: RealtimeConfig, user: UserRow) -> None:
         self.conn = conn
         self.cfg = cfg
         self.user: UserRow | None = user  # as loaded by the handshake; dropped once hello has used it
@@ -206,7 +207,7 @@ async def _writer(sock: Socket, done: trio.CancelScope, asgi_send: Callable[[dic
         while True:
             if direct is not None and direct.pending:
                 await direct.gate.flush()
-            frames = await conn.take(sock.cfg.coalesce_max)
+            frames = await conn.take(conn.coalesce_max)  # the socket's own bound, as its direct writes use
             if frames:
                 if asgi_send is not None:
                     await asgi_send({"type": "websocket.send", "bytes": None, "text": coalesce(frames)})
