@@ -27,7 +27,7 @@ from chatter.errors import NotFound
 from chatter.store.models import RoomId, Username
 
 if TYPE_CHECKING:
-    from chatter.actors.conn import Conn
+    from chatter.actors.socket import Socket
     from chatter.metrics import Metrics
     from chatter.store.base import Store
 
@@ -69,9 +69,9 @@ class Sessions:
             await session.run()
         except Exception:
             log.exception("session actor of %s crashed; its sockets are closed", session.user)
-            for conn in list(session.conns.values()):
-                conn.close(1011, "server error")
-                conn.discard()
+            for socket in list(session.sockets.values()):
+                socket.close(1011, "server error")
+                socket.discard()
         finally:
             session.ended = True
             if self._by_user.get(session.user) is session:
@@ -84,22 +84,22 @@ class Sessions:
         if session is not None:
             SessionHandle(session).kick_nowait(code, reason, below_version, keep_sid)
 
-    def detach(self, conn: Conn) -> None:
+    def detach(self, socket: Socket) -> None:
         """The socket is gone: tell its session, or release it if no session holds it."""
-        session = self._by_user.get(conn.user)
-        if session is not None and conn.id in session.conns:
-            SessionHandle(session).detach_nowait(conn)
+        session = self._by_user.get(socket.user)
+        if session is not None and socket.id in session.sockets:
+            SessionHandle(session).detach_nowait(socket)
         else:
-            conn.discard()
+            socket.discard()
 
-    def sockets(self) -> list[Conn]:
+    def sockets(self) -> list[Socket]:
         """Every socket attached to a session."""
-        return [c for s in list(self._by_user.values()) for c in s.conns.values()]
+        return [c for s in list(self._by_user.values()) for c in s.sockets.values()]
 
     def close_all(self, code: int, reason: str) -> None:
         for session in list(self._by_user.values()):
-            for conn in list(session.conns.values()):
-                conn.close(code, reason)
+            for socket in list(session.sockets.values()):
+                socket.close(code, reason)
 
 
 class _Entry:

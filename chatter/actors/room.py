@@ -34,7 +34,7 @@ from chatter.errors import ChatError, NotFound, Unavailable
 from chatter.store.models import EventRow, RoomId, Username
 
 if TYPE_CHECKING:
-    from chatter.actors.conn import Conn
+    from chatter.actors.socket import Socket
     from chatter.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ _Command = _Typing
 class Origin:
     """Who caused a write: the socket to ack, and when its send arrived."""
 
-    conn: Conn
+    socket: Socket
     started: float
 
 
@@ -106,8 +106,8 @@ class Room:
             self.members.add(Username(subject))
         if kind == "message" and isinstance(origin, Origin):
             d = ev.data
-            origin.conn.offer_control(frames.ack(client_msg_id=d["client_msg_id"], id=d["id"], seq=ev.seq,
-                                                 room=ev.room, created_at=d["created_at"]))
+            origin.socket.offer_control(frames.ack(client_msg_id=d["client_msg_id"], id=d["id"], seq=ev.seq,
+                                                   room=ev.room, created_at=d["created_at"]))
             self.metrics.send_ack.observe(trio.current_time() - origin.started)
         sessions = self.sessions
         for user in self.members:

@@ -23,12 +23,12 @@ from typing import Any
 import msgspec
 import trio
 
-from chatter.actors.conn import Conn, Flusher
 from chatter.actors.contacts import Contacts
 from chatter.actors.dispatcher import Dispatcher, Head
 from chatter.actors.presence import Presence, PresenceHandle, PresenceState
 from chatter.actors.registry import Rooms, Sessions
 from chatter.actors.room import Origin
+from chatter.actors.socket import Flusher, Socket
 from chatter.config import RealtimeConfig
 from chatter.errors import RateLimited
 from chatter.metrics import Metrics
@@ -56,7 +56,7 @@ class ChatSystem:
         self.contacts = contacts
         self.accepting = True
         self._drained = trio.Event()  # set once closing started and the last socket is gone
-        self._sockets_of: dict[Username, int] = {}  # open sockets per user (new_conn .. detach); no zeros kept
+        self._sockets_of: dict[Username, int] = {}  # open sockets per user (new_socket .. detach); no zeros kept
 
     # -- users ------------------------------------------------------------
 
@@ -77,8 +77,8 @@ class ChatSystem:
     # -- rooms and messages (writes fan out through the dispatcher) ----------
 
     async def post(self, sender: Username, room: str, client_msg_id: str, body: str,
-                   conn: Conn | None = None, started: float | None = None) -> PostResult:
-        origin = Origin(conn, started if started is not None else trio.current_time()) if conn else None
+                   socket: Socket | None = None, started: float | None = None) -> PostResult:
+        origin = Origin(socket, started if started is not None else trio.current_time()) if socket else None
         return await self.store.post_message(sender, room, client_msg_id, body, origin=origin)
 
     async def read(self, user: Username, room: str, up_to: int) -> int:
@@ -111,10 +111,10 @@ class ChatSystem:
 
     # -- sockets ------------------------------------------------------------
 
-    def new_conn(self, user: Username, token_version: int, sid: str = "") -> Conn:
+    def new_socket(self, user: Username, token_version: int, sid: str = "") -> Socket:
         """A socket's state; RateLimited when ``user`` already has ``sockets_per_user`` open.
 
-        Every Conn this returns must be passed to ``detach`` once (it frees the user's slot).
+        Every Socket this returns must be passed to ``detach`` once (it frees the user's slot).
         """
         open_now = self._sockets_of.get(user, 0)
         if open_now >= self.cfg.sockets_per_user:
@@ -124,34 +124,34 @@ class ChatSystem:
         self._sockets_of[user] = open_now + 1
         self.metrics.sockets_open.inc()
         self.metrics.sockets_total.inc()
-        return Conn(user, token_version, capacity=self.cfg.outbox_frames,
-                    control_capacity=self.cfg.control_frames, metrics=self.metrics, sid=sid,
-                    flusher=self.flusher, coalesce_max=self.cfg.coalesce_max)
+        return Socket(user, token_version, capacity=self.cfg.outbox_frames,
+                      control_capacity=self.cfg.control_frames, metrics=self.metrics, sid=sid,
+                      flusher=self.flusher, coalesce_max=self.cfg.coalesce_max)
 
-    async def attach(self, conn: Conn, user_row: UserRow, since: int | None, epoch: str | None) -> None:
+    async def attach(self, socket: Socket, user_row: UserRow, since: int | None, epoch: str | None) -> None:
         """Register the socket with its user's session; it queues ``ready`` then delivers.
 
         ``user_row`` is the row the handshake authenticated with (not read again here).
         """
-        contacts = await self.contacts.of(conn.user)
+        contacts = await self.contacts.of(socket.user)
         online: list[str] = sorted(u for u in contacts if self.presence.is_online(u))
         me = msgspec.structs.replace(self.user_wire(user_row), online=True)
         for _ in range(3):  # a session that just ended refuses: start the next one
             try:
-                await self.sessions.handle(conn.user).attach(conn, since, epoch, me, online)
+                await self.sessions.handle(socket.user).attach(socket, since, epoch, me, online)
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 continue
         raise RuntimeError("could not attach the socket to a session")
 
-    def detach(self, conn: Conn) -> None:
-        left = self._sockets_of.pop(conn.user, 0) - 1
+    def detach(self, socket: Socket) -> None:
+        left = self._sockets_of.pop(socket.user, 0) - 1
         if left > 0:
-            self._sockets_of[conn.user] = left
+            self._sockets_of[socket.user] = left
         self.metrics.sockets_open.dec()
         if not self.accepting and self.open_sockets() <= 0:
             self._drained.set()
-        self.sessions.detach(conn)
+        self.sessions.detach(socket)
 
     def close_all_sockets(self, code: int = 1001, reason: str = "server shutting down") -> None:
         self.accepting = False
@@ -163,7 +163,7 @@ class ChatSystem:
         """Wait until every socket has gone after ``close_all_sockets``."""
         await self._drained.wait()
 
-    def all_conns(self) -> list[Conn]:
+    def all_sockets(self) -> list[Socket]:
         return self.sessions.sockets()
 
     def open_sockets(self) -> int:

@@ -89,9 +89,9 @@ async def test_ready_lists_a_contact_made_after_the_first_connect(autojump_clock
 
 
 async def _ready_of(system: Any, user: str) -> dict[str, Any]:
-    conn = system.new_conn(user, 0)
-    await system.attach(conn, await system.store.get_user(user), None, system.store.epoch)
-    ready: dict[str, Any] = orjson.loads((await conn.take(1))[0])
+    socket = system.new_socket(user, 0)
+    await system.attach(socket, await system.store.get_user(user), None, system.store.epoch)
+    ready: dict[str, Any] = orjson.loads((await socket.take(1))[0])
     assert ready["type"] == "ready"
     return ready
 
