@@ -56,9 +56,7 @@ class Sessions:
         session = self._by_user.get(user)
         if session is None or session.ended:
             send, recv = trio.open_memory_channel[Any](self.cfg.inbox)
-            head = self._head
-            session = Session(self.cfg, user, self.store, self._presence, self.metrics, recv, send,
-                              head=lambda: head.seq)
+            session = Session(self.cfg, user, self.store, self._presence, self.metrics, recv, send, self._head)
             self._by_user[user] = session
             self.metrics.sessions_active.set(len(self._by_user))
             self._nursery.start_soon(self._run, session)
@@ -153,6 +151,9 @@ class Rooms:
 
     async def loaded(self, room: RoomId, as_of: int) -> Room:
         """Like ``get``, but the actor itself, for the dispatcher's synchronous ``deliver``."""
+        entry = self._entries.get(room)
+        if entry is not None and entry.handle is not None and entry.room is not None:
+            return entry.room  # the hot path: once per committed event
         _, actor = await self._load(room, as_of)
         return actor
 

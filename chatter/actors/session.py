@@ -20,7 +20,6 @@ Events in (cursor, H] arriving live afterwards are ignored as duplicates
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, assert_never
 
@@ -28,7 +27,7 @@ import trio
 
 from chatter.actors import frames
 from chatter.actors.frames import encode_event
-from chatter.actors.ports import PresenceSink
+from chatter.actors.ports import DispatchedHead, PresenceSink
 from chatter.actors.socket import Socket
 from chatter.config import RealtimeConfig
 from chatter.store.models import Username
@@ -73,7 +72,7 @@ class Session:
 
     def __init__(self, cfg: RealtimeConfig, user: Username, store: Store, presence: PresenceSink, metrics: Metrics,
                  inbox: trio.MemoryReceiveChannel[_Command], outlet: trio.MemorySendChannel[_Command],
-                 head: Callable[[], int]) -> None:
+                 head: DispatchedHead) -> None:
         self._head = head
         self.cfg = cfg
         self.user = user
@@ -141,7 +140,7 @@ class Session:
         cmd.attached.set()
         if socket.close_code is not None:
             return
-        head = self._head()
+        head = self._head.seq
         epoch = self.store.epoch
         since = cmd.since
         reset = since is not None and ((cmd.epoch is not None and cmd.epoch != epoch) or since > head)
