@@ -7,6 +7,10 @@ together, and it is how the last one started (presence, registry, room and
 session imported each other).  The HTTP rule is transitive: importing a
 module that imports ``chatter.http`` is importing ``chatter.http``.
 
+An actor module (presence, room, session, dispatcher) imports no other
+actor's module, nor the registry or the system that build them: it knows
+the others only through ``actors/ports.py``.
+
 ``chatter/service/`` may not exist yet; the rule applies to it once it does.
 """
 
@@ -136,6 +140,15 @@ def test_the_actors_form_no_import_cycle() -> None:
 def test_actors_and_the_service_layer_never_reach_http(name: str) -> None:
     chain = paths_into(GRAPH, name, "chatter.http")
     assert chain is None, " -> ".join(chain or [])
+
+
+ACTORS = ("chatter.actors.presence", "chatter.actors.room", "chatter.actors.session", "chatter.actors.dispatcher")
+WIRING = ("chatter.actors.registry", "chatter.actors.system")  # they build actors, so they import them
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_an_actor_knows_the_others_only_through_ports(name: str) -> None:
+    assert GRAPH[name] & {*ACTORS, *WIRING} == set()
 
 
 def test_the_graph_sees_the_actors_and_their_ports() -> None:

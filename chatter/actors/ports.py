@@ -5,7 +5,8 @@ actors form no import cycle (``tests/test_import_graph.py`` checks).
 ``open_actor_system`` (``system.py``) builds everything in one order and
 passes each part the ports it needs into its constructor:
 
-    Head                        -- the dispatcher's cursor, a plain cell made first
+    Contacts, Flusher           -- need nothing of the actors
+    Head                        -- the dispatcher's cursor, a plain cell
     PresenceState + inbox       -- presence's state and the channel to its task
     PresenceHandle              -- a PresenceSink for sessions, a PresenceView for rooms
     Sessions(presence, head)    -- a Recipients for rooms, presence and the dispatcher
