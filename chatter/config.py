@@ -13,7 +13,6 @@ Each part of the program receives only its own section (``cfg.store``,
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
@@ -149,18 +148,96 @@ del S
 SECTIONS = ("server", "store", "auth", "realtime", "metrics")
 
 
-def _section_class(name: str) -> type:
-    fields_ = [(s.key, s.type, field(default=None)) for s in SETTINGS if s.section == name]
-    return dataclasses.make_dataclass(
-        f"{name.capitalize()}Config", fields_, frozen=True, slots=True, kw_only=True
-    )
+_DEFAULTS: dict[str, Any] = {s.dotted: s.default for s in SETTINGS}
 
 
-ServerConfig = _section_class("server")
-StoreConfig = _section_class("store")
-AuthConfig = _section_class("auth")
-RealtimeConfig = _section_class("realtime")
-MetricsConfig = _section_class("metrics")
+def _default(dotted: str) -> Any:
+    """A setting's default as SETTINGS gives it: the sections below write no default of their own."""
+    return _DEFAULTS[dotted]
+
+
+# One class per section, written out so that mypy knows every name and type
+# (``cfg.realtime.inbx`` is a type error).  The defaults come from SETTINGS;
+# tests/test_config.py checks that fields and table agree exactly.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """The ``server`` section; units, bounds and help of each field are in SETTINGS."""
+
+    host: str = _default("server.host")
+    port: int = _default("server.port")
+    dev: bool = _default("server.dev")
+    backlog: int = _default("server.backlog")
+    tcp_user_timeout: float = _default("server.tcp_user_timeout")
+    keep_alive_timeout: float = _default("server.keep_alive_timeout")
+    max_connections_per_ip: int = _default("server.max_connections_per_ip")
+    shutdown_grace: float = _default("server.shutdown_grace")
+    allowed_origins: list[str] = field(default_factory=lambda: list(_default("server.allowed_origins")))
+    ui_dir: str = _default("server.ui_dir")
+    log_level: str = _default("server.log_level")
+    max_body: int = _default("server.max_body")
+    trusted_proxies: list[str] = field(default_factory=lambda: list(_default("server.trusted_proxies")))
+    forwarded_header: str = _default("server.forwarded_header")
+    hsts_max_age: int = _default("server.hsts_max_age")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreConfig:
+    """The ``store`` section; units, bounds and help of each field are in SETTINGS."""
+
+    path: str = _default("store.path")
+    busy_timeout: float = _default("store.busy_timeout")
+    batch_max: int = _default("store.batch_max")
+    write_queue: int = _default("store.write_queue")
+    readers: int = _default("store.readers")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthConfig:
+    """The ``auth`` section; units, bounds and help of each field are in SETTINGS."""
+
+    secret: str = _default("auth.secret")
+    secret_file: str = _default("auth.secret_file")
+    token_ttl: float = _default("auth.token_ttl")
+    bcrypt_rounds: int = _default("auth.bcrypt_rounds")
+    bcrypt_threads: int = _default("auth.bcrypt_threads")
+    login_per_account_per_minute: int = _default("auth.login_per_account_per_minute")
+    login_per_ip_per_minute: int = _default("auth.login_per_ip_per_minute")
+    login_delay_max: float = _default("auth.login_delay_max")
+    register_per_ip_per_minute: int = _default("auth.register_per_ip_per_minute")
+    cookie_name: str = _default("auth.cookie_name")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RealtimeConfig:
+    """The ``realtime`` section; units, bounds and help of each field are in SETTINGS."""
+
+    outbox_frames: int = _default("realtime.outbox_frames")
+    control_frames: int = _default("realtime.control_frames")
+    coalesce_max: int = _default("realtime.coalesce_max")
+    catchup_page: int = _default("realtime.catchup_page")
+    stall_timeout: float = _default("realtime.stall_timeout")
+    typing_ttl: float = _default("realtime.typing_ttl")
+    presence_grace: float = _default("realtime.presence_grace")
+    presence_room_limit: int = _default("realtime.presence_room_limit")
+    room_idle: float = _default("realtime.room_idle")
+    room_restarts: int = _default("realtime.room_restarts")
+    inbox: int = _default("realtime.inbox")
+    dispatch_queue: int = _default("realtime.dispatch_queue")
+    sends_per_second: int = _default("realtime.sends_per_second")
+    errors_per_minute: int = _default("realtime.errors_per_minute")
+    sockets_per_user: int = _default("realtime.sockets_per_user")
+    max_frame: int = _default("realtime.max_frame")
+    handle_timeout: float = _default("realtime.handle_timeout")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsConfig:
+    """The ``metrics`` section; units, bounds and help of each field are in SETTINGS."""
+
+    token: str = _default("metrics.token")
+    public: bool = _default("metrics.public")
 
 
 DEFAULT = "default"
@@ -168,11 +245,11 @@ DEFAULT = "default"
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    server: Any
-    store: Any
-    auth: Any
-    realtime: Any
-    metrics: Any
+    server: ServerConfig
+    store: StoreConfig
+    auth: AuthConfig
+    realtime: RealtimeConfig
+    metrics: MetricsConfig
     source: str = "defaults"
     # Where each value came from, by dotted name: DEFAULT, the config file's path,
     # "environment CHATTER_...", or the command-line flag ("--port", "--set").

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from pathlib import Path
 
 import pytest
@@ -91,6 +93,33 @@ def test_every_setting_is_documented():
         if s.type in (int, float) and s.default is not None:
             assert s.minimum is None or s.default >= s.minimum, s.dotted
             assert s.maximum is None or s.default <= s.maximum, s.dotted
+
+
+def test_section_classes_and_settings_table_agree_exactly():
+    """Each section class has one typed field per SETTINGS row, with the row's default, and nothing else."""
+    for section in config_mod.SECTIONS:
+        cls = getattr(config_mod, f"{section.capitalize()}Config")
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls
+        assert "__slots__" in vars(cls), cls
+        rows = [s for s in SETTINGS if s.section == section]
+        fields = dataclasses.fields(cls)
+        assert [f.name for f in fields] == [s.key for s in rows], section
+        hints = typing.get_type_hints(cls)
+        for f, s in zip(fields, rows, strict=True):
+            hint = hints[f.name]
+            if s.type is list:
+                assert hint == list[str], s.dotted
+                assert f.default_factory() == s.default, s.dotted  # type: ignore[misc]
+                assert f.default_factory() is not s.default, s.dotted  # type: ignore[misc]  # a fresh list
+            else:
+                assert hint is s.type, s.dotted
+                assert f.default == s.default, s.dotted
+                assert type(s.default) is s.type, s.dotted
+    loaded = load_config(env={}, use_file=False)
+    assert type(loaded.realtime) is config_mod.RealtimeConfig
+    for s in SETTINGS:
+        section_cls = type(getattr(loaded, s.section))
+        assert getattr(section_cls(), s.key) == s.default == getattr(getattr(loaded, s.section), s.key), s.dotted
 
 
 # -- precedence -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chatter.config import RealtimeConfig
 from chatter.store.models import Username
 
 if TYPE_CHECKING:
@@ -27,9 +28,11 @@ _NONE: frozenset[Username] = frozenset()
 
 
 class Contacts:
-    def __init__(self, store: Store, room_limit: int, max_entries: int = 100_000) -> None:
+    """A ``ports.Contacts`` and ``ports.MembershipCache``; rooms count up to ``presence_room_limit`` members."""
+
+    def __init__(self, store: Store, cfg: RealtimeConfig, max_entries: int = 100_000) -> None:
         self.store = store
-        self.room_limit = room_limit
+        self.room_limit = cfg.presence_room_limit
         self.max_entries = max_entries
         self._cache: dict[Username, frozenset[Username]] = {}
         self._generation = 0

@@ -1,13 +1,14 @@
-"""Registries and the dispatcher.
+"""The registries: which session and room actors run, started on demand.
 
-``Sessions``: the running session actor of each connected user.
+``Sessions``: the running session actor of each connected user (a
+``ports.Recipients`` for fan-out).
 ``Rooms``: starts room actors on demand (state loaded from the store as of
 a given seq), restarts one that crashed (within ``room_restarts`` per
-minute), and forgets one that stopped itself for being idle.
-``Dispatcher``: the single consumer of the store's committed batches; it
-hands every event, in seq order, to its room's ``deliver``.  ``head`` is
-the last seq it has dispatched: a socket that attaches without ``since``
-starts live from there.
+minute), and forgets one that stopped itself for being idle (a
+``ports.RoomLoader`` for the dispatcher, ``dispatcher.py``).
+
+Both read the dispatcher's position through ``ports.DispatchedHead`` and
+reach presence only through its ports.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from chatter.actors.conn import Flusher
-from chatter.actors.contacts import MEMBERSHIP_EVENTS, Contacts
-from chatter.actors.presence import PresenceHandle
+from chatter.actors.ports import DispatchedHead, PresenceSink, PresenceView, Recipients
 from chatter.actors.room import Room, RoomHandle
 from chatter.actors.session import Session, SessionHandle
+from chatter.config import RealtimeConfig
 from chatter.errors import NotFound
-from chatter.store.base import Committed
-from chatter.store.models import EventRow, RoomId, Username
+from chatter.store.models import RoomId, Username
 
 if TYPE_CHECKING:
+    from chatter.actors.socket import Socket
     from chatter.metrics import Metrics
     from chatter.store.base import Store
 
@@ -35,14 +35,15 @@ log = logging.getLogger(__name__)
 
 
 class Sessions:
-    def __init__(self, cfg: Any, store: Store, metrics: Metrics, nursery: trio.Nursery) -> None:
+    def __init__(self, cfg: RealtimeConfig, store: Store, metrics: Metrics, nursery: trio.Nursery,
+                 presence: PresenceSink, head: DispatchedHead) -> None:
         self.cfg = cfg
         self.store = store
         self.metrics = metrics
         self._nursery = nursery
+        self._presence = presence
+        self._head = head
         self._by_user: dict[Username, Session] = {}
-        self.presence: PresenceHandle | None = None  # set by the system once presence runs
-        self.dispatcher: Dispatcher | None = None  # likewise
 
     def get(self, user: Username) -> Session | None:
         return self._by_user.get(user)
@@ -50,17 +51,12 @@ class Sessions:
     def __len__(self) -> int:
         return len(self._by_user)
 
-    def users(self) -> list[Username]:
-        return list(self._by_user)
-
     def handle(self, user: Username) -> SessionHandle:
         """The user's session, started now if there is none (sync: no await, no race)."""
         session = self._by_user.get(user)
         if session is None or session.ended:
-            assert self.presence is not None
             send, recv = trio.open_memory_channel[Any](self.cfg.inbox)
-            session = Session(self.cfg, user, self.store, self.presence, self.metrics, recv, send,
-                              head=lambda: self.dispatcher.head if self.dispatcher else 0)
+            session = Session(self.cfg, user, self.store, self._presence, self.metrics, recv, send, self._head)
             self._by_user[user] = session
             self.metrics.sessions_active.set(len(self._by_user))
             self._nursery.start_soon(self._run, session)
@@ -71,9 +67,9 @@ class Sessions:
             await session.run()
         except Exception:
             log.exception("session actor of %s crashed; its sockets are closed", session.user)
-            for conn in list(session.conns.values()):
-                conn.close(1011, "server error")
-                conn.discard()
+            for socket in list(session.sockets.values()):
+                socket.close(1011, "server error")
+                socket.discard()
         finally:
             session.ended = True
             if self._by_user.get(session.user) is session:
@@ -86,10 +82,22 @@ class Sessions:
         if session is not None:
             SessionHandle(session).kick_nowait(code, reason, below_version, keep_sid)
 
+    def detach(self, socket: Socket) -> None:
+        """The socket is gone: tell its session, or release it if no session holds it."""
+        session = self._by_user.get(socket.user)
+        if session is not None and socket.id in session.sockets:
+            SessionHandle(session).detach_nowait(socket)
+        else:
+            socket.discard()
+
+    def sockets(self) -> list[Socket]:
+        """Every socket attached to a session."""
+        return [c for s in list(self._by_user.values()) for c in s.sockets.values()]
+
     def close_all(self, code: int, reason: str) -> None:
         for session in list(self._by_user.values()):
-            for conn in list(session.conns.values()):
-                conn.close(code, reason)
+            for socket in list(session.sockets.values()):
+                socket.close(code, reason)
 
 
 class _Entry:
@@ -98,32 +106,32 @@ class _Entry:
     def __init__(self) -> None:
         self.ready = trio.Event()
         self.handle: RoomHandle | None = None
+        self.room: Room | None = None  # the actor behind ``handle``; only the registry sees it
         self.cancel = trio.CancelScope()
         self.crashes: deque[float] = deque()
         self.done = False
 
 
 class Rooms:
-    def __init__(self, cfg: Any, store: Store, sessions: Sessions, presence: PresenceHandle, metrics: Metrics,
-                 nursery: trio.Nursery) -> None:
+    def __init__(self, cfg: RealtimeConfig, store: Store, sessions: Recipients, presence: PresenceView,
+                 metrics: Metrics, nursery: trio.Nursery, head: DispatchedHead) -> None:
         self.cfg = cfg
         self.store = store
-        self.sessions = sessions
-        self.presence = presence
+        self._sessions = sessions
+        self._presence = presence
         self.metrics = metrics
         self._nursery = nursery
+        self._head = head
         self._entries: dict[RoomId, _Entry] = {}
-        self.dispatcher: Dispatcher | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def running(self, room: RoomId) -> Room | None:
         entry = self._entries.get(room)
-        return entry.handle.room if entry is not None and entry.handle is not None else None
+        return entry.room if entry is not None and entry.handle is not None else None
 
-    async def get(self, room: RoomId, as_of: int) -> RoomHandle:
-        """The room's actor, started with its members as of ``as_of`` if not running."""
+    async def _load(self, room: RoomId, as_of: int) -> tuple[RoomHandle, Room]:
         while True:
             entry = self._entries.get(room)
             if entry is None:
@@ -132,9 +140,22 @@ class Rooms:
                 self._nursery.start_soon(self._supervise, room, entry, as_of)
             while entry.handle is None and not entry.done:
                 await entry.ready.wait()
-            if entry.handle is not None:
-                return entry.handle
+            if entry.handle is not None and entry.room is not None:
+                return entry.handle, entry.room
             # That actor ended (idle, failed or discarded) while we waited: start another.
+
+    async def get(self, room: RoomId, as_of: int) -> RoomHandle:
+        """The room's actor, started with its members as of ``as_of`` if not running."""
+        handle, _ = await self._load(room, as_of)
+        return handle
+
+    async def loaded(self, room: RoomId, as_of: int) -> Room:
+        """Like ``get``, but the actor itself, for the dispatcher's synchronous ``deliver``."""
+        entry = self._entries.get(room)
+        if entry is not None and entry.handle is not None and entry.room is not None:
+            return entry.room  # the hot path: once per committed event
+        _, actor = await self._load(room, as_of)
+        return actor
 
     async def for_user(self, room: RoomId, user: Username) -> RoomHandle:
         """The room's actor for a command from ``user``; NotFound unless they are a member.
@@ -144,9 +165,8 @@ class Rooms:
         """
         if self.running(room) is None and await self.store.role_of(room, user) is None:
             raise NotFound("room not found")
-        assert self.dispatcher is not None
-        handle = await self.get(room, self.dispatcher.head)
-        if user not in handle.room.members:
+        handle, actor = await self._load(room, self._head.seq)
+        if user not in actor.members:
             raise NotFound("room not found")
         return handle
 
@@ -156,8 +176,9 @@ class Rooms:
                 while True:
                     members = await self.store.members_at(room_id, as_of)
                     send, recv = trio.open_memory_channel[Any](self.cfg.inbox)
-                    room = Room(self.cfg, room_id, members, as_of, self.sessions, self.presence, self.metrics, recv)
-                    entry.handle = RoomHandle(room, send, self.cfg.handle_timeout)
+                    room = Room(self.cfg, room_id, members, as_of, self._sessions, self._presence, self.metrics, recv)
+                    entry.room = room
+                    entry.handle = RoomHandle(send, self.cfg.handle_timeout)
                     entry.ready.set()
                     try:
                         await room.run()
@@ -167,19 +188,18 @@ class Rooms:
                         self.metrics.room_restarts.inc()
                         # No await until the new state is loaded as of the
                         # dispatcher's head: callers wait for it meanwhile.
-                        entry.handle = None
+                        entry.handle = entry.room = None
                         entry.ready = trio.Event()
                         if not self._note_crash(entry):
                             return
-                        assert self.dispatcher is not None
-                        as_of = self.dispatcher.head
+                        as_of = self._head.seq
                     finally:
                         send.close()
         except Exception:
             log.exception("loading room %s failed", room_id)
         finally:
             entry.done = True
-            entry.handle = None
+            entry.handle = entry.room = None
             entry.ready.set()
             if self._entries.get(room_id) is entry:
                 del self._entries[room_id]
@@ -201,52 +221,9 @@ class Rooms:
         """Stop a room's actor now (after a crash in deliver, or deletion); it restarts on demand."""
         entry = self._entries.pop(room, None)
         if entry is not None:
-            entry.handle = None
+            entry.handle = entry.room = None
             entry.done = True
             entry.ready.set()
             entry.cancel.cancel()
             self.metrics.rooms_active.set(len(self._entries))
 
-
-class Dispatcher:
-    """Fans committed events out in seq order; see the module docstring."""
-
-    def __init__(self, rooms: Rooms, sessions: Sessions, metrics: Metrics, head: int,
-                 committed: trio.MemoryReceiveChannel[Committed], flusher: Flusher, contacts: Contacts) -> None:
-        self.rooms = rooms
-        self.flusher = flusher
-        self.contacts = contacts
-        self.sessions = sessions
-        self.metrics = metrics
-        self.head = head
-        self._committed = committed
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        async with self._committed:
-            async for batch in self._committed:
-                self.metrics.dispatch_queue.set(self._committed.statistics().current_buffer_used)
-                for ev, origin in batch:
-                    await self.dispatch(ev, origin)
-                self.flusher.flush()  # write the batch to every socket it touched, in this pass
-
-    async def dispatch(self, ev: EventRow, origin: object) -> None:
-        if ev.type in MEMBERSHIP_EVENTS:
-            self.contacts.invalidate()
-        handle = await self.rooms.get(ev.room, ev.seq - 1)
-        room = handle.room
-        try:
-            room.deliver(ev, origin)
-        except Exception:
-            log.exception("fan-out of seq %d in room %s failed; its members resume from the database",
-                          ev.seq, ev.room)
-            self.metrics.room_restarts.inc()
-            for user in list(room.members) + ([ev.data["username"]] if "username" in ev.data else []):
-                session = self.sessions.get(Username(user))
-                if session is not None:
-                    session.mark_behind()
-            self.rooms.discard(ev.room)
-        else:
-            if room.deleted:
-                self.rooms.discard(ev.room)
-        self.head = ev.seq

@@ -22,19 +22,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, assert_never
 
 import trio
 
 from chatter.actors import frames
 from chatter.actors.frames import encode_event
+from chatter.actors.ports import PresenceView, Recipients
+from chatter.config import RealtimeConfig
 from chatter.errors import ChatError, NotFound, Unavailable
 from chatter.store.models import EventRow, RoomId, Username
 
 if TYPE_CHECKING:
-    from chatter.actors.conn import Conn
-    from chatter.actors.presence import PresenceHandle
-    from chatter.actors.registry import Sessions
+    from chatter.actors.socket import Socket
     from chatter.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -74,13 +74,13 @@ _Command = _Typing
 class Origin:
     """Who caused a write: the socket to ack, and when its send arrived."""
 
-    conn: Conn
+    socket: Socket
     started: float
 
 
 class Room:
-    def __init__(self, cfg: Any, room_id: RoomId, members: frozenset[Username], applied_seq: int,
-                 sessions: Sessions, presence: PresenceHandle, metrics: Metrics,
+    def __init__(self, cfg: RealtimeConfig, room_id: RoomId, members: frozenset[Username], applied_seq: int,
+                 sessions: Recipients, presence: PresenceView, metrics: Metrics,
                  inbox: trio.MemoryReceiveChannel[_Command]) -> None:
         self.cfg = cfg
         self.id = room_id
@@ -106,8 +106,8 @@ class Room:
             self.members.add(Username(subject))
         if kind == "message" and isinstance(origin, Origin):
             d = ev.data
-            origin.conn.offer_control(frames.ack(client_msg_id=d["client_msg_id"], id=d["id"], seq=ev.seq,
-                                                 room=ev.room, created_at=d["created_at"]))
+            origin.socket.offer_control(frames.ack(client_msg_id=d["client_msg_id"], id=d["id"], seq=ev.seq,
+                                                   room=ev.room, created_at=d["created_at"]))
             self.metrics.send_ack.observe(trio.current_time() - origin.started)
         sessions = self.sessions
         for user in self.members:
@@ -202,8 +202,9 @@ class Room:
 
 
 class RoomHandle:
-    def __init__(self, room: Room, outlet: trio.MemorySendChannel[_Command], timeout: float) -> None:
-        self.room = room
+    """What callers hold: sends commands to the room's inbox and waits for the reply."""
+
+    def __init__(self, outlet: trio.MemorySendChannel[_Command], timeout: float) -> None:
         self._outlet = outlet
         self._timeout = timeout
 

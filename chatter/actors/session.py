@@ -1,6 +1,6 @@
 """Session actor: one per connected user, owning all of that user's sockets.
 
-Owns: the set of the user's ``Conn``s and one catch-up task per socket
+Owns: the set of the user's ``Socket``s and one catch-up task per socket
 that is behind.  Fan-out reaches it through sync ``offer_*`` calls that
 only queue (a room never awaits a client).  Commands (attach, detach, kick)
 arrive over a bounded inbox from the socket endpoint.
@@ -20,20 +20,20 @@ Events in (cursor, H] arriving live afterwards are ignored as duplicates
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, assert_never
 
 import trio
 
 from chatter.actors import frames
-from chatter.actors.conn import Conn
 from chatter.actors.frames import encode_event
+from chatter.actors.ports import DispatchedHead, PresenceSink
+from chatter.actors.socket import Socket
+from chatter.config import RealtimeConfig
 from chatter.store.models import Username
 from chatter.wire import User
 
 if TYPE_CHECKING:
-    from chatter.actors.presence import PresenceHandle
     from chatter.metrics import Metrics
     from chatter.store.base import Store
 
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Attach:
-    conn: Conn
+    socket: Socket
     since: int | None
     epoch: str | None
     user: User  # for the ready frame (with its epoch and head, read when it is queued)
@@ -53,14 +53,14 @@ class _Attach:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Detach:
-    conn: Conn
+    socket: Socket
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Kick:
     code: int
     reason: str
-    below_version: int | None  # close only conns whose token version is below this (None: all)
+    below_version: int | None  # close only sockets whose token version is below this (None: all)
     keep_sid: str | None = None  # ...except this login session's, which moves to below_version
 
 
@@ -70,16 +70,16 @@ _Command = _Attach | _Detach | _Kick
 class Session:
     """All sockets of one user.  Ends when its last socket detaches."""
 
-    def __init__(self, cfg: Any, user: Username, store: Store, presence: PresenceHandle, metrics: Metrics,
+    def __init__(self, cfg: RealtimeConfig, user: Username, store: Store, presence: PresenceSink, metrics: Metrics,
                  inbox: trio.MemoryReceiveChannel[_Command], outlet: trio.MemorySendChannel[_Command],
-                 head: Callable[[], int]) -> None:
+                 head: DispatchedHead) -> None:
         self._head = head
         self.cfg = cfg
         self.user = user
         self.store = store
         self.presence = presence
         self.metrics = metrics
-        self.conns: dict[int, Conn] = {}
+        self.sockets: dict[int, Socket] = {}
         self._inbox = inbox
         self.outlet = outlet  # the send end, used by SessionHandle
         self._nursery: trio.Nursery | None = None
@@ -88,21 +88,21 @@ class Session:
     # -- fan-out entry points (sync) -------------------------------------
 
     def offer_durable(self, seq: int, text: str) -> None:
-        for conn in self.conns.values():
-            if not conn.offer_durable(seq, text) and not conn.catching_up:
-                self._start_catchup(conn)
+        for socket in self.sockets.values():
+            if not socket.offer_durable(seq, text) and not socket.catching_up:
+                self._start_catchup(socket)
 
-    def offer_ephemeral(self, text: str, *, exclude: Conn | None = None) -> None:
-        for conn in self.conns.values():
-            if conn is not exclude:
-                conn.offer_ephemeral(text)
+    def offer_ephemeral(self, text: str, *, exclude: Socket | None = None) -> None:
+        for socket in self.sockets.values():
+            if socket is not exclude:
+                socket.offer_ephemeral(text)
 
     def mark_behind(self) -> None:
         """Something may have been missed (a room crashed mid-fan-out): re-read from the database."""
-        for conn in self.conns.values():
-            if conn.live:
-                conn.fall_behind()
-                self._start_catchup(conn)
+        for socket in self.sockets.values():
+            if socket.live:
+                socket.fall_behind()
+                self._start_catchup(socket)
 
     # -- the actor -------------------------------------------------------
 
@@ -115,14 +115,14 @@ class Session:
                     case _Attach():
                         self._attach(cmd)
                     case _Detach():
-                        self._detach(cmd.conn)
-                        if not self.conns and self._inbox.statistics().current_buffer_used == 0:
+                        self._detach(cmd.socket)
+                        if not self.sockets and self._inbox.statistics().current_buffer_used == 0:
                             # Synchronously: a new socket of this user starts a new session.
                             self.ended = True
                             self._inbox.close()
                             break
                     case _Kick():
-                        kick(list(self.conns.values()), cmd)
+                        kick(list(self.sockets.values()), cmd)
                     case _:
                         assert_never(cmd)
                 del cmd  # while idle, the last command (an attach holds its user) must not stay alive
@@ -136,96 +136,96 @@ class Session:
         happen in one synchronous step: no event can be dispatched between
         "already in the past for this socket" and "will be sent to it".
         """
-        conn = cmd.conn
+        socket = cmd.socket
         cmd.attached.set()
-        if conn.close_code is not None:
+        if socket.close_code is not None:
             return
-        head = self._head()
+        head = self._head.seq
         epoch = self.store.epoch
         since = cmd.since
         reset = since is not None and ((cmd.epoch is not None and cmd.epoch != epoch) or since > head)
-        conn.offer_control(frames.ready(epoch=epoch, seq=head, user=cmd.user, online=cmd.online))
+        socket.offer_control(frames.ready(epoch=epoch, seq=head, user=cmd.user, online=cmd.online))
         if reset:
-            conn.offer_control(frames.reset(epoch=epoch, seq=head))
+            socket.offer_control(frames.reset(epoch=epoch, seq=head))
             since = None
-        self.conns[conn.id] = conn
+        self.sockets[socket.id] = socket
         self.presence.connected(self.user)
         if since is None:
-            conn.cursor = conn.sent = head
-            conn.live = True
+            socket.cursor = socket.sent = head
+            socket.live = True
         else:
-            conn.cursor = conn.sent = since
-            conn.live = False
-            self._start_catchup(conn)
+            socket.cursor = socket.sent = since
+            socket.live = False
+            self._start_catchup(socket)
 
-    def _detach(self, conn: Conn) -> None:
-        if self.conns.pop(conn.id, None) is not None:
+    def _detach(self, socket: Socket) -> None:
+        if self.sockets.pop(socket.id, None) is not None:
             self.presence.disconnected(self.user)
-        conn.discard()
+        socket.discard()
 
-    def _start_catchup(self, conn: Conn) -> None:
-        if self._nursery is None or conn.catching_up or conn.close_code is not None:
+    def _start_catchup(self, socket: Socket) -> None:
+        if self._nursery is None or socket.catching_up or socket.close_code is not None:
             return
-        conn.catching_up = True
-        self._nursery.start_soon(self._catch_up, conn)
+        socket.catching_up = True
+        self._nursery.start_soon(self._catch_up, socket)
 
-    async def _catch_up(self, conn: Conn) -> None:
+    async def _catch_up(self, socket: Socket) -> None:
         try:
-            while not conn.live and conn.close_code is None:
-                page = await self.store.events_for_user(self.user, conn.cursor, self.cfg.catchup_page)
+            while not socket.live and socket.close_code is None:
+                page = await self.store.events_for_user(self.user, socket.cursor, self.cfg.catchup_page)
                 for ev in page.events:
-                    if ev.seq <= conn.cursor:
+                    if ev.seq <= socket.cursor:
                         continue
-                    await conn.put_catchup(ev.seq, encode_event(ev))
-                    if conn.close_code is not None:
+                    await socket.put_catchup(ev.seq, encode_event(ev))
+                    if socket.close_code is not None:
                         return
                 if not page.has_more:
-                    conn.cursor = max(conn.cursor, page.head)
-                    if conn.dropped_max <= conn.cursor:
-                        conn.live = True
+                    socket.cursor = max(socket.cursor, page.head)
+                    if socket.dropped_max <= socket.cursor:
+                        socket.live = True
         except Exception:
             log.exception("catch-up for %s failed", self.user)
-            conn.close(1011, "server error")
+            socket.close(1011, "server error")
         finally:
-            conn.catching_up = False
+            socket.catching_up = False
 
 
-def kick(conns: list[Conn], cmd: _Kick) -> None:
-    for conn in conns:
-        if cmd.below_version is not None and conn.token_version >= cmd.below_version:
+def kick(sockets: list[Socket], cmd: _Kick) -> None:
+    for socket in sockets:
+        if cmd.below_version is not None and socket.token_version >= cmd.below_version:
             continue
-        if cmd.keep_sid and conn.sid == cmd.keep_sid and cmd.below_version is not None:
-            conn.token_version = cmd.below_version  # the caller's own session carries on
+        if cmd.keep_sid and socket.sid == cmd.keep_sid and cmd.below_version is not None:
+            socket.token_version = cmd.below_version  # the caller's own session carries on
             continue
-        conn.close(cmd.code, cmd.reason)
+        socket.close(cmd.code, cmd.reason)
 
 
 class SessionHandle:
     """What the socket endpoint holds: sends commands to the session's inbox."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
+        self._session = session  # for the inline fallbacks below; callers never see the actor
 
-    async def attach(self, conn: Conn, since: int | None, epoch: str | None, user: User, online: list[str]) -> None:
+    async def attach(self, socket: Socket, since: int | None, epoch: str | None, user: User, online: list[str]) -> None:
         attached = trio.Event()
-        await self.session.outlet.send(_Attach(conn=conn, since=since, epoch=epoch, user=user, online=online,
-                                               attached=attached))
+        await self._session.outlet.send(_Attach(socket=socket, since=since, epoch=epoch, user=user, online=online,
+                                                attached=attached))
         await attached.wait()
 
-    def detach_nowait(self, conn: Conn) -> None:
+    def detach_nowait(self, socket: Socket) -> None:
         """Sync so it can run in a ``finally``; the inbox is sized so it never blocks long."""
         try:
-            self.session.outlet.send_nowait(_Detach(conn=conn))
+            self._session.outlet.send_nowait(_Detach(socket=socket))
         except trio.WouldBlock:
-            # Inbox full: detach inline (same thread, same state) rather than leak the conn.
-            self.session._detach(conn)
+            # Inbox full: detach inline (same thread, same state) rather than leak the socket.
+            self._session._detach(socket)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            conn.discard()
+            socket.discard()
 
     def kick_nowait(self, code: int, reason: str, below_version: int | None = None,
                     keep_sid: str | None = None) -> None:
         cmd = _Kick(code=code, reason=reason, below_version=below_version, keep_sid=keep_sid)
         try:
-            self.session.outlet.send_nowait(cmd)
+            self._session.outlet.send_nowait(cmd)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            kick(list(self.session.conns.values()), cmd)
+            kick(list(self._session.sockets.values()), cmd)

@@ -1,11 +1,13 @@
 """The actor system and the one handle the HTTP layer holds.
 
-``open_actor_system(cfg, store, metrics)`` starts, under one supervising
-nursery: the dispatcher (the store's only subscriber), the presence actor,
-and the registries that start session and room actors on demand.  Leaving
-the context closes every socket with 1001 and stops the actors.
+``open_actor_system(cfg, store, metrics)`` builds every part in one order,
+handing each the ports it needs (``ports.py``) and its config section, and
+starts, under one supervising nursery: the dispatcher (the store's only
+subscriber), the presence actor, and the registries that start session and
+room actors on demand.  Leaving the context closes every socket with 1001
+and stops the actors.
 
-``ChatSystem`` is the handle on the running actors: sockets (``new_conn``,
+``ChatSystem`` is the handle on the running actors: sockets (``new_socket``,
 ``attach``, ``detach``, shutdown), presence, typing, and ending sessions.
 The use cases (``chatter.service``) call it; it does no store writes of its
 own.  Writes that produce durable events reach sockets through the
@@ -22,11 +24,12 @@ from typing import Any
 import msgspec
 import trio
 
-from chatter.actors.conn import Conn, Flusher
 from chatter.actors.contacts import Contacts
-from chatter.actors.presence import Presence, PresenceHandle
-from chatter.actors.registry import Dispatcher, Rooms, Sessions
-from chatter.actors.session import SessionHandle
+from chatter.actors.dispatcher import Dispatcher, Head
+from chatter.actors.presence import Presence, PresenceHandle, PresenceState
+from chatter.actors.registry import Rooms, Sessions
+from chatter.actors.socket import Flusher, Socket
+from chatter.config import RealtimeConfig
 from chatter.errors import RateLimited
 from chatter.metrics import Metrics
 from chatter.store.base import Store
@@ -40,7 +43,7 @@ SOCKET_SLOT_RETRY = 10.0
 
 
 class ChatSystem:
-    def __init__(self, cfg: Any, store: Store, metrics: Metrics, sessions: Sessions, rooms: Rooms,
+    def __init__(self, cfg: RealtimeConfig, store: Store, metrics: Metrics, sessions: Sessions, rooms: Rooms,
                  presence: PresenceHandle, dispatcher: Dispatcher, flusher: Flusher, contacts: Contacts) -> None:
         self.cfg = cfg
         self.store = store
@@ -53,7 +56,7 @@ class ChatSystem:
         self.contacts = contacts
         self.accepting = True
         self._drained = trio.Event()  # set once closing started and the last socket is gone
-        self._sockets_of: dict[Username, int] = {}  # open sockets per user (new_conn .. detach); no zeros kept
+        self._sockets_of: dict[Username, int] = {}  # open sockets per user (new_socket .. detach); no zeros kept
 
     # -- users ------------------------------------------------------------
 
@@ -74,10 +77,10 @@ class ChatSystem:
 
     # -- sockets ------------------------------------------------------------
 
-    def new_conn(self, user: Username, token_version: int, sid: str = "") -> Conn:
+    def new_socket(self, user: Username, token_version: int, sid: str = "") -> Socket:
         """A socket's state; RateLimited when ``user`` already has ``sockets_per_user`` open.
 
-        Every Conn this returns must be passed to ``detach`` once (it frees the user's slot).
+        Every Socket this returns must be passed to ``detach`` once (it frees the user's slot).
         """
         open_now = self._sockets_of.get(user, 0)
         if open_now >= self.cfg.sockets_per_user:
@@ -87,38 +90,34 @@ class ChatSystem:
         self._sockets_of[user] = open_now + 1
         self.metrics.sockets_open.inc()
         self.metrics.sockets_total.inc()
-        return Conn(user, token_version, capacity=self.cfg.outbox_frames,
-                    control_capacity=self.cfg.control_frames, metrics=self.metrics, sid=sid,
-                    flusher=self.flusher, coalesce_max=self.cfg.coalesce_max)
+        return Socket(user, token_version, capacity=self.cfg.outbox_frames,
+                      control_capacity=self.cfg.control_frames, metrics=self.metrics, sid=sid,
+                      flusher=self.flusher, coalesce_max=self.cfg.coalesce_max)
 
-    async def attach(self, conn: Conn, user_row: UserRow, since: int | None, epoch: str | None) -> None:
+    async def attach(self, socket: Socket, user_row: UserRow, since: int | None, epoch: str | None) -> None:
         """Register the socket with its user's session; it queues ``ready`` then delivers.
 
         ``user_row`` is the row the handshake authenticated with (not read again here).
         """
-        contacts = await self.contacts.of(conn.user)
+        contacts = await self.contacts.of(socket.user)
         online: list[str] = sorted(u for u in contacts if self.presence.is_online(u))
         me = msgspec.structs.replace(self.user_wire(user_row), online=True)
         for _ in range(3):  # a session that just ended refuses: start the next one
             try:
-                await self.sessions.handle(conn.user).attach(conn, since, epoch, me, online)
+                await self.sessions.handle(socket.user).attach(socket, since, epoch, me, online)
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 continue
         raise RuntimeError("could not attach the socket to a session")
 
-    def detach(self, conn: Conn) -> None:
-        left = self._sockets_of.pop(conn.user, 0) - 1
+    def detach(self, socket: Socket) -> None:
+        left = self._sockets_of.pop(socket.user, 0) - 1
         if left > 0:
-            self._sockets_of[conn.user] = left
+            self._sockets_of[socket.user] = left
         self.metrics.sockets_open.dec()
         if not self.accepting and self.open_sockets() <= 0:
             self._drained.set()
-        session = self.sessions.get(conn.user)
-        if session is not None and conn.id in session.conns:
-            SessionHandle(session).detach_nowait(conn)
-        else:
-            conn.discard()
+        self.sessions.detach(socket)
 
     def close_all_sockets(self, code: int = 1001, reason: str = "server shutting down") -> None:
         self.accepting = False
@@ -130,31 +129,34 @@ class ChatSystem:
         """Wait until every socket has gone after ``close_all_sockets``."""
         await self._drained.wait()
 
-    def all_conns(self) -> list[Conn]:
-        return [c for u in self.sessions.users() if (s := self.sessions.get(u)) for c in s.conns.values()]
+    def all_sockets(self) -> list[Socket]:
+        return self.sessions.sockets()
 
     def open_sockets(self) -> int:
         return int(self.metrics.sockets_open.value)
 
 
 @asynccontextmanager
-async def open_actor_system(cfg: Any, store: Store, metrics: Metrics | None = None) -> AsyncIterator[ChatSystem]:
-    """Start the actors; on exit close sockets (1001) and stop everything."""
+async def open_actor_system(cfg: RealtimeConfig, store: Store,
+                            metrics: Metrics | None = None) -> AsyncIterator[ChatSystem]:
+    """Start the actors; on exit close sockets (1001) and stop everything.
+
+    The one place the parts are built, each after what it needs (the order
+    ``ports.py`` draws); nothing is patched in after construction.
+    """
     metrics = metrics or Metrics()
     committed = store.subscribe(cfg.dispatch_queue)
-    head = await store.head()
+    head = Head(await store.head())
     async with trio.open_nursery() as nursery:
-        sessions = Sessions(cfg, store, metrics, nursery)
-        presence_send, presence_recv = trio.open_memory_channel[Any](cfg.inbox)
-        contacts = Contacts(store, cfg.presence_room_limit)
-        presence = Presence(cfg, store, sessions, metrics, presence_recv, contacts)
-        presence_handle = PresenceHandle(presence, presence_send)
-        sessions.presence = presence_handle
-        rooms = Rooms(cfg, store, sessions, presence_handle, metrics, nursery)
+        contacts = Contacts(store, cfg)
         flusher = Flusher()
+        presence_state = PresenceState(cfg, metrics)
+        presence_send, presence_recv = trio.open_memory_channel[Any](cfg.inbox)
+        presence_handle = PresenceHandle(presence_state, presence_send)
+        sessions = Sessions(cfg, store, metrics, nursery, presence_handle, head)
+        rooms = Rooms(cfg, store, sessions, presence_handle, metrics, nursery, head)
+        presence = Presence(presence_state, store, sessions, presence_recv, contacts)
         dispatcher = Dispatcher(rooms, sessions, metrics, head, committed, flusher, contacts)
-        rooms.dispatcher = dispatcher
-        sessions.dispatcher = dispatcher
         await nursery.start(dispatcher.run)
         await nursery.start(presence.run)
         await nursery.start(flusher.run)

@@ -15,7 +15,7 @@ The lock is replaced by a ``SendGate``: the same lock, plus the bytes a
 direct write could not hand to the kernel at once (``EAGAIN`` or a partial
 write).  Whoever takes the gate next, hypercorn or the socket's writer
 task, sends those bytes first, so bytes never interleave.  The writer task
-is woken to do it at once (``Conn.flush``).
+is woken to do it at once (``Socket.flush``).
 
 The chain from Quart's ASGI ``send`` down to the socket is hypercorn 0.18's
 (pinned): ``WSStream.app_send`` -> ``WSStream.send`` (``H11Protocol.stream_send``)
@@ -95,7 +95,7 @@ class SendGate:
 
 
 class DirectSend:
-    """A socket's direct path; see the module docstring.  Implements ``actors.conn.DirectWriter``."""
+    """A socket's direct path; see the module docstring.  Implements ``actors.socket.DirectWriter``."""
 
     def __init__(self, ws: Any, sock: socket.socket, gate: SendGate) -> None:
         self._ws = ws

@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from chatter.config import ServerConfig
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 HEADERS = ("x-forwarded-for", "forwarded")
@@ -116,7 +118,7 @@ class Proxies:
     header: str = "x-forwarded-for"
 
     @classmethod
-    def from_config(cls, server: Any) -> Proxies:
+    def from_config(cls, server: ServerConfig) -> Proxies:
         return cls(parse_networks(server.trusted_proxies), server.forwarded_header)
 
     def trusts(self, addr: IPAddress | None) -> bool:

@@ -15,6 +15,7 @@ from quart_schema import document_querystring, document_request, document_respon
 
 from chatter import wire as s
 from chatter.actors.system import ChatSystem
+from chatter.config import Config
 from chatter.errors import Invalid
 from chatter.http.authn import Caller, check_browser_write, check_csrf, identify
 from chatter.http.proxies import client
@@ -29,7 +30,7 @@ api = Blueprint("api", __name__, url_prefix="/api")
 class Deps:
     """What the views need, attached to the app as ``app.extensions['chatter']``."""
 
-    cfg: Any  # the whole Config: views read server.* and auth.*
+    cfg: Config  # the whole Config: views read server.* and auth.*
     system: ChatSystem  # the running actors: sockets and presence
     secret: str  # the JWT key (the use cases hold it too; tests sign tokens with it)
     service: Service  # every use case

@@ -158,7 +158,7 @@ async def drain(app: Any, grace: float) -> int:
     system.close_all_sockets(1001, "server shutting down")
     with trio.move_on_after(grace):
         await system.sockets_drained()
-    stuck = {c.addresses for c in system.all_conns() if c.addresses is not None}
+    stuck = {c.addresses for c in system.all_sockets() if c.addresses is not None}
     if stuck:
         await trio.to_thread.run_sync(shutdown_connections, stuck)
     return open_sockets

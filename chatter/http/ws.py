@@ -25,8 +25,9 @@ from quart import Response, current_app, websocket
 
 from chatter import wire
 from chatter.actors import frames
-from chatter.actors.conn import Conn
 from chatter.actors.frames import coalesce
+from chatter.actors.socket import Socket
+from chatter.config import RealtimeConfig
 from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
 from chatter.http.authn import identify, origin_allowed
 from chatter.http.direct import DirectSend
@@ -58,11 +59,16 @@ def _handshake_without_extensions(self: Any, headers: list[tuple[bytes, bytes]],
 ws_stream.Handshake.__init__ = _handshake_without_extensions  # type: ignore[method-assign]
 
 
-class Socket:
-    """State of one accepted socket that the handlers share."""
+class Endpoint:
+    """The endpoint's side of one accepted socket, shared by its handlers and the sweeper.
 
-    def __init__(self, conn: Conn, cfg: Any, user: UserRow) -> None:
-        self.conn = conn
+    ``socket`` is the socket itself (``actors/socket.py``: outbox, cursor,
+    close code); this adds what only the endpoint needs (hello, rate windows,
+    the direct path, the sweeper's clocks).
+    """
+
+    def __init__(self, socket: Socket, cfg: RealtimeConfig, user: UserRow) -> None:
+        self.socket = socket
         self.cfg = cfg
         self.user: UserRow | None = user  # as loaded by the handshake; dropped once hello has used it
         self.said_hello = False
@@ -75,61 +81,61 @@ class Socket:
 
     def reply(self, frame: str) -> None:
         """Queue one of ``frames``' frames to this socket (ahead of events)."""
-        self.conn.offer_control(frame)
+        self.socket.offer_control(frame)
 
 
 def _room(frame: dict[str, Any]) -> str:
     return validation.room_id(field(frame, "room"))
 
 
-async def on_hello(sock: Socket, frame: dict[str, Any]) -> None:
-    if sock.said_hello:
+async def on_hello(ep: Endpoint, frame: dict[str, Any]) -> None:
+    if ep.said_hello:
         raise Invalid("hello was already received")
     since = frame.get("since")
     since = None if since is None else validation.seq_cursor(since)
     epoch = frame.get("epoch")
     if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 64):
         raise Invalid("epoch must be a string")
-    sock.said_hello = True
-    user, sock.user = sock.user, None  # the row (password hash included) is not kept for the socket's life
+    ep.said_hello = True
+    user, ep.user = ep.user, None  # the row (password hash included) is not kept for the socket's life
     assert user is not None
-    await deps().system.attach(sock.conn, user, since, epoch)
+    await deps().system.attach(ep.socket, user, since, epoch)
 
 
-async def on_send(sock: Socket, frame: dict[str, Any]) -> None:
+async def on_send(ep: Endpoint, frame: dict[str, Any]) -> None:
     started = trio.current_time()
     room = _room(frame)
     cmid = validation.client_msg_id(field(frame, "client_msg_id"))
     body = validation.body(field(frame, "body"))
-    wait = sock.sends.check_and_hit(started)
+    wait = ep.sends.check_and_hit(started)
     if wait is not None:
-        raise RateLimited(f"more than {sock.cfg.sends_per_second} sends per second")
-    result = await deps().service.messages.send(sock.conn.user, room, cmid, body, conn=sock.conn, started=started)
+        raise RateLimited(f"more than {ep.cfg.sends_per_second} sends per second")
+    result = await deps().service.messages.send(ep.socket.user, room, cmid, body, socket=ep.socket, started=started)
     if not result.created:  # an idempotent repeat: answer with the original ack
         m = result.message
-        sock.reply(frames.ack(client_msg_id=m.client_msg_id, id=m.id, seq=m.seq, room=m.room,
-                              created_at=m.created_at))
+        ep.reply(frames.ack(client_msg_id=m.client_msg_id, id=m.id, seq=m.seq, room=m.room,
+                            created_at=m.created_at))
 
 
-async def on_typing(sock: Socket, frame: dict[str, Any]) -> None:
+async def on_typing(ep: Endpoint, frame: dict[str, Any]) -> None:
     room = _room(frame)
     active = field(frame, "active")
     if not isinstance(active, bool):
         raise Invalid("active must be true or false")
-    await deps().service.messages.typing(sock.conn.user, room, active)
+    await deps().service.messages.typing(ep.socket.user, room, active)
 
 
-async def on_read(sock: Socket, frame: dict[str, Any]) -> None:
+async def on_read(ep: Endpoint, frame: dict[str, Any]) -> None:
     room = _room(frame)
     up_to = validation.positive_int(field(frame, "up_to"), "up_to")
-    await deps().service.messages.mark_read(sock.conn.user, room, up_to)
+    await deps().service.messages.mark_read(ep.socket.user, room, up_to)
 
 
-async def on_ping(sock: Socket, frame: dict[str, Any]) -> None:
-    sock.reply(frames.pong())
+async def on_ping(ep: Endpoint, frame: dict[str, Any]) -> None:
+    ep.reply(frames.pong())
 
 
-HANDLERS: dict[str, Callable[[Socket, dict[str, Any]], Awaitable[None]]] = {
+HANDLERS: dict[str, Callable[[Endpoint, dict[str, Any]], Awaitable[None]]] = {
     "hello": on_hello,
     "send": on_send,
     "typing": on_typing,
@@ -147,37 +153,37 @@ def _ref(frame: dict[str, Any] | None, kind: Any) -> str | None:
     return kind[:32] if isinstance(kind, str) else None
 
 
-async def _handle(sock: Socket, raw: str | bytes) -> None:
+async def _handle(ep: Endpoint, raw: str | bytes) -> None:
     """Parse one frame and run its handler; every ChatError becomes an error frame."""
-    conn = sock.conn
+    socket = ep.socket
     frame: dict[str, Any] | None = None
     kind: Any = None
     try:
         if isinstance(raw, bytes):
-            conn.close(1008, "binary frames are not part of the protocol")
+            socket.close(1008, "binary frames are not part of the protocol")
             return
-        if len(raw) > sock.cfg.max_frame or len(raw.encode("utf-8", "surrogatepass")) > sock.cfg.max_frame:
-            conn.close(1009, "frame too large")
+        if len(raw) > ep.cfg.max_frame or len(raw.encode("utf-8", "surrogatepass")) > ep.cfg.max_frame:
+            socket.close(1009, "frame too large")
             return
         frame = parse_object(raw)
         kind = frame.get("type")
-        if not sock.said_hello and kind != "hello":
-            conn.close(1008, "the first frame must be hello")
+        if not ep.said_hello and kind != "hello":
+            socket.close(1008, "the first frame must be hello")
             return
         handler = HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
             raise Invalid(f"unknown type {kind!r}" if isinstance(kind, str) else "type must be a string")
-        await handler(sock, frame)
+        await handler(ep, frame)
     except ChatError as e:
-        if not sock.said_hello:
-            conn.close(1008, "the first frame must be a valid hello")
+        if not ep.said_hello:
+            socket.close(1008, "the first frame must be a valid hello")
             return
-        sock.reply(frames.error(e.code, e.message, _ref(frame, kind)))
-        if isinstance(e, Invalid) and sock.errors.check_and_hit(trio.current_time()) is not None:
-            conn.close(1008, "too many invalid frames")
+        ep.reply(frames.error(e.code, e.message, _ref(frame, kind)))
+        if isinstance(e, Invalid) and ep.errors.check_and_hit(trio.current_time()) is not None:
+            socket.close(1008, "too many invalid frames")
     except Exception:
-        log.exception("handling a %r frame from %s failed", kind, conn.user)
-        conn.close(1011, "server error")
+        log.exception("handling a %r frame from %s failed", kind, socket.user)
+        socket.close(1011, "server error")
 
 
 def _asgi_send() -> Callable[[dict[str, Any]], Awaitable[None]] | None:
@@ -193,31 +199,31 @@ def _asgi_send() -> Callable[[dict[str, Any]], Awaitable[None]] | None:
     return args[0] if args and callable(args[0]) else None
 
 
-async def _writer(sock: Socket, done: trio.CancelScope, asgi_send: Callable[[dict[str, Any]], Awaitable[None]] | None,
+async def _writer(ep: Endpoint, done: trio.CancelScope, asgi_send: Callable[[dict[str, Any]], Awaitable[None]] | None,
                   direct: DirectSend | None) -> None:
     """The socket's writer task: sends what the direct path could not, then closes.
 
-    Most frames go out directly from the fan-out (``direct.py``, ``Conn.flush``),
+    Most frames go out directly from the fan-out (``direct.py``, ``Socket.flush``),
     so with a direct path this task is started only on first need: a direct
     write left bytes behind or was not possible, or the socket is closing.
     """
-    conn = sock.conn
+    socket = ep.socket
     metrics = deps().system.metrics
     try:
         while True:
             if direct is not None and direct.pending:
                 await direct.gate.flush()
-            frames = await conn.take(sock.cfg.coalesce_max)
+            frames = await socket.take(socket.coalesce_max)  # the socket's own bound, as its direct writes use
             if frames:
                 if asgi_send is not None:
                     await asgi_send({"type": "websocket.send", "bytes": None, "text": coalesce(frames)})
                 else:
                     await websocket.send(coalesce(frames))
                 metrics.frames_writer.inc()
-            if conn.close_code is not None:
-                metrics.sockets_closed.inc(code=close_code_label(conn.close_code))
+            if socket.close_code is not None:
+                metrics.sockets_closed.inc(code=close_code_label(socket.close_code))
                 with trio.move_on_after(1):
-                    await websocket.close(conn.close_code, conn.close_reason)
+                    await websocket.close(socket.close_code, socket.close_reason)
                 return
     except Exception:  # noqa: BLE001 - any send failure means the connection is gone (hypercorn
         # even raises BusyResourceError when its reader closes the stream mid-send)
@@ -247,33 +253,33 @@ class Sweeper:
     CLOSE_GRACE = 2.0
 
     def __init__(self) -> None:
-        self._socks: dict[int, Socket] = {}
+        self._endpoints: dict[int, Endpoint] = {}
 
-    def add(self, sock: Socket) -> None:
-        self._socks[sock.conn.id] = sock
+    def add(self, ep: Endpoint) -> None:
+        self._endpoints[ep.socket.id] = ep
 
-    def remove(self, sock: Socket) -> None:
-        self._socks.pop(sock.conn.id, None)
+    def remove(self, ep: Endpoint) -> None:
+        self._endpoints.pop(ep.socket.id, None)
 
     def sweep(self, now: float) -> list[tuple[tuple[str, int], tuple[str, int]]]:
         """Close what is overdue; return the connections to shut down underneath hypercorn."""
         stuck = []
-        for sock in list(self._socks.values()):
-            conn = sock.conn
-            if conn.close_code is None:
-                if not sock.said_hello and now - sock.opened >= self.HELLO_DEADLINE:
-                    conn.close(1008, "no hello")
-                elif conn.queued and now - conn.last_progress > sock.cfg.stall_timeout:
-                    conn.close(4008, "too slow")
-                elif sock.direct is not None and sock.direct.closed_below():
-                    conn.close(1009, "message too big")
+        for ep in list(self._endpoints.values()):
+            socket = ep.socket
+            if socket.close_code is None:
+                if not ep.said_hello and now - ep.opened >= self.HELLO_DEADLINE:
+                    socket.close(1008, "no hello")
+                elif socket.queued and now - socket.last_progress > ep.cfg.stall_timeout:
+                    socket.close(4008, "too slow")
+                elif ep.direct is not None and ep.direct.closed_below():
+                    socket.close(1009, "message too big")
                 else:
                     continue
-            if sock.closing_since is None:
-                sock.closing_since = now
-            elif now - sock.closing_since >= self.CLOSE_GRACE and conn.addresses is not None and not sock.shut:
-                sock.shut = True
-                stuck.append(conn.addresses)
+            if ep.closing_since is None:
+                ep.closing_since = now
+            elif now - ep.closing_since >= self.CLOSE_GRACE and socket.addresses is not None and not ep.shut:
+                ep.shut = True
+                stuck.append(socket.addresses)
         return stuck
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -297,7 +303,7 @@ async def socket_endpoint() -> Response | None:
                 origin, websocket.headers.get("Host", ""), d.cfg.server.allowed_origins,
                 scheme=request_client(websocket).scheme):
             raise Forbidden("cross-origin socket refused")
-        conn = system.new_conn(who.user.username, who.claims.ver, who.claims.sid)  # 429 past sockets_per_user
+        socket = system.new_socket(who.user.username, who.claims.ver, who.claims.sid)  # 429 past sockets_per_user
     except ChatError as e:
         refusal = Response(wire.encode(e.to_json()), status=e.status, mimetype="application/json")
         if e.retry_after is not None:
@@ -306,11 +312,11 @@ async def socket_endpoint() -> Response | None:
     cfg = d.cfg.realtime
     server, client = websocket.scope.get("server"), websocket.scope.get("client")
     if server and client:
-        conn.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))
-    sock = Socket(conn, cfg, who.user)
+        socket.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))
+    ep = Endpoint(socket, cfg, who.user)
     del who  # memory per socket: the handler's frame lives as long as the socket
     sweeper = sweeper_of(current_app)
-    sweeper.add(sock)
+    sweeper.add(ep)
     try:
         await websocket.accept()
         async with trio.open_nursery() as nursery:
@@ -318,18 +324,18 @@ async def socket_endpoint() -> Response | None:
                 asgi_send = _asgi_send()
                 direct = DirectSend.attach(asgi_send)
                 if direct is None:
-                    nursery.start_soon(_writer, sock, nursery.cancel_scope, asgi_send, None)
+                    nursery.start_soon(_writer, ep, nursery.cancel_scope, asgi_send, None)
                 else:
                     # Started later from whichever task wakes it: in this task's context, where
                     # Quart's ``websocket`` (for the close) and the app are bound.
                     context = contextvars.copy_context()
-                    conn.start_writer = lambda: context.run(
-                        nursery.start_soon, _writer, sock, nursery.cancel_scope, asgi_send, direct)
-                    conn.direct = sock.direct = direct
+                    socket.start_writer = lambda: context.run(
+                        nursery.start_soon, _writer, ep, nursery.cancel_scope, asgi_send, direct)
+                    socket.direct = ep.direct = direct
                 while True:
                     raw = await websocket.receive()
-                    if conn.close_code is None:
-                        await _handle(sock, raw)
+                    if socket.close_code is None:
+                        await _handle(ep, raw)
                     # Closing: the writer sends the close frame and then cancels us.  Until then keep
                     # taking (and dropping) what the client still sends: hypercorn's reader, and its
                     # disconnect when a send fails, come through the same bounded channels and would
@@ -339,12 +345,12 @@ async def socket_endpoint() -> Response | None:
                 # The nursery takes no new task once its body has ended, and other tasks (a
                 # fan-out, the shutdown's close_all_sockets) run while it waits for its children:
                 # a wake-up in that window would call start_soon on a closed nursery.
-                conn.start_writer = None
+                socket.start_writer = None
     finally:
-        conn.start_writer = None  # also when the nursery never opened
-        conn.direct = sock.direct = None
-        sweeper.remove(sock)
-        system.detach(conn)
+        socket.start_writer = None  # also when the nursery never opened
+        socket.direct = ep.direct = None
+        sweeper.remove(ep)
+        system.detach(socket)
     return None
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import trio
 
-from chatter.actors.conn import Conn
 from chatter.actors.room import Origin
+from chatter.actors.socket import Socket
 from chatter.actors.system import ChatSystem
 from chatter.service import permissions
 from chatter.store.base import Store
@@ -34,9 +34,9 @@ class Messages:
         self.system = system
 
     async def send(self, sender: Username, room: str, client_msg_id: str, body: str,
-                   conn: Conn | None = None, started: float | None = None) -> PostResult:
-        """Store a message once; ``conn`` is the socket it came from (acked after the commit)."""
-        origin = Origin(conn, started if started is not None else trio.current_time()) if conn else None
+                   socket: Socket | None = None, started: float | None = None) -> PostResult:
+        """Store a message once; ``socket`` is the one it came from (acked after the commit)."""
+        origin = Origin(socket, started if started is not None else trio.current_time()) if socket else None
         return await self.store.post_message(sender, room, client_msg_id, body, rule=permissions.may_post,
                                              origin=origin)
 

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import trio
 
+from chatter.config import StoreConfig
 from chatter.errors import ChatError, Unavailable
 from chatter.store import queries as q
 from chatter.store.base import UNENCODABLE, Committed, StoreBase, utc_now
@@ -78,7 +79,7 @@ def open_failure(path: Path, error: sqlite3.Error) -> Unavailable:
 
 
 class SqliteStore(StoreBase):
-    def __init__(self, cfg: Any) -> None:
+    def __init__(self, cfg: StoreConfig) -> None:
         self._cfg = cfg
         self._path = Path(cfg.path)
         self._writer: sqlite3.Connection | None = None
@@ -215,7 +216,7 @@ class SqliteStore(StoreBase):
 
 
 @asynccontextmanager
-async def open_sqlite_store(cfg: Any) -> AsyncIterator[SqliteStore]:
+async def open_sqlite_store(cfg: StoreConfig) -> AsyncIterator[SqliteStore]:
     """Open (creating and migrating) the database; the writer runs inside."""
     store = SqliteStore(cfg)
     await trio.to_thread.run_sync(store._open_sync)

@@ -1,7 +1,7 @@
 """Actor tests: MemoryStore + trio's MockClock (autojump), exact virtual times.
 
 Each test starts the actor system inside its body and talks to it the way
-the socket endpoint does: new_conn -> attach -> read frames from the conn's
+the socket endpoint does: new_socket -> attach -> read frames from the socket's
 outbox with ``take``.
 """
 
@@ -27,24 +27,24 @@ def rt(**overrides: Any) -> Any:
                        overrides={f"realtime.{k}": v for k, v in overrides.items()}).realtime
 
 
-async def frames(conn: Any) -> list[dict[str, Any]]:
+async def frames(socket: Any) -> list[dict[str, Any]]:
     """Everything queued for the socket right now (flattened)."""
     out: list[dict[str, Any]] = []
-    if conn.queued:
-        for text in await conn.take(10_000):
+    if socket.queued:
+        for text in await socket.take(10_000):
             out.append(orjson.loads(text))
     return out
 
 
-async def next_frame(conn: Any) -> dict[str, Any]:
-    texts = await conn.take(1)
+async def next_frame(socket: Any) -> dict[str, Any]:
+    texts = await socket.take(1)
     return orjson.loads(texts[0])  # type: ignore[no-any-return]
 
 
-async def next_of(conn: Any, *types: str) -> dict[str, Any]:
+async def next_of(socket: Any, *types: str) -> dict[str, Any]:
     """The next frame of one of ``types``, skipping others (e.g. presence, published asynchronously)."""
     while True:
-        f = await next_frame(conn)
+        f = await next_frame(socket)
         if f["type"] in types:
             return f
 
@@ -57,11 +57,11 @@ async def setup_room(store: MemoryStore, *users: str) -> str:
 
 
 async def connect(system: ChatSystem, user: str, since: int | None = None) -> Any:
-    conn = system.new_conn(user, 0)
-    await system.attach(conn, await system.store.get_user(user), since, system.store.epoch)
-    ready = await next_frame(conn)
+    socket = system.new_socket(user, 0)
+    await system.attach(socket, await system.store.get_user(user), since, system.store.epoch)
+    ready = await next_frame(socket)
     assert ready["type"] == "ready"
-    return conn
+    return socket
 
 
 async def test_typing_expires_after_exactly_six_seconds(autojump_clock: trio.testing.MockClock) -> None:

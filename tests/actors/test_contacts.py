@@ -34,7 +34,7 @@ class CountingStore:
 
 async def test_a_second_lookup_is_served_from_the_cache_until_membership_changes() -> None:
     store = CountingStore({"ana": frozenset({"ben"})})
-    contacts = Contacts(store, 200)  # type: ignore[arg-type]
+    contacts = Contacts(store, rt(presence_room_limit=200))  # type: ignore[arg-type]
     assert await contacts.of("ana") == {"ben"}
     assert await contacts.of("ana") == {"ben"}
     assert store.calls == 1
@@ -46,7 +46,7 @@ async def test_a_second_lookup_is_served_from_the_cache_until_membership_changes
 
 async def test_a_read_in_flight_across_an_invalidation_is_not_cached() -> None:
     store = CountingStore({"ana": frozenset({"ben"})})
-    contacts = Contacts(store, 200)  # type: ignore[arg-type]
+    contacts = Contacts(store, rt(presence_room_limit=200))  # type: ignore[arg-type]
     store.gate = trio.Event()
     got: list[frozenset[str]] = []
     async with trio.open_nursery() as nursery:
@@ -67,7 +67,7 @@ async def _append(out: list[Any], coro: Any) -> None:
 
 async def test_the_cache_is_bounded() -> None:
     store = CountingStore({f"u{i}": frozenset() for i in range(10)})
-    contacts = Contacts(store, 200, max_entries=4)  # type: ignore[arg-type]
+    contacts = Contacts(store, rt(presence_room_limit=200), max_entries=4)  # type: ignore[arg-type]
     for i in range(10):
         await contacts.of(f"u{i}")
     assert len(contacts._cache) <= 4
@@ -89,9 +89,9 @@ async def test_ready_lists_a_contact_made_after_the_first_connect(autojump_clock
 
 
 async def _ready_of(system: Any, user: str) -> dict[str, Any]:
-    conn = system.new_conn(user, 0)
-    await system.attach(conn, await system.store.get_user(user), None, system.store.epoch)
-    ready: dict[str, Any] = orjson.loads((await conn.take(1))[0])
+    socket = system.new_socket(user, 0)
+    await system.attach(socket, await system.store.get_user(user), None, system.store.epoch)
+    ready: dict[str, Any] = orjson.loads((await socket.take(1))[0])
     assert ready["type"] == "ready"
     return ready
 

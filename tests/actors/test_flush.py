@@ -1,4 +1,4 @@
-"""Direct writes from the fan-out (``Conn.flush`` and the ``Flusher``), with a recording transport.
+"""Direct writes from the fan-out (``Socket.flush`` and the ``Flusher``), with a recording transport.
 
 The transport's side (real sockets, partial writes) is tested in
 tests/http/test_direct.py; here: what is written, in which order, and when
@@ -39,11 +39,11 @@ class Recording:
         return [e for f in self.frames for e in (f if isinstance(f, list) else [f])]
 
 
-async def _drain(conn: Any) -> None:
+async def _drain(socket: Any) -> None:
     """Take what is queued now (presence of the others, for instance)."""
     await trio.testing.wait_all_tasks_blocked()
-    while conn.queued:
-        await conn.take(1000)
+    while socket.queued:
+        await socket.take(1000)
 
 
 async def _ana_and_ben(system: Any, store: Any, ben_transport: Recording) -> tuple[str, Any, Any]:
@@ -55,10 +55,10 @@ async def _ana_and_ben(system: Any, store: Any, ben_transport: Recording) -> tup
     return room, ana, ben
 
 
-async def _woken(conn: Any) -> list[str] | None:
+async def _woken(socket: Any) -> list[str] | None:
     """What the writer task's ``take`` returns at once, or None if it would have slept."""
     with trio.move_on_after(1):
-        return list(await conn.take(1000))
+        return list(await socket.take(1000))
     return None
 
 
@@ -67,24 +67,24 @@ async def test_a_batch_reaches_every_member_as_one_direct_frame_without_waking_w
     with trio.fail_after(60):
         async with open_memory_store() as store, open_actor_system(rt(), store) as system:
             room = await setup_room(store, "ana", "ben", "cy")
-            conns = {u: await connect(system, u) for u in ("ana", "ben", "cy")}
-            for c in conns.values():
+            sockets = {u: await connect(system, u) for u in ("ana", "ben", "cy")}
+            for c in sockets.values():
                 await _drain(c)
-            rec = {u: Recording() for u in conns}
+            rec = {u: Recording() for u in sockets}
             started: list[str] = []
-            for u, c in conns.items():
+            for u, c in sockets.items():
                 c.direct = rec[u]
                 c.start_writer = lambda u=u: started.append(u)  # type: ignore[misc]
             async with trio.open_nursery() as nursery:  # three posts committed as they come
                 for i in range(3):
-                    nursery.start_soon(Messages(system.store, system).send, "ana", room, f"m{i}", f"body {i}", conns["ana"])
+                    nursery.start_soon(Messages(system.store, system).send, "ana", room, f"m{i}", f"body {i}", sockets["ana"])
             await trio.testing.wait_all_tasks_blocked()
             for u in ("ben", "cy"):
                 msgs = [e for e in rec[u].events() if e["type"] == "message"]
                 assert sorted(m["body"] for m in msgs) == ["body 0", "body 1", "body 2"]
                 assert [m["seq"] for m in msgs] == sorted(m["seq"] for m in msgs)
-                assert conns[u].queued == 0
-                assert await _woken(conns[u]) is None  # its writer task was never needed
+                assert sockets[u].queued == 0
+                assert await _woken(sockets[u]) is None  # its writer task was never needed
             acks = [e for e in rec["ana"].events() if e["type"] == "ack"]
             assert sorted(a["client_msg_id"] for a in acks) == ["m0", "m1", "m2"]
             assert system.metrics.frames_direct.value == sum(len(r.frames) for r in rec.values())

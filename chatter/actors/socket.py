@@ -16,7 +16,7 @@ with seq <= ``cursor`` has been queued, and events arrive in seq order, so
 an offered event with seq <= cursor is a duplicate and is ignored.
 
 Direct writes: a socket whose transport offers a ``DirectWriter`` does not
-wake its writer task for each frame.  ``_push`` marks the conn in the
+wake its writer task for each frame.  ``_push`` marks the socket in the
 system's ``Flusher`` instead; the flusher (called by the dispatcher after
 each committed batch, and by its own task for everything else) takes what
 is queued, coalesces it into one frame and writes it straight to the
@@ -61,18 +61,18 @@ class Flusher:
     """Conns with frames queued since the last flush; flushed in one pass, not one task each."""
 
     def __init__(self) -> None:
-        self._dirty: dict[int, Conn] = {}
+        self._dirty: dict[int, Socket] = {}
         self._wake = trio.Event()
 
-    def mark(self, conn: Conn) -> None:
-        self._dirty[conn.id] = conn
+    def mark(self, socket: Socket) -> None:
+        self._dirty[socket.id] = socket
         self._wake.set()
 
     def flush(self) -> None:
         while self._dirty:
             dirty, self._dirty = self._dirty, {}
-            for conn in dirty.values():
-                conn.flush()
+            for socket in dirty.values():
+                socket.flush()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Flush what producers other than the dispatcher queued, once per scheduler pass."""
@@ -83,7 +83,10 @@ class Flusher:
             self.flush()
 
 
-class Conn:
+class Socket:
+    """One client socket as the server sees it; the one name for it in the server (the socket
+    endpoint's per-socket handler state is ``http.ws.Endpoint``, the browser's side ``SocketClient``)."""
+
     def __init__(self, user: Username, token_version: int, *, capacity: int, control_capacity: int,
                  metrics: Metrics, sid: str = "", flusher: Flusher | None = None,
                  coalesce_max: int = 256) -> None:
@@ -121,7 +124,7 @@ class Conn:
         self.start_writer: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
-        return f"<Conn {self.id} {self.user} cursor={self.cursor} live={self.live}>"
+        return f"<Socket {self.id} {self.user} cursor={self.cursor} live={self.live}>"
 
     # -- queueing (sync, called by fan-out) ------------------------------
 
@@ -195,7 +198,7 @@ class Conn:
         self.metrics.fell_behind.inc()
         self._signal_space()
 
-    # -- catch-up (awaits space: only the conn's own catch-up task calls this) --
+    # -- catch-up (awaits space: only the socket's own catch-up task calls this) --
 
     async def put_catchup(self, seq: int, text: str) -> None:
         while self._durable_or_ephemeral >= self.capacity and self.close_code is None:
