@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
-from hypercorn.protocol import ws_stream
 from quart import Response, current_app, websocket
 
 from chatter import wire
@@ -29,10 +28,9 @@ from chatter.actors.conn import Conn
 from chatter.actors.frames import coalesce
 from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
 from chatter.http.authn import identify, origin_allowed
-from chatter.http.direct import DirectSend
+from chatter.http.hypercorn_seam import Seam, Transport
 from chatter.http.proxies import client as request_client
 from chatter.http.rest import deps
-from chatter.http.transport import shutdown_connections
 from chatter.http.wire import field, parse_object
 from chatter.metrics import close_code_label
 from chatter.ratelimit import Window
@@ -41,27 +39,10 @@ from chatter.store.models import UserRow
 
 log = logging.getLogger(__name__)
 
-# -- refuse permessage-deflate ------------------------------------------------
-# hypercorn always accepts the extension and checks the size limit only after
-# decompression, so a small compressed frame can grow to many times the limit
-# in memory before it is refused.  Dropping the offer before its handshake code
-# sees it makes the 101 carry no extension, so an RSV1 frame is a protocol
-# error.  tests/http/test_ws.py asserts the response has no such header.
-_original_handshake_init = ws_stream.Handshake.__init__
-
-
-def _handshake_without_extensions(self: Any, headers: list[tuple[bytes, bytes]], http_version: str) -> None:
-    _original_handshake_init(self, [(n, v) for n, v in headers if n.lower() != b"sec-websocket-extensions"],
-                             http_version)
-
-
-ws_stream.Handshake.__init__ = _handshake_without_extensions  # type: ignore[method-assign]
-
-
 class Socket:
     """State of one accepted socket that the handlers share."""
 
-    def __init__(self, conn: Conn, cfg: Any, user: UserRow) -> None:
+    def __init__(self, conn: Conn, cfg: Any, user: UserRow, transport: Transport) -> None:
         self.conn = conn
         self.cfg = cfg
         self.user: UserRow | None = user  # as loaded by the handshake; dropped once hello has used it
@@ -69,7 +50,7 @@ class Socket:
         self.opened = trio.current_time()
         self.closing_since: float | None = None  # when the sweeper first saw close_code set
         self.shut = False  # the sweeper shut the connection down underneath hypercorn
-        self.direct: DirectSend | None = None  # the transport's direct path, when there is one
+        self.transport = transport  # everything below Quart's public API (http/hypercorn_seam.py)
         self.sends = Window(cfg.sends_per_second, 1.0)
         self.errors = Window(cfg.errors_per_minute, 60.0)
 
@@ -180,44 +161,29 @@ async def _handle(sock: Socket, raw: str | bytes) -> None:
         conn.close(1011, "server error")
 
 
-def _asgi_send() -> Callable[[dict[str, Any]], Awaitable[None]] | None:
-    """The ASGI send callable under Quart's ``websocket.send``.
-
-    Quart's wrapper costs, per frame, an accept check and a blinker signal
-    (``websocket_sent``) that nothing here listens to; the hot path sends the
-    ASGI message itself.  Quart keeps the callable as the first argument of a
-    ``partial`` (quart 0.22, pinned); if that ever changes we fall back.
-    """
-    inner = getattr(websocket._get_current_object(), "_send", None)  # type: ignore[attr-defined]
-    args = getattr(inner, "args", ())
-    return args[0] if args and callable(args[0]) else None
-
-
-async def _writer(sock: Socket, done: trio.CancelScope, asgi_send: Callable[[dict[str, Any]], Awaitable[None]] | None,
-                  direct: DirectSend | None) -> None:
+async def _writer(sock: Socket, done: trio.CancelScope) -> None:
     """The socket's writer task: sends what the direct path could not, then closes.
 
-    Most frames go out directly from the fan-out (``direct.py``, ``Conn.flush``),
-    so with a direct path this task is started only on first need: a direct
-    write left bytes behind or was not possible, or the socket is closing.
+    With direct writes most frames go out from the fan-out (``Conn.flush``),
+    so this task is then started only on first need: a direct write left
+    bytes behind or was not possible, or the socket is closing.  On the
+    writer-task path it sends every frame.
     """
     conn = sock.conn
+    transport = sock.transport
     metrics = deps().system.metrics
     try:
         while True:
-            if direct is not None and direct.pending:
-                await direct.gate.flush()
+            if transport.pending:
+                await transport.flush()
             frames = await conn.take(sock.cfg.coalesce_max)
             if frames:
-                if asgi_send is not None:
-                    await asgi_send({"type": "websocket.send", "bytes": None, "text": coalesce(frames)})
-                else:
-                    await websocket.send(coalesce(frames))
+                await transport.send(coalesce(frames))
                 metrics.frames_writer.inc()
             if conn.close_code is not None:
                 metrics.sockets_closed.inc(code=close_code_label(conn.close_code))
                 with trio.move_on_after(1):
-                    await websocket.close(conn.close_code, conn.close_reason)
+                    await transport.close(conn.close_code, conn.close_reason)
                 return
     except Exception:  # noqa: BLE001 - any send failure means the connection is gone (hypercorn
         # even raises BusyResourceError when its reader closes the stream mid-send)
@@ -237,9 +203,9 @@ class Sweeper:
       ``max_frame`` characters: hypercorn sends the 1009 and tells the app nothing);
 
     and, ``CLOSE_GRACE`` seconds after a socket was asked to close, shuts the
-    connection down underneath hypercorn (``transport``) if it is still open:
-    its writer is stuck inside a send because the client stopped reading, so
-    the close frame cannot go out either.
+    connection down underneath hypercorn (``Transport.release``) if it is
+    still open: its writer is stuck inside a send because the client stopped
+    reading, so the close frame cannot go out either.
     """
 
     TICK = 1.0
@@ -255,8 +221,8 @@ class Sweeper:
     def remove(self, sock: Socket) -> None:
         self._socks.pop(sock.conn.id, None)
 
-    def sweep(self, now: float) -> list[tuple[tuple[str, int], tuple[str, int]]]:
-        """Close what is overdue; return the connections to shut down underneath hypercorn."""
+    def sweep(self, now: float) -> list[Socket]:
+        """Close what is overdue; return the sockets to shut down underneath hypercorn."""
         stuck = []
         for sock in list(self._socks.values()):
             conn = sock.conn
@@ -265,24 +231,31 @@ class Sweeper:
                     conn.close(1008, "no hello")
                 elif conn.queued and now - conn.last_progress > sock.cfg.stall_timeout:
                     conn.close(4008, "too slow")
-                elif sock.direct is not None and sock.direct.closed_below():
+                elif sock.transport.closed_below():
                     conn.close(1009, "message too big")
                 else:
                     continue
             if sock.closing_since is None:
                 sock.closing_since = now
-            elif now - sock.closing_since >= self.CLOSE_GRACE and conn.addresses is not None and not sock.shut:
+            elif now - sock.closing_since >= self.CLOSE_GRACE and not sock.shut:
                 sock.shut = True
-                stuck.append(conn.addresses)
+                stuck.append(sock)
         return stuck
+
+    def release_all(self) -> int:
+        """Shut every open socket's connection down underneath hypercorn (shutdown's deadline)."""
+        done = sum(sock.transport.release() for sock in list(self._socks.values()))
+        if done:
+            log.info("forced %d stuck connection(s) closed", done)
+        return done
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         while True:
             await trio.sleep(self.TICK)
-            stuck = self.sweep(trio.current_time())
-            if stuck:
-                await trio.to_thread.run_sync(shutdown_connections, set(stuck))
+            for sock in self.sweep(trio.current_time()):
+                if sock.transport.release():
+                    log.info("forced a stuck connection of %s closed", sock.conn.user)
 
 
 async def socket_endpoint() -> Response | None:
@@ -304,28 +277,23 @@ async def socket_endpoint() -> Response | None:
             refusal.headers["Retry-After"] = str(max(1, math.ceil(e.retry_after)))
         return refusal
     cfg = d.cfg.realtime
-    server, client = websocket.scope.get("server"), websocket.scope.get("client")
-    if server and client:
-        conn.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))
-    sock = Socket(conn, cfg, who.user)
+    transport = seam_of(current_app).transport(websocket)
+    sock = Socket(conn, cfg, who.user, transport)
     del who  # memory per socket: the handler's frame lives as long as the socket
     sweeper = sweeper_of(current_app)
     sweeper.add(sock)
     try:
-        await websocket.accept()
+        await transport.accept()
         async with trio.open_nursery() as nursery:
             try:
-                asgi_send = _asgi_send()
-                direct = DirectSend.attach(asgi_send)
-                if direct is None:
-                    nursery.start_soon(_writer, sock, nursery.cancel_scope, asgi_send, None)
+                if not transport.direct:
+                    nursery.start_soon(_writer, sock, nursery.cancel_scope)
                 else:
                     # Started later from whichever task wakes it: in this task's context, where
-                    # Quart's ``websocket`` (for the close) and the app are bound.
+                    # Quart's ``websocket`` and the app are bound.
                     context = contextvars.copy_context()
-                    conn.start_writer = lambda: context.run(
-                        nursery.start_soon, _writer, sock, nursery.cancel_scope, asgi_send, direct)
-                    conn.direct = sock.direct = direct
+                    conn.start_writer = lambda: context.run(nursery.start_soon, _writer, sock, nursery.cancel_scope)
+                    conn.direct = transport
                 while True:
                     raw = await websocket.receive()
                     if conn.close_code is None:
@@ -334,7 +302,7 @@ async def socket_endpoint() -> Response | None:
                     # taking (and dropping) what the client still sends: hypercorn's reader, and its
                     # disconnect when a send fails, come through the same bounded channels and would
                     # wait on us for ever (tests/reliability/test_rel_release.py).  Once we return,
-                    # hypercorn drops it itself (transport.py, "a finished app's channel").
+                    # hypercorn drops it itself (hypercorn_seam.py, "a finished app's channel").
             finally:
                 # The nursery takes no new task once its body has ended, and other tasks (a
                 # fan-out, the shutdown's close_all_sockets) run while it waits for its children:
@@ -342,15 +310,21 @@ async def socket_endpoint() -> Response | None:
                 conn.start_writer = None
     finally:
         conn.start_writer = None  # also when the nursery never opened
-        conn.direct = sock.direct = None
+        conn.direct = None
         sweeper.remove(sock)
         system.detach(conn)
     return None
 
 
-def wire_socket(app: Any) -> None:
+def wire_socket(app: Any, seam: Seam) -> None:
     app.extensions["chatter.sockets"] = Sweeper()
+    app.extensions["chatter.seam"] = seam
     app.add_websocket("/ws", "ws", socket_endpoint)
+
+
+def seam_of(app: Any) -> Seam:
+    """The process's seam under the socket, as ``open_chatter`` started it."""
+    return app.extensions["chatter.seam"]  # type: ignore[no-any-return]
 
 
 def sweeper_of(app: Any) -> Sweeper:

@@ -1,7 +1,9 @@
-"""The reaches below hypercorn and wsproto (``chatter/http/transport.py``): pins and pure parts.
+"""The seam under the socket (``chatter/http/hypercorn_seam.py``): pins, the probe, pure parts.
 
-Their effects on a real server are tested in tests/reliability/
-(test_rel_release.py, test_rel_limits.py, test_rel_ws_conformance.py).
+Its effects on a real server are tested in tests/reliability/
+(test_rel_release.py, test_rel_limits.py, test_rel_ws_conformance.py) and
+tests/e2e/test_ws_e2e.py, each on both socket paths; the direct writes in
+tests/http/test_direct.py.
 """
 
 from __future__ import annotations
@@ -15,24 +17,30 @@ from hypercorn.protocol import ws_stream
 from hypercorn.trio import task_group, tcp_server
 from wsproto.connection import ConnectionState
 
-from chatter.http import transport
+from chatter.http import conn_limits
+from chatter.http import hypercorn_seam as seam
 
 
 def test_written_for_these_versions() -> None:
-    # Every patch in transport.py was read against these; a new version must be read again.
+    # Every reach in hypercorn_seam.py was read against these; a new version must be read again.
     assert version("hypercorn") == "0.18.0"
     assert version("wsproto") == "1.3.2"
+    assert version("quart") == "0.22.0"
+    assert version("quart-trio") == "0.12.0"
+    assert seam.WRITTEN_FOR == {"hypercorn": "0.18.0", "wsproto": "1.3.2", "quart": "0.22.0",
+                                "quart-trio": "0.12.0"}
 
 
 def test_the_patches_are_installed_once() -> None:
-    assert tcp_server.TCPServer.run is transport._run
-    assert tcp_server.TCPServer._close is transport._close
-    assert tcp_server.TCPServer._read_data is transport._read_data
-    assert tcp_server.TCPServer._idle_timeout is transport._idle_timeout
-    assert task_group.TaskGroup.spawn_app is transport._spawn_app
-    assert ws_stream.Connection is transport.FailWithCloseFrame
-    transport.install()
-    assert tcp_server.TCPServer.run is transport._run  # not wrapped twice
+    seam.install_fixes()  # what start() does; the import alone patches nothing
+    assert tcp_server.TCPServer.run is seam._run
+    assert tcp_server.TCPServer._close is seam._close
+    assert tcp_server.TCPServer._read_data is seam._read_data
+    assert tcp_server.TCPServer._idle_timeout is seam._idle_timeout
+    assert task_group.TaskGroup.spawn_app is seam._spawn_app
+    assert ws_stream.Connection is seam.FailWithCloseFrame
+    seam.install_fixes()
+    assert tcp_server.TCPServer.run is seam._run  # not wrapped twice
 
 
 def _client_frame(opcode: int, payload: bytes, *, mask: bool = True, rsv: int = 0) -> bytes:
@@ -41,7 +49,7 @@ def _client_frame(opcode: int, payload: bytes, *, mask: bool = True, rsv: int = 
 
 
 def _server() -> wsproto.Connection:
-    return transport.FailWithCloseFrame(wsproto.ConnectionType.SERVER)
+    return seam.FailWithCloseFrame(wsproto.ConnectionType.SERVER)
 
 
 def test_a_frame_that_cannot_be_parsed_is_answered_with_a_close_frame_of_its_code() -> None:
@@ -73,7 +81,7 @@ def test_a_peer_close_and_a_parse_failure_after_our_close_are_left_as_wsproto_ha
 
 
 def test_the_cap_counts_per_address_and_frees_on_leave() -> None:
-    cap = transport.ConnectionCap(2)
+    cap = conn_limits.ConnectionCap(2)
     assert cap.enter("10.0.0.1") and cap.enter("10.0.0.1")
     assert not cap.enter("10.0.0.1")
     assert cap.enter("10.0.0.2")  # another address has its own count
@@ -86,6 +94,6 @@ def test_the_cap_counts_per_address_and_frees_on_leave() -> None:
 
 
 def test_no_cap_counts_but_never_refuses() -> None:
-    cap = transport.ConnectionCap(0)
+    cap = conn_limits.ConnectionCap(0)
     assert all(cap.enter("10.0.0.1") for _ in range(1000))
     assert cap.open == {"10.0.0.1": 1000} and cap.refused == 0
