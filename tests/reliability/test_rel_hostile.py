@@ -17,9 +17,9 @@ import trio
 from fleet import rss_kib, shared_server
 from rawws import BINARY, TEXT, Closed, RawWS, bounded, connect, frame, hello, open_ws, roundtrip_ok
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_path")]  # every test on both socket paths
 
-server = shared_server()
+server = shared_server(both_socket_paths=True)
 
 
 async def _fresh(srv: Any) -> RawWS:

@@ -32,9 +32,9 @@ from rawws import (
     roundtrip_ok,
 )
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_path")]  # every test on both socket paths
 
-server = shared_server()
+server = shared_server(both_socket_paths=True)
 
 PROTOCOL_ERROR = {1002}  # RFC 6455 7.1.7: fail the connection with a close frame (SHOULD), here always sent
 
