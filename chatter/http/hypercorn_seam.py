@@ -146,6 +146,9 @@ from wsproto.events import CloseConnection, Event
 from chatter.http.conn_limits import REFUSE_LINGER, REFUSED_RESPONSE, ConnectionCap
 from chatter.metrics import Metrics
 
+# What the rest of chatter/ may import (tests/test_one_seam.py); everything else is the seam's own.
+__all__ = ["Seam", "Transport", "cap_connections", "start"]
+
 log = logging.getLogger(__name__)
 
 WRITTEN_FOR = {"hypercorn": "0.18.0", "wsproto": "1.3.2", "quart": "0.22.0", "quart-trio": "0.12.0"}
