@@ -213,15 +213,16 @@ class Probe:
         return self.versions or self.connection or self.socket_writes
 
 
-def _assigns(fn: Any, *names: str) -> str | None:
-    """The first of ``names`` that ``fn``'s code does not mention, or None (how attributes set in
+def _assigns(owner: Any, method: str, *names: str) -> str | None:
+    """Why ``owner.method``'s code does not mention all of ``names``, or None (how attributes set in
     ``__init__`` are found without building the object)."""
-    code = getattr(fn, "__code__", None)
+    label = f"{getattr(owner, '__name__', owner)}.{method}"
+    code = getattr(getattr(owner, method, None), "__code__", None)
     if code is None:
-        return f"{getattr(fn, '__qualname__', fn)} is not a Python function"
+        return f"{label} is not a Python function"
     for name in names:
         if name not in code.co_names:
-            return f"{code.co_qualname} no longer sets {name}"
+            return f"{label} no longer uses {name}"
     return None
 
 
@@ -239,16 +240,16 @@ def probe() -> Probe:
                          for d, v in found.items() if v != WRITTEN_FOR[d]) or None
     connection = (
         ("" if callable(getattr(ws_stream.WSStream, "app_send", None)) else "WSStream.app_send is gone")
-        or _assigns(ws_stream.WSStream.__init__, "send", "state", "closed")
-        or _assigns(ws_stream.WSStream.handle, "handshake", "connection")
-        or _assigns(ws_stream.Handshake.__init__, "extensions")
-        or _assigns(ws_stream.Handshake.accept, "extensions")
+        or _assigns(ws_stream.WSStream, "__init__", "send", "state", "closed")
+        or _assigns(ws_stream.WSStream, "handle", "handshake", "connection")
+        or _assigns(ws_stream.Handshake, "__init__", "extensions")
+        or _assigns(ws_stream.Handshake, "accept", "extensions")
         or ("" if hasattr(ws_stream, "ASGIWebsocketState") and hasattr(ws_stream.ASGIWebsocketState, "CONNECTED")
             else "ASGIWebsocketState.CONNECTED is gone")
         or ("" if callable(getattr(H11Protocol, "stream_send", None)) else "H11Protocol.stream_send is gone")
-        or _assigns(H11Protocol.__init__, "send")
-        or _assigns(tcp_server.TCPServer.__init__, "send_lock", "stream")
-        or _assigns(tcp_server.TCPServer.protocol_send, "send_lock", "stream", "protocol")
+        or _assigns(H11Protocol, "__init__", "send")
+        or _assigns(tcp_server.TCPServer, "__init__", "send_lock", "stream")
+        or _assigns(tcp_server.TCPServer, "protocol_send", "send_lock", "stream", "protocol")
         or ("" if isinstance(getattr(Connection, "state", None), property) else "wsproto Connection.state is gone")
         or None)
     plain = socket.socket()
@@ -266,7 +267,7 @@ def probe() -> Probe:
             and callable(getattr(task_group, "_handle", None)) else "TaskGroup.spawn_app or task_group._handle is gone")
         or ("" if getattr(ws_stream, "Connection", None) in (Connection, FailWithCloseFrame)
             else "ws_stream no longer builds wsproto's Connection")
-        or _assigns(Connection.__init__, "_state")
+        or _assigns(Connection, "__init__", "_state")
         or None)
     return Probe(versions=versions, connection=connection, socket_writes=socket_writes,
                  quart_send=quart_send, fixes=fixes)
@@ -275,10 +276,9 @@ def probe() -> Probe:
 def _quart_send_shape() -> str | None:
     from quart_trio import asgi  # quart-trio builds the websocket object, not quart
 
-    make = getattr(getattr(asgi, "TrioASGIWebsocketConnection", None), "_create_websocket_from_scope", None)
-    if make is None:
-        return "quart_trio's TrioASGIWebsocketConnection._create_websocket_from_scope is gone"
-    return _assigns(make, "partial", "send_data")
+    if not hasattr(asgi, "TrioASGIWebsocketConnection"):
+        return "quart_trio.asgi.TrioASGIWebsocketConnection is gone"
+    return _assigns(asgi.TrioASGIWebsocketConnection, "_create_websocket_from_scope", "partial", "send_data")
 
 
 # -- start-up -----------------------------------------------------------------------------

@@ -8,17 +8,24 @@ tests/http/test_direct.py.
 
 from __future__ import annotations
 
+import functools
+import logging
 import struct
 from importlib.metadata import version
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
 import wsproto
 import wsproto.events as wse
 from hypercorn.protocol import ws_stream
+from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio import task_group, tcp_server
 from wsproto.connection import ConnectionState
 
 from chatter.http import conn_limits
 from chatter.http import hypercorn_seam as seam
+from chatter.metrics import Metrics
 
 
 def test_written_for_these_versions() -> None:
@@ -97,3 +104,78 @@ def test_no_cap_counts_but_never_refuses() -> None:
     cap = conn_limits.ConnectionCap(0)
     assert all(cap.enter("10.0.0.1") for _ in range(1000))
     assert cap.open == {"10.0.0.1": 1000} and cap.refused == 0
+
+
+# -- the probe and start-up -----------------------------------------------------------
+
+
+def test_the_probe_finds_every_reach_on_the_pinned_libraries() -> None:
+    assert seam.probe() == seam.Probe(versions=None, connection=None, socket_writes=None, quart_send=None,
+                                      fixes=None)
+
+
+def _path_metric(metrics: Metrics) -> dict[str, float]:
+    return {p: metrics.transport_path.get(p) for p in ("direct", "writer_task")}
+
+
+def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "chatter.http.hypercorn_seam"
+            and r.getMessage().startswith("socket writes:")]
+
+
+def test_start_says_which_path_is_live_in_one_line_and_the_metric(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "chatter.http.hypercorn_seam")
+    metrics = Metrics()
+    assert seam.start(True, metrics).path == "direct"
+    assert _lines(caplog) == ["socket writes: direct"]
+    assert _path_metric(metrics) == {"direct": 1, "writer_task": 0}
+    assert 'chatter_transport_path{path="direct"} 1\nchatter_transport_path{path="writer_task"} 0' \
+        in metrics.render()
+    caplog.clear()
+    metrics = Metrics()
+    assert seam.start(False, metrics).path == "writer_task"
+    assert _lines(caplog) == ["socket writes: writer task (fallback): realtime.direct_writes is off"]
+    assert _path_metric(metrics) == {"direct": 0, "writer_task": 1}
+
+
+def test_a_changed_hypercorn_falls_back_to_the_writer_task_and_says_why(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "chatter.http.hypercorn_seam")
+    monkeypatch.delattr(H11Protocol, "stream_send")
+    metrics = Metrics()
+    s = seam.start(True, metrics)  # never raises
+    assert s.path == "writer_task"
+    assert _lines(caplog) == ["socket writes: writer task (fallback): H11Protocol.stream_send is gone"]
+    assert any(r.levelno == logging.WARNING and "cannot be reached" in r.getMessage() for r in caplog.records)
+    assert _path_metric(metrics) == {"direct": 0, "writer_task": 1}
+    # and no socket is handed hypercorn's insides: Quart's API (and its ASGI send) only
+    ws_obj = SimpleNamespace(_send=functools.partial(_asgi_send_data, _record))
+    transport = s.transport(SimpleNamespace(_get_current_object=lambda: ws_obj))
+    assert isinstance(transport, seam.PlainTransport) and not transport.direct and not transport.release()
+
+
+def test_another_version_falls_back_even_if_the_shape_looks_the_same(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "chatter.http.hypercorn_seam")
+    monkeypatch.setitem(seam.WRITTEN_FOR, "hypercorn", "0.17.0")
+    assert seam.start(True, Metrics()).path == "writer_task"
+    assert _lines(caplog) == ["socket writes: writer task (fallback): "
+                              "hypercorn 0.18.0 (the seam was read against 0.17.0)"]
+
+
+def test_changed_patch_targets_leave_the_fixes_out_with_a_warning(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delattr(tcp_server.TCPServer, "_idle_timeout")
+    found = seam.probe()
+    assert found.fixes is not None and "_idle_timeout" in found.fixes
+    assert found.direct is None  # direct writes do not need the fixes
+    seam.start(True, Metrics())
+    assert any(r.levelno == logging.WARNING and "not patched" in r.getMessage() for r in caplog.records)
+
+
+async def _asgi_send_data(send: Any, data: Any) -> None:  # the shape of Quart's send_data partial
+    await send(data)
+
+
+async def _record(message: Any) -> None:
+    pass
