@@ -2,7 +2,8 @@
 
 Per socket: the handler authenticates at the handshake (401/403 before any
 upgrade, 429 past ``realtime.sockets_per_user``), then runs a reader (this
-task) and a single writer task, the only caller of ``websocket.send``.
+task) and a single writer task, which with the fan-out's direct writes is
+the only sender (through the socket's ``Transport``, ``http/hypercorn_seam.py``).
 When either ends, the other is cancelled; cleanup (detaching from the
 session) is synchronous.
 
