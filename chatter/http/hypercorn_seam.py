@@ -11,9 +11,10 @@ What the rest of the code sees:
 
 - ``start(direct_writes, metrics)``, called once by ``open_chatter`` before
   any connection is served: runs the probe, applies the connection fixes,
-  logs one INFO line with the live path ("socket writes: direct" or
-  "socket writes: writer task (fallback): <why>"), sets
-  ``chatter_transport_path``, and returns the ``Seam``.
+  sets ``chatter_transport_path``, and returns the ``Seam``, whose
+  ``announce()`` (called by the ASGI lifespan's start-up, just before
+  hypercorn serves) logs one INFO line with the live path ("socket writes:
+  direct" or "socket writes: writer task (fallback): <why>").
 - ``Seam.transport(websocket)``: the ``Transport`` of one socket (the
   protocol below), which the socket endpoint uses for everything below
   Quart's public API.
@@ -46,7 +47,8 @@ The reaches, each with the defect or cost it answers and the tests that show it:
    over plain TCP: a WebSocket over HTTP/2 (RFC 8441, which hypercorn
    offers) shares its connection with other streams and its frames go inside
    HTTP/2 DATA frames, and a TLS stream has no plain socket to write to.
-   tests/http/test_direct.py, tests/actors/test_flush.py.
+   tests/http/test_direct.py, tests/actors/test_flush.py,
+   tests/e2e/test_ws_over_h2.py.
 
 2. Refusing permessage-deflate, per connection (``HypercornTransport.accept``).
    hypercorn always accepts the extension and checks the size limit only
@@ -300,6 +302,20 @@ class Seam:
     def describe(self) -> str:
         return "socket writes: direct" if self.why is None else f"socket writes: writer task (fallback): {self.why}"
 
+    def announce(self) -> None:
+        """Log what the probe found: a WARNING for each missing piece, then one INFO line with the live path."""
+        found = self.probe
+        if found.versions is not None:
+            log.warning("library versions differ from the pinned ones: %s", found.versions)
+        if found.connection is not None:
+            log.warning("hypercorn's connection objects cannot be reached (%s): permessage-deflate is not refused, "
+                        "hypercorn's own 1009 is not noticed, and stuck connections are not forced closed at "
+                        "shutdown (TCP_USER_TIMEOUT remains the bound)", found.connection)
+        if found.fixes is not None:
+            log.warning("hypercorn's connection handling is not patched (%s): server.max_connections_per_ip is "
+                        "not enforced and finished connections may linger", found.fixes)
+        log.info("%s", self.describe())
+
     def transport(self, websocket: Any) -> Transport:
         """The transport of the socket Quart's ``websocket`` (the current one) stands for."""
         ws_obj = websocket._get_current_object()  # werkzeug's LocalProxy: the socket's own object
@@ -307,28 +323,20 @@ class Seam:
         if self.probe.connection is None and asgi_send is not None:
             under = _hypercorn_connection(asgi_send)
             if under is not None:
-                ws, tcp, stream = under
-                return HypercornTransport(ws_obj, asgi_send, ws, tcp, stream,
-                                          direct=self.path == "direct")
-        return PlainTransport(ws_obj, asgi_send)  # Quart's test client, TLS, HTTP/2, or a refused shape
+                return HypercornTransport(ws_obj, asgi_send, under, direct=self.path == "direct")
+        return PlainTransport(ws_obj, asgi_send)  # Quart's test client, or a shape the probe refused
 
 
 def start(direct_writes: bool, metrics: Metrics) -> Seam:
-    """Probe, apply the connection fixes once, and say which path is live (log line and metric)."""
+    """Probe, apply the connection fixes once, and set ``chatter_transport_path``.
+
+    Logs nothing: ``Seam.announce`` does, once the server is about to serve
+    (a start that fails later, on its address say, stays one line).
+    """
     found = probe()
-    if found.versions is not None:
-        log.warning("library versions differ from the pinned ones: %s", found.versions)
-    if found.connection is not None:
-        log.warning("hypercorn's connection objects cannot be reached (%s): permessage-deflate is not refused, "
-                    "hypercorn's own 1009 is not noticed, and stuck connections are not forced closed at "
-                    "shutdown (TCP_USER_TIMEOUT remains the bound)", found.connection)
-    if found.fixes is not None:
-        log.warning("hypercorn's connection handling is not patched (%s): server.max_connections_per_ip is not "
-                    "enforced and finished connections may linger", found.fixes)
-    else:
+    if found.fixes is None:
         install_fixes()
     seam = Seam(found, direct_writes)
-    log.info("%s", seam.describe())
     metrics.transport_path.set(seam.path)
     return seam
 
@@ -384,44 +392,57 @@ class PlainTransport:
         return False
 
 
-def _hypercorn_connection(asgi_send: AsgiSend) -> tuple[Any, Any, trio.SocketStream] | None:
-    """(WSStream, TCPServer, its SocketStream) under this ASGI send, or None if it is not HTTP/1.1
-    over plain TCP under hypercorn (the probe checked the classes; this checks the objects)."""
+@dataclass(frozen=True, slots=True)
+class Under:
+    """What lies under one socket's ASGI send (the probe checked the classes; this holds the objects)."""
+
+    ws: Any  # hypercorn's WSStream: the handshake, wsproto's state (2, 4)
+    tcp: Any | None  # its TCPServer, when the socket is HTTP/1.1 over plain TCP: direct writes (1)
+    plain: trio.SocketStream | None  # that TCPServer's stream, then
+    own: trio.SocketStream | None  # the TCP stream the socket alone uses (also under TLS): release (5)
+
+
+def _hypercorn_connection(asgi_send: AsgiSend) -> Under | None:
+    """What is under this ASGI send, or None if it is not hypercorn's WebSocket stream."""
     ws = getattr(asgi_send, "__self__", None)
     if not isinstance(ws, ws_stream.WSStream):
         return None
     h11 = getattr(ws.send, "__self__", None)
     if not isinstance(h11, H11Protocol):
-        return None  # HTTP/2: its frames go inside DATA frames of a shared connection
+        # HTTP/2: the socket's frames go inside DATA frames of a connection other streams share,
+        # so nothing may be written to it, nor may it be shut down for this one socket.
+        return Under(ws, None, None, None)
     tcp = getattr(h11.send, "__self__", None)
     if not isinstance(tcp, tcp_server.TCPServer):
-        return None
+        return Under(ws, None, None, None)
     stream = tcp.stream
-    if not isinstance(stream, trio.SocketStream):
-        return None  # TLS
-    return ws, tcp, stream
+    if isinstance(stream, trio.SocketStream):
+        return Under(ws, tcp, stream, stream)
+    inner = getattr(stream, "transport_stream", None)  # TLS: no plain socket to write frames to
+    return Under(ws, None, None, inner if isinstance(inner, trio.SocketStream) else None)
 
 
 class HypercornTransport:
-    """A socket under hypercorn's HTTP/1.1 over plain TCP; see 1, 2, 4 and 5 in the module docstring.
+    """A socket under hypercorn; see 1, 2, 4 and 5 in the module docstring.  Direct writes only on
+    HTTP/1.1 over plain TCP (and when asked for); release only on a connection of its own.
 
     Invariant (``direct``): ``gate`` is the connection's send lock from the
     moment the transport is built, so every byte hypercorn sends goes after
     the bytes a direct write left behind.
     """
 
-    def __init__(self, ws_obj: Any, asgi_send: AsgiSend, ws: Any, tcp: Any, stream: trio.SocketStream, *,
-                 direct: bool) -> None:
+    def __init__(self, ws_obj: Any, asgi_send: AsgiSend, under: Under, *, direct: bool) -> None:
         self._quart = ws_obj
         self._asgi_send = asgi_send
-        self._ws = ws
-        self._stream = stream
-        self.direct = direct
+        self._ws = under.ws
+        self._own = under.own
+        self.direct = direct and under.tcp is not None and under.plain is not None
         self.gate: SendGate | None = None
         self._sock: socket.socket | None = None
-        if direct:
-            self._sock = stream.socket._sock  # type: ignore[attr-defined]  # the stdlib socket trio wraps
-            self.gate = tcp.send_lock = SendGate(tcp.send_lock, stream, tcp)
+        tcp, plain = under.tcp, under.plain
+        if self.direct and tcp is not None and plain is not None:
+            self._sock = plain.socket._sock  # type: ignore[attr-defined]  # the stdlib socket trio wraps
+            self.gate = tcp.send_lock = SendGate(tcp.send_lock, plain, tcp)
 
     async def accept(self) -> None:
         handshake = getattr(self._ws, "handshake", None)
@@ -471,8 +492,10 @@ class HypercornTransport:
         await self._quart.close(code, reason)
 
     def release(self) -> bool:
+        if self._own is None:
+            return False  # HTTP/2: other streams share the connection
         try:
-            self._stream.socket.shutdown(socket.SHUT_RDWR)
+            self._own.socket.shutdown(socket.SHUT_RDWR)
         except OSError:
             return False  # closed already, or never connected
         return True

@@ -45,7 +45,7 @@ from chatter.config import Config
 from chatter.errors import ConfigError
 from chatter.http.app import chat_system, open_chatter
 from chatter.http.hypercorn_seam import cap_connections
-from chatter.http.ws import sweeper_of
+from chatter.http.ws import seam_of, sweeper_of
 from chatter.preflight import preflight
 from chatter.store.lock import acquire
 
@@ -92,6 +92,7 @@ class ChatterASGI:
         message = await receive()
         assert message["type"] == "lifespan.startup"
         if self._opened_outside:
+            seam_of(self.app).announce()
             tune_gc()
             self.ready.set()
             await send({"type": "lifespan.startup.complete"})
@@ -103,6 +104,7 @@ class ChatterASGI:
             async with open_chatter(self.cfg) as app:
                 self.app = app
                 started = True
+                seam_of(app).announce()
                 tune_gc()
                 self.ready.set()
                 await send({"type": "lifespan.startup.complete"})

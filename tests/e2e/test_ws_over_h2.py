@@ -6,6 +6,7 @@ HTTP/2 DATA frames.  The direct path writes WebSocket frames straight to the
 TCP socket, so the seam gives such a socket no direct writes.  (Before the
 seam, the direct path took it: the ``ready`` frame reached the client as raw
 bytes between HTTP/2 frames and the client's HTTP/2 parser never saw it.)
+permessage-deflate is refused on it as on HTTP/1.1.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ def test_a_socket_over_http2_gets_its_frames_inside_http2_data_frames(tmp_path: 
                 if isinstance(ev, h2.events.RemoteSettingsChanged):
                     enabled = bool(conn.remote_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL))
                 elif isinstance(ev, h2.events.ResponseReceived):
-                    status = dict(ev.headers)[":status"]
+                    headers = dict(ev.headers)
+                    status = headers[":status"]
+                    assert "sec-websocket-extensions" not in headers, headers  # deflate refused here too
                 elif isinstance(ev, h2.events.DataReceived):
                     ws_bytes += ev.data
                     conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
@@ -69,7 +72,8 @@ def test_a_socket_over_http2_gets_its_frames_inside_http2_data_frames(tmp_path: 
             stream = conn.get_next_available_stream_id()
             conn.send_headers(stream, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
                                        (":path", "/ws"), (":authority", f"{host}:{port}"),
-                                       ("sec-websocket-version", "13"), ("authorization", f"Bearer {token}")])
+                                       ("sec-websocket-version", "13"), ("authorization", f"Bearer {token}"),
+                                       ("sec-websocket-extensions", "permessage-deflate")])
             sock.sendall(conn.data_to_send())
             for _ in range(20):
                 if status is not None:
@@ -90,3 +94,6 @@ def test_a_socket_over_http2_gets_its_frames_inside_http2_data_frames(tmp_path: 
             assert json.loads(ws_bytes[head:head + size])["type"] == "ready"
         finally:
             sock.close()
+        metrics = http.get("/metrics").text
+    direct = [line for line in metrics.splitlines() if line.startswith('chatter_frames_sent_total{path="direct"}')]
+    assert not direct or float(direct[0].split()[-1]) == 0, metrics  # the ready frame went by the writer task

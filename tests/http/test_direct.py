@@ -19,7 +19,7 @@ import wsproto.events as wse
 from hypercorn.protocol.ws_stream import ASGIWebsocketState
 from wsproto.connection import ConnectionState
 
-from chatter.http.hypercorn_seam import HypercornTransport, SendGate, _hypercorn_connection, text_frame
+from chatter.http.hypercorn_seam import HypercornTransport, SendGate, Under, _hypercorn_connection, text_frame
 
 
 def _server_encoded(text: str) -> bytes:
@@ -50,7 +50,7 @@ def _direct(server: trio.SocketStream) -> tuple[HypercornTransport, SendGate, _T
     tcp = _Tcp()
     ws = SimpleNamespace(closed=False, state=ASGIWebsocketState.CONNECTED,
                          connection=SimpleNamespace(state=ConnectionState.OPEN))
-    direct = HypercornTransport(None, None, ws, tcp, server, direct=True)  # type: ignore[arg-type]
+    direct = HypercornTransport(None, None, Under(ws, tcp, server, server), direct=True)  # type: ignore[arg-type]
     assert isinstance(tcp.send_lock, SendGate) and direct.gate is tcp.send_lock  # hypercorn's lock, gated
     return direct, direct.gate, tcp, ws
 
@@ -160,9 +160,23 @@ async def test_writer_task_transport_leaves_hypercorns_lock_alone_and_never_writ
     lock = tcp.send_lock
     ws = SimpleNamespace(closed=False, state=ASGIWebsocketState.CONNECTED,
                          connection=SimpleNamespace(state=ConnectionState.OPEN))
-    transport = HypercornTransport(None, None, ws, tcp, server, direct=False)  # type: ignore[arg-type]
+    transport = HypercornTransport(None, None, Under(ws, tcp, server, server), direct=False)  # type: ignore[arg-type]
     assert tcp.send_lock is lock and transport.gate is None
     assert not transport.ready() and not transport.pending
+    peer.close()
+    await server.aclose()
+
+
+async def test_a_connection_the_socket_shares_gets_no_direct_writes_and_is_not_released() -> None:
+    """HTTP/2 (RFC 8441): other streams share the TCP connection."""
+    server, peer = _pair()
+    tcp = _Tcp()
+    lock = tcp.send_lock
+    ws = SimpleNamespace(closed=False, state=ASGIWebsocketState.CONNECTED,
+                         connection=SimpleNamespace(state=ConnectionState.OPEN))
+    transport = HypercornTransport(None, None, Under(ws, None, None, None), direct=True)  # type: ignore[arg-type]
+    assert not transport.direct and not transport.ready() and tcp.send_lock is lock
+    assert not transport.release()
     peer.close()
     await server.aclose()
 
@@ -173,7 +187,7 @@ async def test_release_shuts_the_connection_down_so_a_blocked_send_fails() -> No
     tcp = _Tcp()
     ws = SimpleNamespace(closed=False, state=ASGIWebsocketState.CONNECTED,
                          connection=SimpleNamespace(state=ConnectionState.OPEN))
-    transport = HypercornTransport(None, None, ws, tcp, server, direct=False)  # type: ignore[arg-type]
+    transport = HypercornTransport(None, None, Under(ws, tcp, server, server), direct=False)  # type: ignore[arg-type]
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             failed = trio.Event()

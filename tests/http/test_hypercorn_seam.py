@@ -126,14 +126,17 @@ def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_start_says_which_path_is_live_in_one_line_and_the_metric(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "chatter.http.hypercorn_seam")
     metrics = Metrics()
-    assert seam.start(True, metrics).path == "direct"
+    s = seam.start(True, metrics)
+    assert _lines(caplog) == []  # the line waits for announce (just before hypercorn serves)
+    s.announce()
+    assert s.path == "direct"
     assert _lines(caplog) == ["socket writes: direct"]
     assert _path_metric(metrics) == {"direct": 1, "writer_task": 0}
     assert 'chatter_transport_path{path="direct"} 1\nchatter_transport_path{path="writer_task"} 0' \
         in metrics.render()
     caplog.clear()
     metrics = Metrics()
-    assert seam.start(False, metrics).path == "writer_task"
+    seam.start(False, metrics).announce()
     assert _lines(caplog) == ["socket writes: writer task (fallback): realtime.direct_writes is off"]
     assert _path_metric(metrics) == {"direct": 0, "writer_task": 1}
 
@@ -144,6 +147,7 @@ def test_a_changed_hypercorn_falls_back_to_the_writer_task_and_says_why(
     monkeypatch.delattr(H11Protocol, "stream_send")
     metrics = Metrics()
     s = seam.start(True, metrics)  # never raises
+    s.announce()
     assert s.path == "writer_task"
     assert _lines(caplog) == ["socket writes: writer task (fallback): H11Protocol.stream_send is gone"]
     assert any(r.levelno == logging.WARNING and "cannot be reached" in r.getMessage() for r in caplog.records)
@@ -158,7 +162,9 @@ def test_another_version_falls_back_even_if_the_shape_looks_the_same(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "chatter.http.hypercorn_seam")
     monkeypatch.setitem(seam.WRITTEN_FOR, "hypercorn", "0.17.0")
-    assert seam.start(True, Metrics()).path == "writer_task"
+    s = seam.start(True, Metrics())
+    s.announce()
+    assert s.path == "writer_task"
     assert _lines(caplog) == ["socket writes: writer task (fallback): "
                               "hypercorn 0.18.0 (the seam was read against 0.17.0)"]
 
@@ -169,7 +175,7 @@ def test_changed_patch_targets_leave_the_fixes_out_with_a_warning(
     found = seam.probe()
     assert found.fixes is not None and "_idle_timeout" in found.fixes
     assert found.direct is None  # direct writes do not need the fixes
-    seam.start(True, Metrics())
+    seam.start(True, Metrics()).announce()
     assert any(r.levelno == logging.WARNING and "not patched" in r.getMessage() for r in caplog.records)
 
 
