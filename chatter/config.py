@@ -136,6 +136,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("realtime", "sockets_per_user", int, 20, "sockets",
       "Open sockets per user (every tab and device has one); past it the handshake gets 429 RATE_LIMITED.", 1, 100000),
     S("realtime", "max_frame", int, 64 * 1024, "bytes", "Largest socket frame accepted (close 1009 above).", 1024, 16 * 1024 * 1024),
+    S("realtime", "direct_writes", bool, True, "bool",
+      "Write socket frames straight from the fan-out when hypercorn's shape allows it (http/hypercorn_seam.py); "
+      "off: every frame goes through the socket's writer task."),
     S("realtime", "handle_timeout", float, 10.0, "seconds", "Longest a caller waits for an actor's reply.", 0.1, 600),
     # metrics: who may read GET /metrics
     S("metrics", "token", str, "", "string",
@@ -229,6 +232,7 @@ class RealtimeConfig:
     errors_per_minute: int = _default("realtime.errors_per_minute")
     sockets_per_user: int = _default("realtime.sockets_per_user")
     max_frame: int = _default("realtime.max_frame")
+    direct_writes: bool = _default("realtime.direct_writes")
     handle_timeout: float = _default("realtime.handle_timeout")
 
 

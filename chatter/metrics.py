@@ -113,6 +113,27 @@ class Gauge:
         return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge", f"{self.name} {v:g}"]
 
 
+class StateGauge:
+    """A gauge over a fixed set of states: the current one is 1, every other 0 (all are rendered)."""
+
+    def __init__(self, name: str, help_: str, label: str, states: tuple[str, ...]) -> None:
+        self.name, self.help, self.label, self.states = name, help_, label, states
+        self.state: str | None = None
+
+    def set(self, state: str) -> None:
+        if state not in self.states:
+            raise ValueError(f"{self.name}: {state!r} is not one of {self.states}")
+        self.state = state
+
+    def get(self, state: str) -> float:
+        return 1.0 if state == self.state else 0.0
+
+    def render(self) -> list[str]:
+        out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge"]
+        out += [f"{self.name}{_labels({self.label: s})} {self.get(s):g}" for s in self.states]
+        return out
+
+
 class Histogram:
     def __init__(self, name: str, help_: str, buckets: tuple[float, ...]) -> None:
         self.name, self.help, self.buckets = name, help_, buckets
@@ -165,6 +186,10 @@ class Metrics:
         self.frames_sent = Counter("chatter_frames_sent_total",
                                    "WebSocket frames written (one may hold many events), by path: "
                                    "direct from the fan-out, or by the socket's writer task.")
+        self.transport_path = StateGauge("chatter_transport_path",
+                                         "1 for the path socket frames take in this process: direct from the "
+                                         "fan-out, or the writer-task fallback (realtime.direct_writes, or the "
+                                         "start-up probe of hypercorn's shape).", "path", ("direct", "writer_task"))
         self.send_ack = Histogram("chatter_send_ack_seconds", "Time from a send frame to its ack being queued.",
                                   LATENCY_BUCKETS)
         self.fell_behind = Counter("chatter_sockets_fell_behind_total",
@@ -194,6 +219,6 @@ class Metrics:
     def render(self) -> str:
         lines: list[str] = []
         for v in vars(self).values():
-            if isinstance(v, Counter | Gauge | Histogram):
+            if isinstance(v, Counter | Gauge | StateGauge | Histogram):
                 lines += v.render()
         return "\n".join(lines) + "\n"

@@ -94,13 +94,27 @@ class Server:
 _SERVING = re.compile(r"serving on (http://\S+?)/?\s")
 
 
+def socket_path_args() -> list[str]:
+    """``--set`` arguments for the socket path the test runs on (the ``socket_path`` fixture)."""
+    path = os.environ.get("TEST_SOCKET_PATH", "direct")
+    if path not in ("direct", "writer_task"):
+        raise ValueError(f"TEST_SOCKET_PATH={path!r}: use direct or writer_task")
+    return ["--set", "realtime.direct_writes=false"] if path == "writer_task" else []
+
+
 @contextmanager
 def chatter_server(tmp_path: Path, *args: str, db: Path | None = None, env: dict[str, str] | None = None,
-                   port: int = 0) -> Iterator[Server]:
-    """Start ``python -m chatter serve`` on 127.0.0.1; stop it (SIGTERM) on exit."""
+                   port: int = 0, before: str = "") -> Iterator[Server]:
+    """Start ``python -m chatter serve`` on 127.0.0.1; stop it (SIGTERM) on exit.
+
+    Its socket path is the ``socket_path`` fixture's (``TEST_SOCKET_PATH``), direct by default.
+    ``before``: Python run in the server process before chatter starts (to change its world).
+    """
     db = db or tmp_path / "chatter.db"
-    cmd = [sys.executable, "-m", "chatter", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(db),
-           "--set", "auth.bcrypt_rounds=4", "--set", f"server.ui_dir={tmp_path}", *args]
+    launch = ["-m", "chatter"] if not before else [
+        "-c", f"{before}\nimport runpy\nrunpy.run_module('chatter', run_name='__main__')"]
+    cmd = [sys.executable, *launch, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(db),
+           "--set", "auth.bcrypt_rounds=4", "--set", f"server.ui_dir={tmp_path}", *socket_path_args(), *args]
     proc_env = {k: v for k, v in os.environ.items() if not k.startswith("CHATTER_")}
     proc_env.update(env or {})
     log = open(tmp_path / f"server-{uuid.uuid4().hex[:6]}.log", "w+")  # noqa: SIM115

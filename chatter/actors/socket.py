@@ -48,7 +48,7 @@ _ids = itertools.count(1)
 
 
 class DirectWriter(Protocol):
-    """What the transport offers for writing a frame without a task switch (``http/direct.py``)."""
+    """What the transport offers for writing a frame without a task switch (``http/hypercorn_seam.py``)."""
 
     def ready(self) -> bool:
         """True when a frame written now would go out in order (no send in progress, socket open)."""
@@ -115,7 +115,6 @@ class Socket:
         self.close_code: int | None = None  # set once: the writer closes with it
         self.close_reason = ""
         self.last_progress = trio.current_time()
-        self.addresses: tuple[tuple[str, int], tuple[str, int]] | None = None  # (local, peer), set by transport
         self.flusher = flusher
         self.coalesce_max = coalesce_max
         self.direct: DirectWriter | None = None  # set by the transport once the socket is open

@@ -27,6 +27,8 @@ from werkzeug.exceptions import HTTPException
 from chatter.actors.system import ChatSystem, open_actor_system
 from chatter.config import Config, check_secret
 from chatter.errors import ChatError, ConfigError
+from chatter.http.hypercorn_seam import Seam
+from chatter.http.hypercorn_seam import start as start_seam
 from chatter.http.openapi import ChatterOpenAPI
 from chatter.http.password_reset import reset
 from chatter.http.proxies import Proxies, client
@@ -105,7 +107,7 @@ _HTTP_MESSAGES = {400: "bad request", 401: "log in first", 403: "forbidden", 404
                   429: "too many requests", 431: "request headers too large", 503: "unavailable"}
 
 
-def create_app(cfg: Config, system: ChatSystem, service: Service, secret: str) -> QuartTrio:
+def create_app(cfg: Config, system: ChatSystem, service: Service, secret: str, seam: Seam) -> QuartTrio:
     app = QuartTrio("chatter")
     app.config["MAX_CONTENT_LENGTH"] = cfg.server.max_body
     app.config["BODY_TIMEOUT"] = 30
@@ -119,7 +121,7 @@ def create_app(cfg: Config, system: ChatSystem, service: Service, secret: str) -
     app.extensions["chatter.proxies"] = Proxies.from_config(cfg.server)
     app.register_blueprint(api)
     app.register_blueprint(reset)
-    wire_socket(app)
+    wire_socket(app, seam)
     metrics = system.metrics
     ui_dir = Path(cfg.server.ui_dir) if cfg.server.ui_dir else default_ui_dir()
     known_rules: set[str] = set()  # filled once every route is registered (end of create_app)
@@ -281,7 +283,8 @@ async def open_chatter(cfg: Config, *, memory: bool = False,
     async with opener as store:
         secret = await resolve_secret(cfg, store)
         async with open_actor_system(cfg.realtime, store, metrics or Metrics()) as system:
-            app = create_app(cfg, system, build_service(cfg, store, system, secret), secret)
+            seam = start_seam(cfg.realtime.direct_writes, system.metrics)  # before hypercorn serves anything
+            app = create_app(cfg, system, build_service(cfg, store, system, secret), secret, seam)
             async with trio.open_nursery() as nursery:
                 app.nursery = nursery
                 await nursery.start(sweeper_of(app).run)

@@ -11,7 +11,7 @@ cut off draining the actors and closing the store.
 inherit, so a send to a peer that stopped reading fails instead of blocking
 forever (hypercorn's send is shielded from cancellation).  Its hypercorn
 config carries ``server.keep_alive_timeout`` and the per-address connection
-cap (``transport.cap_connections``); run as plain ``hypercorn chatter.asgi:app``,
+cap (``hypercorn_seam.cap_connections``); run as plain ``hypercorn chatter.asgi:app``,
 hypercorn's own settings apply instead.
 
 Start-up order in ``serve``: preflight (paths, key), the database lock, the
@@ -44,7 +44,8 @@ from hypercorn.trio import serve as hypercorn_serve
 from chatter.config import Config
 from chatter.errors import ConfigError
 from chatter.http.app import chat_system, open_chatter
-from chatter.http.transport import cap_connections, shutdown_connections
+from chatter.http.hypercorn_seam import cap_connections
+from chatter.http.ws import seam_of, sweeper_of
 from chatter.preflight import preflight
 from chatter.store.lock import acquire
 
@@ -91,6 +92,7 @@ class ChatterASGI:
         message = await receive()
         assert message["type"] == "lifespan.startup"
         if self._opened_outside:
+            seam_of(self.app).announce()
             tune_gc()
             self.ready.set()
             await send({"type": "lifespan.startup.complete"})
@@ -102,6 +104,7 @@ class ChatterASGI:
             async with open_chatter(self.cfg) as app:
                 self.app = app
                 started = True
+                seam_of(app).announce()
                 tune_gc()
                 self.ready.set()
                 await send({"type": "lifespan.startup.complete"})
@@ -151,16 +154,15 @@ async def drain(app: Any, grace: float) -> int:
 
     Sockets still open at the deadline have a writer stuck in a send to a
     client that stopped reading: their connections are shut down underneath
-    hypercorn so that the process can exit within the grace period.
+    hypercorn (``Transport.release``) so that the process can exit within
+    the grace period.
     """
     system = chat_system(app)
     open_sockets = max(0, system.open_sockets())
     system.close_all_sockets(1001, "server shutting down")
     with trio.move_on_after(grace):
         await system.sockets_drained()
-    stuck = {c.addresses for c in system.all_sockets() if c.addresses is not None}
-    if stuck:
-        await trio.to_thread.run_sync(shutdown_connections, stuck)
+    sweeper_of(app).release_all()
     return open_sockets
 
 

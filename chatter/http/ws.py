@@ -2,7 +2,8 @@
 
 Per socket: the handler authenticates at the handshake (401/403 before any
 upgrade, 429 past ``realtime.sockets_per_user``), then runs a reader (this
-task) and a single writer task, the only caller of ``websocket.send``.
+task) and a single writer task, which with the fan-out's direct writes is
+the only sender (through the socket's ``Transport``, ``http/hypercorn_seam.py``).
 When either ends, the other is cancelled; cleanup (detaching from the
 session) is synchronous.
 
@@ -20,7 +21,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
-from hypercorn.protocol import ws_stream
 from quart import Response, current_app, websocket
 
 from chatter import wire
@@ -30,10 +30,9 @@ from chatter.actors.socket import Socket
 from chatter.config import RealtimeConfig
 from chatter.errors import ChatError, Forbidden, Invalid, RateLimited, Unavailable
 from chatter.http.authn import identify, origin_allowed
-from chatter.http.direct import DirectSend
+from chatter.http.hypercorn_seam import Seam, Transport
 from chatter.http.proxies import client as request_client
 from chatter.http.rest import deps
-from chatter.http.transport import shutdown_connections
 from chatter.http.wire import field, parse_object
 from chatter.metrics import close_code_label
 from chatter.ratelimit import Window
@@ -42,32 +41,10 @@ from chatter.store.models import UserRow
 
 log = logging.getLogger(__name__)
 
-# -- refuse permessage-deflate ------------------------------------------------
-# hypercorn always accepts the extension and checks the size limit only after
-# decompression, so a small compressed frame can grow to many times the limit
-# in memory before it is refused.  Dropping the offer before its handshake code
-# sees it makes the 101 carry no extension, so an RSV1 frame is a protocol
-# error.  tests/http/test_ws.py asserts the response has no such header.
-_original_handshake_init = ws_stream.Handshake.__init__
-
-
-def _handshake_without_extensions(self: Any, headers: list[tuple[bytes, bytes]], http_version: str) -> None:
-    _original_handshake_init(self, [(n, v) for n, v in headers if n.lower() != b"sec-websocket-extensions"],
-                             http_version)
-
-
-ws_stream.Handshake.__init__ = _handshake_without_extensions  # type: ignore[method-assign]
-
-
 class Endpoint:
-    """The endpoint's side of one accepted socket, shared by its handlers and the sweeper.
+    """State of one accepted socket that the handlers share."""
 
-    ``socket`` is the socket itself (``actors/socket.py``: outbox, cursor,
-    close code); this adds what only the endpoint needs (hello, rate windows,
-    the direct path, the sweeper's clocks).
-    """
-
-    def __init__(self, socket: Socket, cfg: RealtimeConfig, user: UserRow) -> None:
+    def __init__(self, socket: Socket, cfg: RealtimeConfig, user: UserRow, transport: Transport) -> None:
         self.socket = socket
         self.cfg = cfg
         self.user: UserRow | None = user  # as loaded by the handshake; dropped once hello has used it
@@ -75,7 +52,7 @@ class Endpoint:
         self.opened = trio.current_time()
         self.closing_since: float | None = None  # when the sweeper first saw close_code set
         self.shut = False  # the sweeper shut the connection down underneath hypercorn
-        self.direct: DirectSend | None = None  # the transport's direct path, when there is one
+        self.transport = transport  # everything below Quart's public API (http/hypercorn_seam.py)
         self.sends = Window(cfg.sends_per_second, 1.0)
         self.errors = Window(cfg.errors_per_minute, 60.0)
 
@@ -114,7 +91,7 @@ async def on_send(ep: Endpoint, frame: dict[str, Any]) -> None:
     if not result.created:  # an idempotent repeat: answer with the original ack
         m = result.message
         ep.reply(frames.ack(client_msg_id=m.client_msg_id, id=m.id, seq=m.seq, room=m.room,
-                            created_at=m.created_at))
+                              created_at=m.created_at))
 
 
 async def on_typing(ep: Endpoint, frame: dict[str, Any]) -> None:
@@ -186,44 +163,29 @@ async def _handle(ep: Endpoint, raw: str | bytes) -> None:
         socket.close(1011, "server error")
 
 
-def _asgi_send() -> Callable[[dict[str, Any]], Awaitable[None]] | None:
-    """The ASGI send callable under Quart's ``websocket.send``.
-
-    Quart's wrapper costs, per frame, an accept check and a blinker signal
-    (``websocket_sent``) that nothing here listens to; the hot path sends the
-    ASGI message itself.  Quart keeps the callable as the first argument of a
-    ``partial`` (quart 0.22, pinned); if that ever changes we fall back.
-    """
-    inner = getattr(websocket._get_current_object(), "_send", None)  # type: ignore[attr-defined]
-    args = getattr(inner, "args", ())
-    return args[0] if args and callable(args[0]) else None
-
-
-async def _writer(ep: Endpoint, done: trio.CancelScope, asgi_send: Callable[[dict[str, Any]], Awaitable[None]] | None,
-                  direct: DirectSend | None) -> None:
+async def _writer(ep: Endpoint, done: trio.CancelScope) -> None:
     """The socket's writer task: sends what the direct path could not, then closes.
 
-    Most frames go out directly from the fan-out (``direct.py``, ``Socket.flush``),
-    so with a direct path this task is started only on first need: a direct
-    write left bytes behind or was not possible, or the socket is closing.
+    With direct writes most frames go out from the fan-out (``Socket.flush``),
+    so this task is then started only on first need: a direct write left
+    bytes behind or was not possible, or the socket is closing.  On the
+    writer-task path it sends every frame.
     """
     socket = ep.socket
+    transport = ep.transport
     metrics = deps().system.metrics
     try:
         while True:
-            if direct is not None and direct.pending:
-                await direct.gate.flush()
+            if transport.pending:
+                await transport.flush()
             frames = await socket.take(socket.coalesce_max)  # the socket's own bound, as its direct writes use
             if frames:
-                if asgi_send is not None:
-                    await asgi_send({"type": "websocket.send", "bytes": None, "text": coalesce(frames)})
-                else:
-                    await websocket.send(coalesce(frames))
+                await transport.send(coalesce(frames))
                 metrics.frames_writer.inc()
             if socket.close_code is not None:
                 metrics.sockets_closed.inc(code=close_code_label(socket.close_code))
                 with trio.move_on_after(1):
-                    await websocket.close(socket.close_code, socket.close_reason)
+                    await transport.close(socket.close_code, socket.close_reason)
                 return
     except Exception:  # noqa: BLE001 - any send failure means the connection is gone (hypercorn
         # even raises BusyResourceError when its reader closes the stream mid-send)
@@ -243,9 +205,9 @@ class Sweeper:
       ``max_frame`` characters: hypercorn sends the 1009 and tells the app nothing);
 
     and, ``CLOSE_GRACE`` seconds after a socket was asked to close, shuts the
-    connection down underneath hypercorn (``transport``) if it is still open:
-    its writer is stuck inside a send because the client stopped reading, so
-    the close frame cannot go out either.
+    connection down underneath hypercorn (``Transport.release``) if it is
+    still open: its writer is stuck inside a send because the client stopped
+    reading, so the close frame cannot go out either.
     """
 
     TICK = 1.0
@@ -261,8 +223,8 @@ class Sweeper:
     def remove(self, ep: Endpoint) -> None:
         self._endpoints.pop(ep.socket.id, None)
 
-    def sweep(self, now: float) -> list[tuple[tuple[str, int], tuple[str, int]]]:
-        """Close what is overdue; return the connections to shut down underneath hypercorn."""
+    def sweep(self, now: float) -> list[Endpoint]:
+        """Close what is overdue; return the sockets to shut down underneath hypercorn."""
         stuck = []
         for ep in list(self._endpoints.values()):
             socket = ep.socket
@@ -271,24 +233,31 @@ class Sweeper:
                     socket.close(1008, "no hello")
                 elif socket.queued and now - socket.last_progress > ep.cfg.stall_timeout:
                     socket.close(4008, "too slow")
-                elif ep.direct is not None and ep.direct.closed_below():
+                elif ep.transport.closed_below():
                     socket.close(1009, "message too big")
                 else:
                     continue
             if ep.closing_since is None:
                 ep.closing_since = now
-            elif now - ep.closing_since >= self.CLOSE_GRACE and socket.addresses is not None and not ep.shut:
+            elif now - ep.closing_since >= self.CLOSE_GRACE and not ep.shut:
                 ep.shut = True
-                stuck.append(socket.addresses)
+                stuck.append(ep)
         return stuck
+
+    def release_all(self) -> int:
+        """Shut every open socket's connection down underneath hypercorn (shutdown's deadline)."""
+        done = sum(ep.transport.release() for ep in list(self._endpoints.values()))
+        if done:
+            log.info("forced %d stuck connection(s) closed", done)
+        return done
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         while True:
             await trio.sleep(self.TICK)
-            stuck = self.sweep(trio.current_time())
-            if stuck:
-                await trio.to_thread.run_sync(shutdown_connections, set(stuck))
+            for ep in self.sweep(trio.current_time()):
+                if ep.transport.release():
+                    log.info("forced a stuck connection of %s closed", ep.socket.user)
 
 
 async def socket_endpoint() -> Response | None:
@@ -310,28 +279,23 @@ async def socket_endpoint() -> Response | None:
             refusal.headers["Retry-After"] = str(max(1, math.ceil(e.retry_after)))
         return refusal
     cfg = d.cfg.realtime
-    server, client = websocket.scope.get("server"), websocket.scope.get("client")
-    if server and client:
-        socket.addresses = ((str(server[0]), int(server[1] or 0)), (str(client[0]), int(client[1] or 0)))
-    ep = Endpoint(socket, cfg, who.user)
+    transport = seam_of(current_app).transport(websocket)
+    ep = Endpoint(socket, cfg, who.user, transport)
     del who  # memory per socket: the handler's frame lives as long as the socket
     sweeper = sweeper_of(current_app)
     sweeper.add(ep)
     try:
-        await websocket.accept()
+        await transport.accept()
         async with trio.open_nursery() as nursery:
             try:
-                asgi_send = _asgi_send()
-                direct = DirectSend.attach(asgi_send)
-                if direct is None:
-                    nursery.start_soon(_writer, ep, nursery.cancel_scope, asgi_send, None)
+                if not transport.direct:
+                    nursery.start_soon(_writer, ep, nursery.cancel_scope)
                 else:
                     # Started later from whichever task wakes it: in this task's context, where
-                    # Quart's ``websocket`` (for the close) and the app are bound.
+                    # Quart's ``websocket`` and the app are bound.
                     context = contextvars.copy_context()
-                    socket.start_writer = lambda: context.run(
-                        nursery.start_soon, _writer, ep, nursery.cancel_scope, asgi_send, direct)
-                    socket.direct = ep.direct = direct
+                    socket.start_writer = lambda: context.run(nursery.start_soon, _writer, ep, nursery.cancel_scope)
+                    socket.direct = transport
                 while True:
                     raw = await websocket.receive()
                     if socket.close_code is None:
@@ -340,7 +304,7 @@ async def socket_endpoint() -> Response | None:
                     # taking (and dropping) what the client still sends: hypercorn's reader, and its
                     # disconnect when a send fails, come through the same bounded channels and would
                     # wait on us for ever (tests/reliability/test_rel_release.py).  Once we return,
-                    # hypercorn drops it itself (transport.py, "a finished app's channel").
+                    # hypercorn drops it itself (hypercorn_seam.py, "a finished app's channel").
             finally:
                 # The nursery takes no new task once its body has ended, and other tasks (a
                 # fan-out, the shutdown's close_all_sockets) run while it waits for its children:
@@ -348,15 +312,21 @@ async def socket_endpoint() -> Response | None:
                 socket.start_writer = None
     finally:
         socket.start_writer = None  # also when the nursery never opened
-        socket.direct = ep.direct = None
+        socket.direct = None
         sweeper.remove(ep)
         system.detach(socket)
     return None
 
 
-def wire_socket(app: Any) -> None:
+def wire_socket(app: Any, seam: Seam) -> None:
     app.extensions["chatter.sockets"] = Sweeper()
+    app.extensions["chatter.seam"] = seam
     app.add_websocket("/ws", "ws", socket_endpoint)
+
+
+def seam_of(app: Any) -> Seam:
+    """The process's seam under the socket, as ``open_chatter`` started it."""
+    return app.extensions["chatter.seam"]  # type: ignore[no-any-return]
 
 
 def sweeper_of(app: Any) -> Sweeper:

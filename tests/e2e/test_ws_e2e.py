@@ -18,7 +18,7 @@ from helpers import chatter_server
 from trio_websocket import ConnectionRejected, open_websocket_url
 from wsclient import auth, connect, make_user, rest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_path")]  # every test on both socket paths
 
 
 def group(http: Any, owner_token: str, *members: str) -> str:
@@ -95,8 +95,10 @@ async def test_resume_after_dropped_connection_with_1000_missed_messages(tmp_pat
                 assert len(ben.seen_seqs) == len(set(ben.seen_seqs))
 
 
-async def test_fan_out_is_written_directly_and_keeps_order_with_pings_between(tmp_path: Path) -> None:
-    """The direct path (http/direct.py) is live on the pinned hypercorn, and interleaves safely with its pongs."""
+async def test_fan_out_takes_the_configured_path_and_keeps_order_with_pings_between(
+        tmp_path: Path, socket_path: str) -> None:
+    """The path asked for is live on the pinned hypercorn (log line, metric, frames), and its frames
+    interleave safely with hypercorn's pongs."""
     with chatter_server(tmp_path) as server, rest(server.url) as http:
         ana_t, ben_t, cy_t = make_user(http, "ana"), make_user(http, "ben"), make_user(http, "cyd")
         room = group(http, ana_t, "ben", "cyd")
@@ -125,8 +127,19 @@ async def test_fan_out_is_written_directly_and_keeps_order_with_pings_between(tm
                     nursery.cancel_scope.cancel()
                 assert pongs > 0
         metrics = http.get("/metrics").text
-        direct = [line for line in metrics.splitlines() if line.startswith('chatter_frames_sent_total{path="direct"}')]
-        assert direct and float(direct[0].split()[-1]) > 0, metrics
+    direct = _metric(metrics, 'chatter_frames_sent_total{path="direct"}')
+    by_writer = _metric(metrics, 'chatter_frames_sent_total{path="writer"}')
+    live = {p: _metric(metrics, f'chatter_transport_path{{path="{p}"}}') for p in ("direct", "writer_task")}
+    log = "".join(p.read_text() for p in tmp_path.glob("server-*.log"))  # noqa: ASYNC240 - the server has exited
+    if socket_path == "direct":
+        assert direct > 0, metrics
+        assert live == {"direct": 1, "writer_task": 0}, metrics
+        assert "socket writes: direct" in log, log
+    else:
+        assert direct == 0 and by_writer > 0, metrics
+        assert live == {"direct": 0, "writer_task": 1}, metrics
+        assert "socket writes: writer task (fallback): realtime.direct_writes is off" in log, log
+    assert log.count("socket writes:") == 1, log
 
 
 async def test_resume_after_server_restart_on_the_same_database(tmp_path: Path) -> None:
@@ -233,7 +246,7 @@ async def test_client_that_never_reads_is_closed_and_does_not_slow_others(tmp_pa
               f"post->receive p50 {latencies[len(latencies) // 2] * 1000:.1f} ms p99 {p99 * 1000:.1f} ms")
         assert _metric(metrics, "chatter_sockets_open") == 1  # only ben is left: the stuck socket was closed
         # How it was closed depends on where the bytes piled up: frames are written straight into
-        # the kernel's send buffer (http/direct.py), which can hold all 300 of them, so here the
+        # the kernel's send buffer (http/hypercorn_seam.py), which can hold all 300 of them, so here the
         # kernel's TCP_USER_TIMEOUT usually ends it before the outbox overflows (fall-behind and
         # 4008 are tested in tests/actors and tests/reliability/test_rel_slow_consumers.py).
         assert n >= 300  # ben received every one of them meanwhile

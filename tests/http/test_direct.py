@@ -1,4 +1,4 @@
-"""The direct write path (``chatter/http/direct.py``) on real sockets.
+"""The direct write path (``chatter/http/hypercorn_seam.py``, reach 1) on real sockets.
 
 The frames are checked against wsproto's own encoding; ordering with a full
 kernel buffer is checked on a real socket pair whose receiver stops
@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 import wsproto
 import wsproto.events as wse
 from hypercorn.protocol.ws_stream import ASGIWebsocketState
 from wsproto.connection import ConnectionState
 
-from chatter.http.direct import DirectSend, SendGate, text_frame
+from chatter.http.hypercorn_seam import HypercornTransport, SendGate, Under, _hypercorn_connection, text_frame
 
 
 def _server_encoded(text: str) -> bytes:
@@ -38,19 +39,20 @@ class _Tcp:
 
     def __init__(self) -> None:
         self.events: list[Any] = []
+        self.send_lock = trio.Lock()
         self.protocol = SimpleNamespace(handle=self._handle)
 
     async def _handle(self, event: Any) -> None:
         self.events.append(event)
 
 
-def _direct(server: trio.SocketStream) -> tuple[DirectSend, SendGate, _Tcp, Any]:
+def _direct(server: trio.SocketStream) -> tuple[HypercornTransport, SendGate, _Tcp, Any]:
     tcp = _Tcp()
-    gate = SendGate(server, tcp)
     ws = SimpleNamespace(closed=False, state=ASGIWebsocketState.CONNECTED,
                          connection=SimpleNamespace(state=ConnectionState.OPEN))
-    raw = server.socket._sock  # type: ignore[attr-defined]
-    return DirectSend(ws, raw, gate), gate, tcp, ws
+    direct = HypercornTransport(None, None, Under(ws, tcp, server, server), direct=True)  # type: ignore[arg-type]
+    assert isinstance(tcp.send_lock, SendGate) and direct.gate is tcp.send_lock  # hypercorn's lock, gated
+    return direct, direct.gate, tcp, ws
 
 
 def _pair() -> tuple[trio.SocketStream, socket.socket]:
@@ -148,9 +150,60 @@ async def test_a_broken_connection_is_reported_to_hypercorn_by_the_flush() -> No
     await server.aclose()
 
 
-def test_attach_refuses_an_unknown_shape() -> None:
-    assert DirectSend.attach(None) is None
-    assert DirectSend.attach(print) is None  # a callable without hypercorn's chain behind it
+def test_a_send_without_hypercorns_http11_chain_behind_it_is_refused() -> None:
+    assert _hypercorn_connection(print) is None  # type: ignore[arg-type]  # no WSStream behind it
+
+
+async def test_writer_task_transport_leaves_hypercorns_lock_alone_and_never_writes() -> None:
+    server, peer = _pair()
+    tcp = _Tcp()
+    lock = tcp.send_lock
+    ws = SimpleNamespace(closed=False, state=ASGIWebsocketState.CONNECTED,
+                         connection=SimpleNamespace(state=ConnectionState.OPEN))
+    transport = HypercornTransport(None, None, Under(ws, tcp, server, server), direct=False)  # type: ignore[arg-type]
+    assert tcp.send_lock is lock and transport.gate is None
+    assert not transport.ready() and not transport.pending
+    peer.close()
+    await server.aclose()
+
+
+async def test_a_connection_the_socket_shares_gets_no_direct_writes_and_is_not_released() -> None:
+    """HTTP/2 (RFC 8441): other streams share the TCP connection."""
+    server, peer = _pair()
+    tcp = _Tcp()
+    lock = tcp.send_lock
+    ws = SimpleNamespace(closed=False, state=ASGIWebsocketState.CONNECTED,
+                         connection=SimpleNamespace(state=ConnectionState.OPEN))
+    transport = HypercornTransport(None, None, Under(ws, None, None, None), direct=True)  # type: ignore[arg-type]
+    assert not transport.direct and not transport.ready() and tcp.send_lock is lock
+    assert not transport.release()
+    peer.close()
+    await server.aclose()
+
+
+async def test_release_shuts_the_connection_down_so_a_blocked_send_fails() -> None:
+    """What shutdown does to a socket whose client stopped reading (reach 5)."""
+    server, peer = _pair()
+    tcp = _Tcp()
+    ws = SimpleNamespace(closed=False, state=ASGIWebsocketState.CONNECTED,
+                         connection=SimpleNamespace(state=ConnectionState.OPEN))
+    transport = HypercornTransport(None, None, Under(ws, tcp, server, server), direct=False)  # type: ignore[arg-type]
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            failed = trio.Event()
+
+            async def stuck_send() -> None:
+                with pytest.raises(trio.BrokenResourceError):
+                    while True:  # the peer never reads: this blocks once the buffers are full
+                        await server.send_all(b"x" * 65536)
+                failed.set()
+
+            nursery.start_soon(stuck_send)
+            await trio.testing.wait_all_tasks_blocked()
+            assert transport.release()
+            await failed.wait()
+    peer.close()
+    await server.aclose()
 
 
 async def test_closed_below_only_while_hypercorn_closes_without_the_app() -> None:

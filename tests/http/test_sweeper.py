@@ -13,14 +13,12 @@ from chatter.actors.socket import Socket
 from chatter.http.ws import Sweeper
 from chatter.metrics import Metrics
 
-LOCAL, PEER = ("127.0.0.1", 8080), ("127.0.0.1", 50000)
-
 
 def _endpoint(opened: float, *, said_hello: bool = True, stall: float = 45.0) -> Any:
     socket = Socket("ana", 0, capacity=8, control_capacity=4, metrics=Metrics())
-    socket.addresses = (LOCAL, PEER)
     return SimpleNamespace(socket=socket, cfg=SimpleNamespace(stall_timeout=stall), said_hello=said_hello,
-                           opened=opened, closing_since=None, shut=False, direct=None)
+                           opened=opened, closing_since=None, shut=False,
+                           transport=SimpleNamespace(closed_below=lambda: False))
 
 
 async def test_no_hello_closes_at_the_deadline_and_not_before() -> None:
@@ -53,7 +51,7 @@ async def test_a_closing_socket_still_open_after_the_grace_is_shut_down_once() -
     sock.socket.close(4001, "logged out")
     assert sweeper.sweep(10.0) == []  # first seen closing now
     assert sweeper.sweep(11.9) == []
-    assert sweeper.sweep(12.0) == [(LOCAL, PEER)]
+    assert sweeper.sweep(12.0) == [sock]
     assert sweeper.sweep(13.0) == []  # once
     sweeper.remove(sock)
     assert sweeper.sweep(20.0) == []
@@ -63,8 +61,7 @@ async def test_a_socket_hypercorn_closed_itself_is_closed_in_the_books_and_then_
     """hypercorn answers a message over its size limit with 1009 and tells the app nothing."""
     sweeper, sock, other = Sweeper(), _endpoint(0.0), _endpoint(0.0)
     closed_below = [False]
-    sock.direct = SimpleNamespace(closed_below=lambda: closed_below[0])
-    other.direct = SimpleNamespace(closed_below=lambda: False)
+    sock.transport = SimpleNamespace(closed_below=lambda: closed_below[0])
     sweeper.add(sock)
     sweeper.add(other)
     assert sweeper.sweep(5.0) == []
@@ -72,5 +69,5 @@ async def test_a_socket_hypercorn_closed_itself_is_closed_in_the_books_and_then_
     closed_below[0] = True
     assert sweeper.sweep(6.0) == []
     assert (sock.socket.close_code, sock.socket.close_reason) == (1009, "message too big")
-    assert sweeper.sweep(8.0) == [(LOCAL, PEER)]  # and shut down if still open CLOSE_GRACE later
+    assert sweeper.sweep(8.0) == [sock]  # and shut down if still open CLOSE_GRACE later
     assert other.socket.close_code is None

@@ -451,7 +451,7 @@ async def test_password_change_ends_other_sessions_but_keeps_the_callers(tmp_pat
 
 
 async def test_frames_bypass_quarts_per_send_wrapper(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The writer sends the ASGI message itself (see ws._asgi_send): Quart's send_data is not on the hot path."""
+    """The writer sends the ASGI message itself (hypercorn_seam, reach 3): Quart's send_data is not on the hot path."""
     from quart.asgi import ASGIWebsocketConnection
 
     calls = {"n": 0}

@@ -600,7 +600,17 @@ class Shared:
         return self.tokens[name]
 
 
-def shared_server(*extra: str) -> Any:
+def shared_server(*extra: str, both_socket_paths: bool = False) -> Any:
+    """A module's one server; with ``both_socket_paths`` one per socket path (the ``socket_path`` fixture)."""
+    if both_socket_paths:
+        @pytest.fixture(scope="module")
+        def on_each_path(tmp_path_factory: pytest.TempPathFactory, socket_path: str) -> Iterator[Shared]:
+            tmp = tmp_path_factory.mktemp(f"srv-{socket_path}")
+            with chatter_server(tmp, *FAST_SETUP, *extra) as server:
+                yield Shared(server, tmp)
+
+        return on_each_path
+
     @pytest.fixture(scope="module")
     def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
         tmp = tmp_path_factory.mktemp("srv")

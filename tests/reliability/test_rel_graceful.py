@@ -34,7 +34,7 @@ from fleet import (
 )
 from rawws import hello, open_ws
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("socket_path")]  # both socket paths
 
 GRACE = 3.0
 EXIT_ALLOWANCE = 2.0  # interpreter and thread shutdown after the grace period

@@ -9,6 +9,7 @@ growth).  Results are collected per case and printed as one table.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,9 +18,9 @@ import trio
 from fleet import rss_kib, shared_server
 from rawws import BINARY, TEXT, Closed, RawWS, bounded, connect, frame, hello, open_ws, roundtrip_ok
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_path")]  # every test on both socket paths
 
-server = shared_server()
+server = shared_server(both_socket_paths=True)
 
 
 async def _fresh(srv: Any) -> RawWS:
@@ -172,11 +173,12 @@ async def case_many_invalid(srv: Any) -> str:
         return f"{errors} errors then close {c.code}"
 
 
-_room: dict[str, str] = {}
+_room: dict[Path, str] = {}  # server temp directory -> room id
 
 
 async def srv_room(srv: Any) -> str:
-    if "id" not in _room:
+    """The flood room of this server (one per socket path: keyed by its own temp directory)."""
+    if srv.tmp not in _room:
         async with httpx.AsyncClient(base_url=srv.url, timeout=10) as c:
             r = await c.post(
                 "/api/rooms",
@@ -184,8 +186,8 @@ async def srv_room(srv: Any) -> str:
                 headers={"Authorization": f"Bearer {srv.user('evil')}"},
             )
             assert r.status_code == 201, r.text
-            _room["id"] = r.json()["id"]
-    return _room["id"]
+            _room[srv.tmp] = r.json()["id"]
+    return _room[srv.tmp]
 
 
 CASES = [

@@ -34,7 +34,7 @@ from fleet import (
     soak,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("socket_path")]  # both socket paths
 
 SEED = int(os.environ.get("CHATTER_SEED", "20261125"))
 

@@ -28,9 +28,9 @@ import trio
 from fleet import Books, eof_within, http_response, live_server, server_log, shared_server
 from rawws import CLOSE, TEXT, RawWS, bounded, close_payload, frame, hello, open_tcp, open_ws
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_path")]  # every test on both socket paths
 
-server = shared_server()  # server.keep_alive_timeout 30 s: far longer than any wait here
+server = shared_server(both_socket_paths=True)  # server.keep_alive_timeout 30 s: far longer than any wait here
 
 async def _token(srv: Any, name: str) -> str:
     return await trio.to_thread.run_sync(srv.user, name)

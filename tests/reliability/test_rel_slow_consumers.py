@@ -23,7 +23,7 @@ import trio
 from fleet import db_events_after, db_head, live_server, make_room, make_users, rss_kib, soak, tcp_state
 from rawws import Closed, RawWS, bounded, hello, open_ws
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("socket_path")]  # both socket paths
 
 RATE = 100.0  # messages per second, all senders together
 N_NORMAL, N_STALLED, N_ROOMS = 50, 5, 5

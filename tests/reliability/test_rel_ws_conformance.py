@@ -3,7 +3,7 @@
 Each case opens a socket, says hello, sends bytes, and checks the server's
 answer: the right close frame.  A frame the server cannot accept fails the
 connection (RFC 6455 7.1.7) with a close frame of 1002, or 1007 for invalid
-UTF-8, before the TCP connection is closed; until chatter/http/transport.py
+UTF-8, before the TCP connection is closed; until chatter/http/hypercorn_seam.py
 marked wsproto's state for it, hypercorn dropped the connection without one.
 After every case a second, well-behaved socket must still get a pong: one
 bad client never takes the server down.
@@ -32,9 +32,9 @@ from rawws import (
     roundtrip_ok,
 )
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_path")]  # every test on both socket paths
 
-server = shared_server()
+server = shared_server(both_socket_paths=True)
 
 PROTOCOL_ERROR = {1002}  # RFC 6455 7.1.7: fail the connection with a close frame (SHOULD), here always sent
 

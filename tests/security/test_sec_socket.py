@@ -20,10 +20,10 @@ import trio
 from fleet import shared_server
 from rawws import connect, hello, open_ws, roundtrip_ok
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_path")]  # every test on both socket paths
 
 SECRET = "s3cr3t-for-tests-only-0123456789-abcdefghijklmnop"  # noqa: S105 - a test-only key
-server = shared_server("--set", f"auth.secret={SECRET}")
+server = shared_server("--set", f"auth.secret={SECRET}", both_socket_paths=True)
 
 
 def _forge(claims: dict[str, Any], key: str = SECRET, alg: str = "HS256") -> str:
