@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, NewType
+from typing import TYPE_CHECKING, Any, Literal, NewType
 
 from chatter.errors import ChatError
 from chatter.wire import Member, Message, MessageEvent, Room
+
+if TYPE_CHECKING:
+    from chatter.errors import ChatError
 
 Username = NewType("Username", str)
 RoomId = NewType("RoomId", str)
@@ -135,3 +138,22 @@ class EventPage:
 class PostResult:
     message: MessageRow
     created: bool  # False when an idempotent repeat returned the original
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageFacts:
+    """What a message permission rule decides on, read by the store inside the write it guards.
+
+    Only members reach a rule (anyone else gets ``NotFound`` first), so
+    ``actor_role`` is always a role.
+    """
+
+    actor: Username
+    actor_role: Role
+    author: Username
+    room_kind: RoomKind
+
+
+# A permission rule: the error to raise, or None to allow.  The store evaluates
+# it on the rows it read in the transaction, so the check cannot race the write.
+MessageRule = Callable[[MessageFacts], "ChatError | None"]

@@ -1,0 +1,49 @@
+"""Who may edit, delete and react: every role against every action (chatter.policy_messages)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatter.errors import Forbidden
+from chatter.policy_messages import RULES, may_delete, may_edit, may_react
+from chatter.store.models import MessageFacts, Username
+
+ANN, BOB = Username("ann"), Username("bob")
+
+# (room kind, actor's role, actor is the author) -> allowed, for each action.
+CASES = [
+    # kind    role      own    edit   delete  react
+    ("group", "owner", True, True, True, True),
+    ("group", "owner", False, False, True, True),
+    ("group", "admin", True, True, True, True),
+    ("group", "admin", False, False, True, True),
+    ("group", "member", True, True, True, True),
+    ("group", "member", False, False, False, True),
+    ("dm", "member", True, True, True, True),
+    ("dm", "member", False, False, False, True),
+]
+
+
+@pytest.mark.parametrize(("kind", "role", "own", "edit", "delete", "react"), CASES)
+def test_every_role_and_action(kind: str, role: str, own: bool, edit: bool, delete: bool, react: bool) -> None:
+    facts = MessageFacts(actor=ANN, actor_role=role, author=ANN if own else BOB, room_kind=kind)  # type: ignore[arg-type]
+    for action, allowed in (("edit", edit), ("delete", delete), ("react", react)):
+        verdict = RULES[action](facts)
+        if allowed:
+            assert verdict is None, (action, kind, role, own)
+        else:
+            assert isinstance(verdict, Forbidden), (action, kind, role, own)
+
+
+def test_the_table_covers_every_role_kind_and_authorship() -> None:
+    seen = {(k, r, o) for k, r, o, *_ in CASES}
+    assert seen == {("group", r, o) for r in ("owner", "admin", "member") for o in (True, False)} | {
+        ("dm", "member", o) for o in (True, False)}
+    assert set(RULES) == {"edit", "delete", "react"}
+    assert (RULES["edit"], RULES["delete"], RULES["react"]) == (may_edit, may_delete, may_react)
+
+
+def test_refusals_say_who_may() -> None:
+    facts = MessageFacts(actor=ANN, actor_role="member", author=BOB, room_kind="group")
+    assert str(may_edit(facts)) == "only the author can edit a message"
+    assert str(may_delete(facts)) == "only the author, the room's owner or an admin can delete a message"
