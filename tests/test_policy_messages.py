@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from chatter.errors import Forbidden
+from chatter.errors import Forbidden, NotFound
 from chatter.policy_messages import RULES, may_delete, may_edit, may_react
-from chatter.store.models import MessageFacts, Username
+from chatter.store.models import RoomFacts
 
-ANN, BOB = Username("ann"), Username("bob")
-
-# (room kind, actor's role, actor is the author) -> allowed, for each action.
+# (room kind, actor's role, actor is the author) -> allowed, for each action; role None: not a member.
 CASES = [
     # kind    role      own    edit   delete  react
     ("group", "owner", True, True, True, True),
@@ -26,7 +24,7 @@ CASES = [
 
 @pytest.mark.parametrize(("kind", "role", "own", "edit", "delete", "react"), CASES)
 def test_every_role_and_action(kind: str, role: str, own: bool, edit: bool, delete: bool, react: bool) -> None:
-    facts = MessageFacts(actor=ANN, actor_role=role, author=ANN if own else BOB, room_kind=kind)  # type: ignore[arg-type]
+    facts = RoomFacts(actor="ann", role=role, kind=kind, author="ann" if own else "bob")
     for action, allowed in (("edit", edit), ("delete", delete), ("react", react)):
         verdict = RULES[action](facts)
         if allowed:
@@ -35,15 +33,20 @@ def test_every_role_and_action(kind: str, role: str, own: bool, edit: bool, dele
             assert isinstance(verdict, Forbidden), (action, kind, role, own)
 
 
+@pytest.mark.parametrize("action", ["edit", "delete", "react"])
+def test_outsiders_find_no_room(action: str) -> None:
+    verdict = RULES[action](RoomFacts(actor="ann", role=None, kind=None, author="ann"))
+    assert isinstance(verdict, NotFound) and str(verdict) == "room not found"
+
+
 def test_the_table_covers_every_role_kind_and_authorship() -> None:
     seen = {(k, r, o) for k, r, o, *_ in CASES}
     assert seen == {("group", r, o) for r in ("owner", "admin", "member") for o in (True, False)} | {
         ("dm", "member", o) for o in (True, False)}
-    assert set(RULES) == {"edit", "delete", "react"}
     assert (RULES["edit"], RULES["delete"], RULES["react"]) == (may_edit, may_delete, may_react)
 
 
 def test_refusals_say_who_may() -> None:
-    facts = MessageFacts(actor=ANN, actor_role="member", author=BOB, room_kind="group")
+    facts = RoomFacts(actor="ann", role="member", kind="group", author="bob")
     assert str(may_edit(facts)) == "only the author can edit a message"
     assert str(may_delete(facts)) == "only the author, the room's owner or an admin can delete a message"

@@ -77,9 +77,13 @@ def old_database(path: Path, upto: int = len(old.MIGRATIONS)) -> dict[str, Any]:
         return schema_of(db)
 
 
-def new_database(path: Path) -> dict[str, Any]:
+LATEST = len(schema.MIGRATIONS)
+OLD = len(old.MIGRATIONS)  # the steps the frozen code made; the ones after it are the current code's
+
+
+def new_database(path: Path, steps: Any = schema.MIGRATIONS) -> dict[str, Any]:
     with opened(path) as db:
-        assert q.migrate(db, NOW) == len(schema.MIGRATIONS)
+        assert q.migrate(db, NOW, steps) == len(steps)
         return schema_of(db)
 
 
@@ -88,9 +92,9 @@ def versions(db: sqlite3.Connection) -> list[tuple[int, str]]:
 
 
 def test_a_new_database_has_the_schema_the_old_code_made(tmp_path: Path) -> None:
-    assert len(schema.MIGRATIONS) == len(old.MIGRATIONS) == 2
+    assert OLD == 2 and LATEST == 3
     made_old = old_database(tmp_path / "old.db")
-    made_new = new_database(tmp_path / "new.db")
+    made_new = new_database(tmp_path / "new.db", schema.MIGRATIONS[:OLD])
     assert made_new == made_old
     assert {o[1] for o in made_new["objects"]} >= {"meta", "users", "rooms", "members", "member_spans", "events",
                                                   "messages", "schema_version", "messages_by_room", "users_by_name_key"}
@@ -120,9 +124,9 @@ def test_the_comparison_sees_each_feature(tmp_path: Path, monkeypatch: pytest.Mo
     assert old_database(tmp_path / "changed.db") != made_old
 
 
-async def test_a_database_the_old_code_made_is_up_to_date(tmp_path: Path) -> None:
+async def test_a_database_the_old_code_made_gets_only_the_new_steps(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
-    made_old = old_database(path)
+    old_database(path)
     with opened(path) as db:
         epoch = q.get_meta(db, "epoch")
     cfg = load_config(env={}, use_file=False, overrides={"store.path": str(path)}).store
@@ -134,8 +138,9 @@ async def test_a_database_the_old_code_made_is_up_to_date(tmp_path: Path) -> Non
             await store.post_message("emilie", g.id, "c1", "hello", rule=permissions.may_post)
             assert [u.username for u in await store.search_users("ÉMI", 10)] == ["emilie"]
     with opened(path) as db:
-        assert versions(db) == [(1, "old"), (2, "old")]  # nothing ran again
-        assert schema_of(db) == made_old
+        assert [v for v in versions(db)][:OLD] == [(1, "old"), (2, "old")]  # nothing ran again
+        assert [v for v, _ in versions(db)] == [1, 2, 3]
+        assert schema_of(db) == new_database(tmp_path / "fresh.db")
 
 
 async def test_a_version_1_database_migrates_to_the_latest(tmp_path: Path) -> None:
@@ -152,7 +157,7 @@ async def test_a_version_1_database_migrates_to_the_latest(tmp_path: Path) -> No
             assert [u.username for u in await store.search_users("émi", 10)] == ["emilie"]
             assert [u.username for u in await store.search_users("GROSS", 10)] == ["strasse"]
     with opened(path) as db:
-        assert [v for v, _ in versions(db)] == [1, 2]
+        assert [v for v, _ in versions(db)] == [1, 2, 3]
         assert db.execute("SELECT username, name_key FROM users ORDER BY username").fetchall() == [
             ("bob", "bob"), ("emilie", "émilie"), ("strasse", "große straße".casefold())]
         assert schema_of(db) == new_database(tmp_path / "fresh.db")
@@ -168,11 +173,11 @@ def test_a_failing_step_leaves_nothing_behind(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="step 3 failed"):
             q.migrate(db, NOW, (*schema.MIGRATIONS, broken))
         assert not db.in_transaction
-        assert [v for v, _ in versions(db)] == [1, 2]  # the steps before it stay committed
+        assert [v for v, _ in versions(db)] == [1, 2, 3]  # the steps before it stay committed
         assert "nickname" not in {c[1] for c in db.execute("PRAGMA table_info(users)")}
         assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'messages_%' AND type != 'index'"
                           ).fetchall() == []
-        assert q.migrate(db, NOW) == 2
+        assert q.migrate(db, NOW) == LATEST
 
 
 def test_a_step_whose_error_ended_the_transaction_reports_that_error(tmp_path: Path) -> None:
@@ -186,7 +191,7 @@ def test_a_step_whose_error_ended_the_transaction_reports_that_error(tmp_path: P
     with opened(tmp_path / "t.db") as db:
         with pytest.raises(sqlite3.IntegrityError, match="negative x"):
             q.migrate(db, NOW, (*schema.MIGRATIONS, broken))
-        assert not db.in_transaction and [v for v, _ in versions(db)] == [1, 2]
+        assert not db.in_transaction and [v for v, _ in versions(db)] == [1, 2, 3]
         assert "checked" not in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
 
 
@@ -205,7 +210,7 @@ def test_a_failing_first_step_leaves_an_empty_file(tmp_path: Path) -> None:
 def test_migrating_leaves_the_connection_as_it_was(tmp_path: Path) -> None:
     with opened(tmp_path / "t.db") as db:
         before = [db.execute(f"PRAGMA {p}").fetchone() for p in ("recursive_triggers", "foreign_keys", "synchronous")]
-        assert q.migrate(db, NOW) == 2
+        assert q.migrate(db, NOW) == LATEST
         after = [db.execute(f"PRAGMA {p}").fetchone() for p in ("recursive_triggers", "foreign_keys", "synchronous")]
         assert after == before == [(0,), (1,), (2,)]
         assert db.isolation_level is None and not db.in_transaction
@@ -224,9 +229,9 @@ def test_a_step_another_program_applied_meanwhile_is_not_run_again(tmp_path: Pat
                 other.append(q.migrate(second, "second"))
 
         first.set_trace_callback(before_statement)
-        assert q.migrate(first, "first") == 2
-        assert other == [2]
-        assert versions(first) == [(1, "second"), (2, "second")]
+        assert q.migrate(first, "first") == LATEST
+        assert other == [LATEST]
+        assert versions(first) == [(1, "second"), (2, "second"), (3, "second")]
         assert first.execute("SELECT COUNT(*) FROM meta WHERE key = 'epoch'").fetchone() == (1,)
 
 
@@ -241,10 +246,10 @@ def test_a_newer_program_that_migrated_meanwhile_is_refused(tmp_path: Path) -> N
                 q.migrate(second, "newer program", (*schema.MIGRATIONS, later))
 
         first.set_trace_callback(before_statement)
-        with pytest.raises(Unavailable, match="schema version 3 is newer than this program"):
+        with pytest.raises(Unavailable, match="schema version 4 is newer than this program"):
             q.migrate(first, "first")
         assert not first.in_transaction
-        assert [v for v, _ in versions(first)] == [1, 2, 3] and {a for _, a in versions(first)} == {"newer program"}
+        assert [v for v, _ in versions(first)] == [1, 2, 3, 4] and {a for _, a in versions(first)} == {"newer program"}
 
 
 def test_transform_cannot_rebuild_without_rowid_tables(tmp_path: Path) -> None:
@@ -300,7 +305,7 @@ def test_enable_fts_as_a_step_follows_the_store_writes(tmp_path: Path, tokenize:
         _write(db, q.create_user, "alice", "Alice", "h", NOW)
         room = _write(db, q.create_group, "alice", "G", [], NOW)
         _write(db, q.post_message, "alice", room.id, "c1", "Émilie est là", NOW, permissions.may_post)
-        assert q.migrate(db, NOW, (*schema.MIGRATIONS, search)) == 3
+        assert q.migrate(db, NOW, (*schema.MIGRATIONS, search)) == LATEST + 1
         _write(db, q.post_message, "alice", room.id, "c2", "EMILIE again", NOW, permissions.may_post)
         _write(db, q.post_message, "alice", room.id, "c3", "nobody", NOW, permissions.may_post)
         assert _matches(db, query) == ["Émilie est là", "EMILIE again"]
@@ -315,7 +320,7 @@ def test_an_up_to_date_database_opens_without_importing_sqlite_utils(tmp_path: P
     path = tmp_path / "t.db"
     new_database(path)
     script = ("import sys\nfrom chatter.store import queries as q\nfrom chatter.store.sqlite import connect\n"
-              f"db = connect({str(path)!r}, busy_timeout=5.0)\nassert q.migrate(db, 'now') == 2\n"
+              f"db = connect({str(path)!r}, busy_timeout=5.0)\nassert q.migrate(db, 'now') == 3\n"
               "print('sqlite_utils' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["False"]

@@ -22,12 +22,14 @@ PKG = Path(chatter.wire.__file__).resolve().parents[1]
 EXPORTS = {
     # REST responses
     "User", "Member", "Message", "Room", "UserEnvelope", "LoginResult", "UserList", "RoomList", "History",
-    "Events", "Health", "Error", "ErrorBody",
+    "Events", "Health", "Error", "ErrorBody", "Reaction", "File", "HistoryAround", "MentionList",
     # REST requests
     "Register", "Login", "Rename", "ChangePassword", "ResetPassword", "UserSearch", "CreateRoom", "OpenDm",
     "RenameRoom", "AddMember", "SetRole", "HistoryQuery", "PostMessage", "MarkRead", "EventsQuery",
+    "EditMessage", "MentionsQuery",
     # the socket
     "ClientFrame", "HelloFrame", "SendFrame", "TypingFrame", "ReadFrame", "PingFrame",
+    "EditFrame", "DeleteFrame", "ReactFrame", "MessageUpdatedEvent", "MessageDeletedEvent", "ReactionEvent",
     "ServerEvent", "DurableEvent", "DURABLE_TYPES", "ReadyEvent", "AckEvent", "MessageEvent", "ReadEvent",
     "MemberAddedEvent", "MemberRemovedEvent", "MemberUpdatedEvent", "RoomUpdatedEvent", "RoomDeletedEvent",
     "TypingEvent", "PresenceEvent", "ResetEvent", "ErrorEvent", "PongEvent",
