@@ -62,7 +62,8 @@ Full-text search, for the search feature (checked by tests/store/test_schema.py)
   beside unicode61) needs its own virtual table and triggers written by hand.
   Filling the index runs inside the migration's transaction: one long write
   at upgrade time on a large database.  The update trigger re-indexes a row
-  on any UPDATE of it (no path updates messages today).
+  on any UPDATE of it: an edit indexes the new body, and a deletion (body
+  '') takes the old one out of the index (tests/store/test_schema.py).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from chatter import wire
 from chatter.errors import ChatError, Conflict, Forbidden, Invalid, NotFound
 from chatter.markup import MAX_REACTIONS
 from chatter.policy_messages import may_delete, may_edit, may_react
+from chatter.service import permissions
 from chatter.store import open_sqlite_store
 from chatter.store.models import MessageRow, ReactionRow
 
@@ -473,3 +474,43 @@ async def test_every_new_event_resumes_in_order_and_decodes_as_declared(kind: st
                 assert wire.tag(decoded) == e.type and msgspec.structs.asdict(decoded) == {"seq": e.seq, **e.data}
             assert stored[4].data["deleted"] is True and stored[4].data["body"] == ""  # rewritten as the tombstone
             assert stored[4].data["reply_to"] is None and stored[4].data["id"] == r.id
+
+
+async def test_sqlite_message_queries_use_indexes(tmp_path: Path) -> None:
+    """The new hot reads (history's mentions and reactions, Room.mentions, GET /mentions) and the deletion's
+    scrub of the events table each search an index; none scans a table or sorts in a temporary b-tree."""
+    import sqlite3
+
+    from test_contract import _plan, _Recorder
+
+    from chatter.store import queries as q
+
+    path = tmp_path / "t.db"
+    with trio.fail_after(TIMEOUT):
+        async with ruled(open_sqlite_store(store_config(path))) as store:
+            g, _ = await team(store)
+            for i in range(5):
+                m = await post(store, "ann", g, f"@cyd {i}")
+                await store.set_reaction("bob", g, m.id, "👍", True, rule=may_react)
+    db = sqlite3.connect(path)
+    try:
+        plans = {}
+        for name, call in (("history", lambda r: q.history(r, "cyd", g, None, 50, permissions.may_read)),
+                           ("room", lambda r: q.get_room(r, g, "cyd", permissions.may_read)),
+                           ("mentions", lambda r: q.mentions_page(r, "cyd", None, 50))):
+            rec = _Recorder(db)
+            call(rec)
+            plans[name] = [(sql, _plan(db, sql, params)) for sql, params in rec.calls]
+        hydrate = [p for sql, p in plans["history"] if "FROM mentions" in sql or "FROM reactions" in sql]
+        assert len(hydrate) == 2 and all("SEARCH" in p and "PRIMARY KEY" in p for p in hydrate), hydrate
+        unread = [p for sql, p in plans["room"] if "COUNT(*) FROM mentions" in sql]
+        assert len(unread) == 1 and "INDEX mentions_by_user_room (username=? AND room=? AND message>?)" in unread[0]
+        (page, *_) = [p for sql, p in plans["mentions"] if "FROM mentions n" in sql]
+        assert "INDEX mentions_by_user (username=? AND message<?)" in page and "TEMP B-TREE" not in page, page
+        scrub = _plan(db, "DELETE FROM events WHERE message = ? AND type IN ('message_updated', 'reaction')", (1,))
+        assert "USING INDEX events_by_message" in scrub, scrub
+        for name, calls in plans.items():
+            for sql, p in calls:
+                assert "SCAN messages" not in p and "SCAN events" not in p, (name, sql, p)
+    finally:
+        db.close()

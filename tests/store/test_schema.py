@@ -310,6 +310,15 @@ def test_enable_fts_as_a_step_follows_the_store_writes(tmp_path: Path, tokenize:
         _write(db, q.post_message, "alice", room.id, "c3", "nobody", NOW, permissions.may_post)
         assert _matches(db, query) == ["Émilie est là", "EMILIE again"]
         db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+        # an edit re-indexes the new body; a deleted message's body leaves the index
+        from chatter.policy_messages import may_delete, may_edit  # noqa: PLC0415
+        first, second, _ = (m.id for m in q.history(db, "alice", room.id, None, 3, permissions.may_read)[0])
+        _write(db, q.edit_message, "alice", room.id, first, "someone else", NOW, may_edit)
+        assert _matches(db, query) == ["EMILIE again"]
+        _write(db, q.edit_message, "alice", room.id, first, "Émilie est de retour", NOW, may_edit)
+        _write(db, q.delete_message, "alice", room.id, second, may_delete)
+        assert _matches(db, query) == ["Émilie est de retour"]
+        db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
         _write(db, q.delete_room, "alice", room.id, permissions.may_delete)
         assert _matches(db, query) == []
         db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
@@ -324,3 +333,73 @@ def test_an_up_to_date_database_opens_without_importing_sqlite_utils(tmp_path: P
               "print('sqlite_utils' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["False"]
+
+
+def _old_rows(db: sqlite3.Connection) -> None:
+    """What the version 2 code wrote for: ann and bob in group G, two messages, a read cursor."""
+    import orjson  # noqa: PLC0415 - only this helper writes old events
+
+    db.executemany("INSERT INTO users (username, name, name_key, password_hash, created_at) VALUES (?, ?, ?, 'h', ?)",
+                   [("ann", "Ann", "ann", NOW), ("bob", "Bob", "bob", NOW)])
+    db.execute("INSERT INTO rooms (id, kind, name, created_at, activity_seq, last_message) "
+               "VALUES ('r_g', 'group', 'G', ?, 4, 2)", (NOW,))
+    evs = [
+        (1, "member_added", {"room": "r_g", "username": "ann", "role": "owner", "name": "Ann", "room_name": "G",
+                             "kind": "group"}),
+        (2, "member_added", {"room": "r_g", "username": "bob", "role": "member", "name": "Bob", "room_name": "G",
+                             "kind": "group"}),
+        (3, "message", {"id": 1, "room": "r_g", "sender": "ann", "body": "hi @bob, ça va ? 👋", "client_msg_id": "c1",
+                        "created_at": NOW}),
+        (4, "message", {"id": 2, "room": "r_g", "sender": "bob", "body": "my old secret", "client_msg_id": "c2",
+                        "created_at": NOW}),
+        (5, "read", {"room": "r_g", "user": "ann", "up_to": 2}),
+    ]
+    db.executemany("INSERT INTO events (seq, room, type, data) VALUES (?, 'r_g', ?, ?)",
+                   [(s, t, orjson.dumps(d).decode()) for s, t, d in evs])
+    db.executemany("INSERT INTO members (room, username, role, read_up_to) VALUES ('r_g', ?, ?, ?)",
+                   [("ann", "owner", 2), ("bob", "member", 0)])
+    db.executemany("INSERT INTO member_spans (username, room, joined_seq) VALUES (?, 'r_g', ?)", [("ann", 1), ("bob", 2)])
+    db.executemany("INSERT INTO messages (id, seq, room, sender, body, client_msg_id, created_at) "
+                   "VALUES (?, ?, 'r_g', ?, ?, ?, ?)",
+                   [(1, 3, "ann", evs[2][2]["body"], "c1", NOW), (2, 4, "bob", "my old secret", "c2", NOW)])
+
+
+async def test_a_version_2_database_with_messages_gains_message_actions(tmp_path: Path) -> None:
+    """Step 3 on a real file with data: old messages are whole Messages, old events decode as declared."""
+    import msgspec  # noqa: PLC0415
+
+    from chatter import wire  # noqa: PLC0415
+    from chatter.policy_messages import may_delete, may_edit, may_react  # noqa: PLC0415
+
+    path = tmp_path / "t.db"
+    old_database(path)
+    with opened(path) as db:
+        _old_rows(db)
+    cfg = load_config(env={}, use_file=False, overrides={"store.path": str(path)}).store
+    with trio.fail_after(TIMEOUT):
+        async with open_sqlite_store(cfg) as store:
+            history, _ = await store.history("bob", "r_g", None, 10, rule=permissions.may_read)
+            assert [(m.id, m.body, m.edited_at, m.deleted, m.reply_to, m.mentions, m.reactions) for m in history] == [
+                (1, "hi @bob, ça va ? 👋", None, False, None, (), ()),  # mentions start with the upgrade
+                (2, "my old secret", None, False, None, (), ())]
+            room = await store.get_room("r_g", "bob", rule=permissions.may_read)
+            assert (room.unread, room.mentions) == (1, 0)
+            old_events = (await store.events_for_user("bob", 0, 100)).events
+            assert [e.seq for e in old_events] == [2, 3, 4, 5]  # bob joined at 2
+            for e in old_events:
+                msgspec.convert(e.wire(), wire.DurableEvent)  # every stored event has today's shape
+            assert old_events[1].wire() == {"type": "message", **msgspec.structs.asdict(history[0].wire())}
+            assert list(old_events[1].data) == [f for f in wire.MessageEvent.__struct_fields__ if f != "seq"]
+            # the new writes work on old messages
+            await store.edit_message("ann", "r_g", 1, "hi @bob", rule=may_edit)
+            assert (await store.get_room("r_g", "bob", rule=permissions.may_read)).mentions == 1
+            assert await store.set_reaction("ann", "r_g", 2, "👍", True, rule=may_react)
+            assert await store.delete_message("bob", "r_g", 2, rule=may_delete)
+            reply = await store.post_message("bob", "r_g", "c3", "re", rule=permissions.may_post, reply_to=1)
+            assert reply.message.reply_to == 1 and reply.message.seq == 9
+            assert [e.type for e in (await store.events_for_user("bob", 5, 100)).events] == [
+                "message_updated", "message_deleted", "message"]
+    assert b"my old secret" not in path.read_bytes()
+    with opened(path) as db:
+        assert schema_of(db) == new_database(tmp_path / "fresh.db")
+        assert [v for v, _ in versions(db)] == [1, 2, 3]
