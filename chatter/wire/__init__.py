@@ -20,6 +20,7 @@ import msgspec
 
 from chatter.wire.rest import (
     AddMember,
+    AroundQuery,
     ChangePassword,
     CreateRoom,
     EditMessage,
@@ -94,7 +95,7 @@ __all__ = [
     # REST requests
     "Register", "Login", "Rename", "ChangePassword", "ResetPassword", "UserSearch", "CreateRoom", "OpenDm",
     "RenameRoom", "AddMember", "SetRole", "HistoryQuery", "PostMessage", "MarkRead", "EventsQuery",
-    "EditMessage", "MentionsQuery",
+    "EditMessage", "MentionsQuery", "AroundQuery",
     # socket, client -> server
     "ClientFrame", "HelloFrame", "SendFrame", "TypingFrame", "ReadFrame", "PingFrame", "EditFrame", "DeleteFrame",
     "ReactFrame",
@@ -112,7 +113,7 @@ REST_BODIES: tuple[type[msgspec.Struct], ...] = (
     User, Member, Message, Room, UserEnvelope, LoginResult, UserList, RoomList, History, Events, Health, Error,
     Register, Login, Rename, ChangePassword, ResetPassword, UserSearch, CreateRoom, OpenDm, RenameRoom, AddMember,
     SetRole, HistoryQuery, PostMessage, MarkRead, EventsQuery, Reaction, File, HistoryAround, MentionList,
-    EditMessage, MentionsQuery,
+    EditMessage, MentionsQuery, AroundQuery,
 )
 # The socket's two discriminated unions, by the name they are published under.
 SOCKET_UNIONS: dict[str, Any] = {"ClientFrame": ClientFrame, "ServerEvent": ServerEvent}

@@ -236,13 +236,20 @@ class SetRole(msgspec.Struct):
 class HistoryQuery(msgspec.Struct):
     before: Annotated[int, Meta(ge=1)] | None = None
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
-    around: Annotated[int, Meta(ge=1, description="a message id; not with before")] | None = None
+
+
+class AroundQuery(msgspec.Struct):
+    """``GET /rooms/{id}/messages?around=``: instead of ``before``, a message and its context."""
+
+    around: PositiveInt
+    limit: Annotated[int, Meta(ge=1, le=200)] = 50
 
 
 class PostMessage(msgspec.Struct):
+    # PROTOCOL 10's optional ``reply_to`` (the store and the socket's SendFrame take it) joins this
+    # body with the route that reads it: /openapi.json must not promise what the route ignores.
     client_msg_id: ClientMsgId
     body: Body
-    reply_to: Annotated[PositiveInt, Meta(description="a message of the same room that is not deleted")] | None = None
 
 
 class EditMessage(msgspec.Struct):

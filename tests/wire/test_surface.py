@@ -26,7 +26,7 @@ EXPORTS = {
     # REST requests
     "Register", "Login", "Rename", "ChangePassword", "ResetPassword", "UserSearch", "CreateRoom", "OpenDm",
     "RenameRoom", "AddMember", "SetRole", "HistoryQuery", "PostMessage", "MarkRead", "EventsQuery",
-    "EditMessage", "MentionsQuery",
+    "EditMessage", "MentionsQuery", "AroundQuery",
     # the socket
     "ClientFrame", "HelloFrame", "SendFrame", "TypingFrame", "ReadFrame", "PingFrame",
     "EditFrame", "DeleteFrame", "ReactFrame", "MessageUpdatedEvent", "MessageDeletedEvent", "ReactionEvent",

@@ -149,14 +149,12 @@ export interface SetRole {
 export interface HistoryQuery {
   before?: number | null;
   limit?: number;
-  around?: number | null;
 }
 
 export interface PostMessage {
   client_msg_id: string;
   /** not blank, no NUL; trailing whitespace is trimmed */
   body: string;
-  reply_to?: number | null;
 }
 
 export interface MarkRead {
@@ -204,6 +202,12 @@ export interface EditMessage {
 
 export interface MentionsQuery {
   before?: number | null;
+  limit?: number;
+}
+
+/** `GET /rooms/{id}/messages?around=`: instead of `before`, a message and its context. */
+export interface AroundQuery {
+  around: number;
   limit?: number;
 }
 
