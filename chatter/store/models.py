@@ -7,7 +7,7 @@ of what clients receive for it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NewType
 
 from chatter.errors import ChatError
@@ -134,12 +134,16 @@ class EventRow:
     ``data`` stays a plain dict, as read from the events table: the stored
     format of existing databases, written from a ``chatter.wire`` struct
     (``queries._emit``).  ``wire()`` is the frame exactly as sent.
+    ``raw``: the stored JSON text of ``data`` when the row came from (or went
+    to) the table, so ``frames.encode_event`` splices the frame instead of
+    re-encoding the dict (half the cost of serving a resume); not compared.
     """
 
     seq: Seq
     room: RoomId
     type: str
     data: dict[str, Any]
+    raw: str | None = field(default=None, compare=False, repr=False)
 
     def wire(self) -> dict[str, Any]:
         return {"type": self.type, "seq": self.seq, **self.data}

@@ -166,9 +166,10 @@ def _emit(db: sqlite3.Connection, event: DurableEvent, message: int | None = Non
     kind = tag(event)
     data = msgspec.structs.asdict(event)
     del data["seq"]
+    raw = orjson.dumps(data).decode()
     db.execute("INSERT INTO events (seq, room, type, data, message) VALUES (?, ?, ?, ?, ?)",
-               (event.seq, event.room, kind, orjson.dumps(data).decode(), message))
-    return EventRow(seq=Seq(event.seq), room=RoomId(event.room), type=kind, data=data)
+               (event.seq, event.room, kind, raw, message))
+    return EventRow(seq=Seq(event.seq), room=RoomId(event.room), type=kind, data=data, raw=raw)
 
 
 def events_for_user(db: sqlite3.Connection, username: Username, since: int, limit: int) -> EventPage:
@@ -195,7 +196,7 @@ def events_for_user(db: sqlite3.Connection, username: Username, since: int, limi
         streams.append(rows)
     merged = list(heapq.merge(*streams))
     page = merged[:limit]
-    events = tuple(EventRow(seq=Seq(s), room=RoomId(r), type=t, data=orjson.loads(d)) for s, r, t, d in page)
+    events = tuple(EventRow(seq=Seq(s), room=RoomId(r), type=t, data=orjson.loads(d), raw=d) for s, r, t, d in page)
     return EventPage(events=events, head=now_head, has_more=len(merged) > limit)
 
 

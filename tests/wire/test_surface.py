@@ -108,3 +108,18 @@ def test_every_frame_builder_is_used() -> None:
                 if isinstance(v, types.FunctionType) and v.__module__ == frames.__name__ and not n.startswith("_")}
     assert ephemeral <= builders
     assert builders - _frames_used() == set()
+
+
+def test_a_stored_event_is_spliced_to_the_same_text_as_it_is_encoded() -> None:
+    """encode_event's fast path (the stored text with type and seq in front) says exactly what orjson would."""
+    import orjson
+
+    from chatter.store.models import EventRow
+
+    data = {"id": 7, "room": "r_1", "sender": "ana", "body": "ça \u2028 \"q\" 👋 \\", "mentions": ["bo"], "deleted": False,
+            "edited_at": None, "reactions": [{"emoji": "👍🏽", "users": ["bo"]}]}
+    raw = orjson.dumps(data).decode()
+    stored = EventRow(seq=12, room="r_1", type="message", data=data, raw=raw)  # type: ignore[arg-type]
+    built = EventRow(seq=12, room="r_1", type="message", data=data)  # type: ignore[arg-type]
+    assert stored == built
+    assert frames.encode_event(stored) == frames.encode_event(built) == orjson.dumps(built.wire()).decode()
