@@ -53,6 +53,7 @@ def write_events(path: Path, n: int, mix: str, members: int, seed: int) -> tuple
     room, _ = q.create_group(db, names[0], "Bench", names[1:], NOW)
     db.execute("COMMIT")
     since = q.head(db)
+    from chatter.service.permissions import may_post  # noqa: PLC0415 - the use case's rule for a send
     rules: Any = None
     if mix == "mixed":
         from chatter import policy_messages as rules  # noqa: PLC0415 - absent from older checkouts
@@ -66,7 +67,7 @@ def write_events(path: Path, n: int, mix: str, members: int, seed: int) -> tuple
         if rules is None or not posted or roll < 0.70:
             sender = rnd.choice(names[:50])
             body = f"message {i} from {sender}" + (f" cc @{rnd.choice(names)}" if rnd.random() < 0.1 else "")
-            r, _ = q.post_message(db, sender, room.id, f"c{i}", body, NOW)
+            r, _ = q.post_message(db, sender, room.id, f"c{i}", body, NOW, may_post)
             posted.append((r.message.id, sender))
         elif roll < 0.90:
             mid, _ = rnd.choice(posted[-200:])
