@@ -126,6 +126,8 @@ def main() -> None:
         for r in range(args.rounds):
             served, secs, cpu, size = trio.run(resume, path, "u0999" if args.members >= 1000 else "u0001", since,
                                                args.page)
+            if served != sum(counts.values()):
+                sys.exit(f"resume served {served} events, {sum(counts.values())} were written")
             rates.append(served / secs)
             cpu_rates.append(served / cpu)
             print(f"round {r + 1}: {served} events in {secs * 1000:.1f} ms = {served / secs:,.0f} events/s "
