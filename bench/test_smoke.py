@@ -27,3 +27,11 @@ def test_store_paths_smoke() -> None:
                         "--seed", "500", "--rounds", "1"], capture_output=True, text=True, timeout=120, cwd=BENCH.parent)
     assert p.returncode == 0, "store_paths smoke failed:\n" + p.stderr[-3000:]
     assert "| post_message |" in p.stdout, p.stdout
+
+
+def test_resume_mixed_smoke() -> None:
+    """The catch-up of a mixed log (sends, reactions, edits) serves every event written (it exits 1 otherwise)."""
+    p = subprocess.run([sys.executable, str(BENCH / "resume_mixed.py"), "--events", "600", "--members", "20",
+                        "--rounds", "1"], capture_output=True, text=True, timeout=120, cwd=BENCH.parent)
+    assert p.returncode == 0, "resume_mixed smoke failed:\n" + p.stderr[-3000:]
+    assert "resume_mixed mix=mixed events=600" in p.stdout, p.stdout

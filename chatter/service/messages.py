@@ -1,5 +1,12 @@
 """Messages and reads: send, history, read cursors, typing, and the event log's pages.
 
+Messages people work with (PROTOCOL 10): edit, delete, react, replies
+(``reply_to`` on send), the ``around`` page and the mentions page.  Each
+write is one durable event through the one writer (none for a no-op); the
+rules are ``chatter.service.permissions``'s, applied by the store inside the
+write.  Input arrives clean (``validation.body`` for bodies; the store
+normalises and checks emoji itself, since it compares them).
+
 A send is idempotent per (sender, ``client_msg_id``) and answered only
 after the commit: for a socket, the dispatcher acks it on its way out
 (``Origin``), in commit order; a repeat returns the original.
@@ -16,7 +23,7 @@ from chatter.actors.socket import Socket
 from chatter.actors.system import ChatSystem
 from chatter.service import permissions
 from chatter.store.base import Store
-from chatter.store.models import EventPage, MessageRow, PostResult, Seq, Username
+from chatter.store.models import AroundPage, EventPage, MessageRow, PostResult, Seq, Username
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +41,35 @@ class Messages:
         self.system = system
 
     async def send(self, sender: Username, room: str, client_msg_id: str, body: str,
-                   socket: Socket | None = None, started: float | None = None) -> PostResult:
-        """Store a message once; ``socket`` is the one it came from (acked after the commit)."""
+                   socket: Socket | None = None, started: float | None = None, reply_to: int | None = None
+                   ) -> PostResult:
+        """Store a message once; ``socket`` is the one it came from (acked after the commit).
+
+        ``reply_to``: a message of the same room that is not deleted (else Invalid).
+        """
         origin = Origin(socket, started if started is not None else trio.current_time()) if socket else None
         return await self.store.post_message(sender, room, client_msg_id, body, rule=permissions.may_post,
-                                             origin=origin)
+                                             origin=origin, reply_to=reply_to)
+
+    async def edit(self, actor: Username, room: str, message_id: int, body: str) -> MessageRow:
+        """The message with its new body (unchanged, and no event, if the body is the same); author only."""
+        return await self.store.edit_message(actor, room, message_id, body, rule=permissions.may_edit_message)
+
+    async def delete(self, actor: Username, room: str, message_id: int) -> bool:
+        """Tombstone the message (author, owner or admin); False, and no event, if it already was."""
+        return await self.store.delete_message(actor, room, message_id, rule=permissions.may_delete_message)
+
+    async def react(self, actor: Username, room: str, message_id: int, emoji: str, on: bool) -> bool:
+        """Set ``actor``'s ``emoji`` reaction on or off; False, and no event, if it already was so."""
+        return await self.store.set_reaction(actor, room, message_id, emoji, on, rule=permissions.may_react)
+
+    async def around(self, viewer: Username, room: str, message_id: int, limit: int) -> AroundPage:
+        """The message with up to ``limit // 2`` messages on each side (jumping to a reply's original)."""
+        return await self.store.messages_around(viewer, room, message_id, limit, rule=permissions.may_read)
+
+    async def mentions(self, viewer: Username, before: int | None, limit: int) -> tuple[list[MessageRow], bool]:
+        """The newest messages from others that mention ``viewer``, in rooms they are in; oldest first."""
+        return await self.store.mentions(viewer, before, limit)
 
     async def history(self, viewer: Username, room: str, before: int | None, limit: int
                       ) -> tuple[list[MessageRow], bool]:

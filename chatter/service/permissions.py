@@ -41,6 +41,9 @@ class Action(enum.Enum):
     ADD_MEMBER = "add_member"  # facts.new_role: "member" or "admin"
     SET_ROLE = "set_role"  # facts.target, facts.new_role; "owner" transfers ownership
     REMOVE_MEMBER = "remove_member"  # facts.target; the actor themself: leaving
+    EDIT_MESSAGE = "edit_message"  # facts.author: the message's sender
+    DELETE_MESSAGE = "delete_message"
+    REACT = "react"
 
 
 def _not_for_dm(kind: str | None, what: str) -> ChatError | None:
@@ -67,6 +70,13 @@ def decide(action: Action, facts: RoomFacts) -> ChatError | None:
             return _set_role(role, facts)
         case Action.REMOVE_MEMBER:
             return _remove_member(role, facts)
+        case Action.EDIT_MESSAGE:
+            return None if facts.actor == facts.author else Forbidden("only the author can edit a message")
+        case Action.DELETE_MESSAGE:
+            return None if facts.actor == facts.author or role in MANAGERS else Forbidden(
+                "only the author, the room's owner or an admin can delete a message")
+        case Action.REACT:
+            return None
         case _:
             assert_never(action)
 
@@ -121,3 +131,6 @@ may_delete = rule(Action.DELETE)
 may_add_member = rule(Action.ADD_MEMBER)
 may_set_role = rule(Action.SET_ROLE)
 may_remove_member = rule(Action.REMOVE_MEMBER)
+may_edit_message = rule(Action.EDIT_MESSAGE)
+may_delete_message = rule(Action.DELETE_MESSAGE)
+may_react = rule(Action.REACT)

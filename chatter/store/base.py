@@ -26,6 +26,7 @@ import trio
 from chatter.errors import Invalid
 from chatter.store import queries as q
 from chatter.store.models import (
+    AroundPage,
     EventPage,
     EventRow,
     MemberRow,
@@ -81,7 +82,17 @@ class Store(Protocol):
     async def history(self, viewer: Username, room: str, before: int | None, limit: int, *, rule: Rule
                       ) -> tuple[list[MessageRow], bool]: ...
     async def post_message(self, sender: Username, room: str, client_msg_id: str, body: str, *, rule: Rule,
-                           origin: object = None) -> PostResult: ...
+                           origin: object = None, reply_to: int | None = None) -> PostResult: ...
+    async def get_message(self, viewer: Username, room: str, message_id: int, *, rule: Rule) -> MessageRow: ...
+    async def edit_message(self, actor: Username, room: str, message_id: int, body: str, *, rule: Rule,
+                           origin: object = None) -> MessageRow: ...
+    async def delete_message(self, actor: Username, room: str, message_id: int, *, rule: Rule,
+                             origin: object = None) -> bool: ...
+    async def set_reaction(self, actor: Username, room: str, message_id: int, emoji: str, on: bool, *,
+                           rule: Rule, origin: object = None) -> bool: ...
+    async def messages_around(self, viewer: Username, room: str, message_id: int, limit: int, *, rule: Rule
+                              ) -> AroundPage: ...
+    async def mentions(self, viewer: Username, before: int | None, limit: int) -> tuple[list[MessageRow], bool]: ...
     async def mark_read(self, username: Username, room: str, up_to: int, *, rule: Rule) -> int: ...
     async def events_for_user(self, username: Username, since: int, limit: int) -> EventPage: ...
     async def members_at(self, room: RoomId, seq: int) -> frozenset[Username]: ...
@@ -178,8 +189,38 @@ class StoreBase:
         return await self._read(q.history, viewer, room, before, limit, rule)
 
     async def post_message(self, sender: Username, room: str, client_msg_id: str, body: str, *, rule: Rule,
-                           origin: object = None) -> PostResult:
-        return await self._write(q.post_message, sender, room, client_msg_id, body, utc_now(), rule, origin=origin)
+                           origin: object = None, reply_to: int | None = None) -> PostResult:
+        return await self._write(q.post_message, sender, room, client_msg_id, body, utc_now(), rule, reply_to,
+                                 origin=origin)
+
+    # -- working with messages (PROTOCOL 10).  ``rule`` sees the room's facts with the
+    # message's ``author``; the store checks what the data says (unknown, other room, deleted).
+
+    async def get_message(self, viewer: Username, room: str, message_id: int, *, rule: Rule) -> MessageRow:
+        return await self._read(q.get_message, viewer, room, message_id, rule)
+
+    async def edit_message(self, actor: Username, room: str, message_id: int, body: str, *, rule: Rule,
+                           origin: object = None) -> MessageRow:
+        """The message as edited (unchanged, with no event, when the body is the same)."""
+        return await self._write(q.edit_message, actor, room, message_id, body, utc_now(), rule, origin=origin)
+
+    async def delete_message(self, actor: Username, room: str, message_id: int, *, rule: Rule,
+                             origin: object = None) -> bool:
+        """Whether the message was deleted now (False: it already was; no event)."""
+        return await self._write(q.delete_message, actor, room, message_id, rule, origin=origin)
+
+    async def set_reaction(self, actor: Username, room: str, message_id: int, emoji: str, on: bool, *,
+                           rule: Rule, origin: object = None) -> bool:
+        """Whether the reaction changed (False: it already was in that state; no event)."""
+        return await self._write(q.set_reaction, actor, room, message_id, emoji, on, rule, origin=origin)
+
+    async def messages_around(self, viewer: Username, room: str, message_id: int, limit: int, *, rule: Rule
+                              ) -> AroundPage:
+        return await self._read(q.messages_around, viewer, room, message_id, limit, rule)
+
+    async def mentions(self, viewer: Username, before: int | None, limit: int) -> tuple[list[MessageRow], bool]:
+        """Only the viewer's own rooms: no rule to ask."""
+        return await self._read(q.mentions_page, viewer, before, limit)
 
     async def mark_read(self, username: Username, room: str, up_to: int, *, rule: Rule) -> int:
         return await self._write(q.mark_read, username, room, up_to, rule)

@@ -7,11 +7,11 @@ of what clients receive for it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NewType
 
 from chatter.errors import ChatError
-from chatter.wire import Member, Message, MessageEvent, Room
+from chatter.wire import Member, Message, MessageEvent, Reaction, Room
 
 Username = NewType("Username", str)
 RoomId = NewType("RoomId", str)
@@ -37,6 +37,7 @@ class RoomFacts:
     target: str | None = None  # the member acted on (role changes, removals)
     target_role: str | None = None  # that member's role; None when they are not in the room
     new_role: str | None = None  # the role being given (adding a member, changing a role)
+    author: str | None = None  # the sender of the message acted on (edit, delete, react)
 
     @property
     def is_self(self) -> bool:
@@ -71,7 +72,15 @@ class MemberRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReactionRow:
+    emoji: str
+    users: tuple[Username, ...]  # in the order they reacted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MessageRow:
+    """A message as it is now.  A tombstone (``deleted``) has body "", no mentions and no reactions."""
+
     id: MessageId
     seq: Seq
     room: RoomId
@@ -79,15 +88,26 @@ class MessageRow:
     body: str
     client_msg_id: str
     created_at: str
+    edited_at: str | None = None
+    deleted: bool = False
+    reply_to: MessageId | None = None
+    mentions: tuple[Username, ...] = ()  # in order of first appearance
+    reactions: tuple[ReactionRow, ...] = ()  # in the order each emoji was first used
 
     def wire(self) -> Message:
         return Message(id=self.id, seq=self.seq, room=self.room, sender=self.sender, body=self.body,
-                       client_msg_id=self.client_msg_id, created_at=self.created_at)
+                       client_msg_id=self.client_msg_id, created_at=self.created_at, edited_at=self.edited_at,
+                       deleted=self.deleted, reply_to=self.reply_to, mentions=list(self.mentions),
+                       reactions=[Reaction(emoji=r.emoji, users=list(r.users)) for r in self.reactions],
+                       attachments=[])
 
     def event(self) -> MessageEvent:
-        """The durable ``message`` event that announced this message."""
+        """The durable ``message`` event that announces this message (as stored; see ``queries._emit``)."""
         return MessageEvent(seq=self.seq, id=self.id, room=self.room, sender=self.sender, body=self.body,
-                            client_msg_id=self.client_msg_id, created_at=self.created_at)
+                            client_msg_id=self.client_msg_id, created_at=self.created_at, edited_at=self.edited_at,
+                            deleted=self.deleted, reply_to=self.reply_to, mentions=list(self.mentions),
+                            reactions=[Reaction(emoji=r.emoji, users=list(r.users)) for r in self.reactions],
+                            attachments=[])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,11 +119,12 @@ class RoomRow:
     members: tuple[MemberRow, ...]
     last_message: MessageRow | None
     unread: int
+    mentions: int = 0  # unread messages from others that mention the viewer
 
     def wire(self) -> Room:
         return Room(id=self.id, kind=self.kind, name=self.name, members=[m.wire() for m in self.members],
                     last_message=None if self.last_message is None else self.last_message.wire(),
-                    unread=self.unread, created_at=self.created_at)
+                    unread=self.unread, created_at=self.created_at, mentions=self.mentions)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,12 +134,16 @@ class EventRow:
     ``data`` stays a plain dict, as read from the events table: the stored
     format of existing databases, written from a ``chatter.wire`` struct
     (``queries._emit``).  ``wire()`` is the frame exactly as sent.
+    ``raw``: the stored JSON text of ``data`` when the row came from (or went
+    to) the table, so ``frames.encode_event`` splices the frame instead of
+    re-encoding the dict (half the cost of serving a resume); not compared.
     """
 
     seq: Seq
     room: RoomId
     type: str
     data: dict[str, Any]
+    raw: str | None = field(default=None, compare=False, repr=False)
 
     def wire(self) -> dict[str, Any]:
         return {"type": self.type, "seq": self.seq, **self.data}
@@ -132,6 +157,16 @@ class EventPage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AroundPage:
+    """A message with up to ``limit // 2`` messages on each side, in ascending id order."""
+
+    messages: tuple[MessageRow, ...]
+    has_more_before: bool
+    has_more_after: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PostResult:
     message: MessageRow
     created: bool  # False when an idempotent repeat returned the original
+

@@ -13,6 +13,7 @@ only what the data says: a user that does not exist, a member already in.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import secrets
 import sqlite3
@@ -22,15 +23,18 @@ from typing import Any, cast
 import msgspec
 import orjson
 
+from chatter import markup
 from chatter.errors import Conflict, Invalid, NotFound, Unavailable
 from chatter.store import schema
 from chatter.store.models import (
+    AroundPage,
     EventPage,
     EventRow,
     MemberRow,
     MessageId,
     MessageRow,
     PostResult,
+    ReactionRow,
     Role,
     RoomFacts,
     RoomId,
@@ -47,6 +51,9 @@ from chatter.wire import (
     MemberAddedEvent,
     MemberRemovedEvent,
     MemberUpdatedEvent,
+    MessageDeletedEvent,
+    MessageUpdatedEvent,
+    ReactionEvent,
     ReadEvent,
     RoomDeletedEvent,
     RoomUpdatedEvent,
@@ -65,6 +72,9 @@ def configure(db: sqlite3.Connection, *, busy_timeout: float, wal: bool) -> None
     if wal:
         db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = FULL")
+    # A deleted message's body must be gone from the file, not left in a freed page
+    # (PROTOCOL 10): SQLite zeroes what it frees.  Only deletions pay for it.
+    db.execute("PRAGMA secure_delete = ON")
 
 
 def schema_version(db: sqlite3.Connection) -> int:
@@ -141,22 +151,25 @@ def _next_seq(db: sqlite3.Connection) -> Seq:
     return Seq(head(db) + 1)
 
 
-def _emit(db: sqlite3.Connection, event: DurableEvent) -> EventRow:
+def _emit(db: sqlite3.Connection, event: DurableEvent, message: int | None = None) -> EventRow:
     """Append a durable event, built by the caller from its ``chatter.wire`` struct with ``seq=_next_seq(db)``.
 
     The row keeps the format of every existing database: ``data`` is the
     frame's JSON without ``type`` and ``seq``, keys in the struct's order.
     The seq is written explicitly (it is the AUTOINCREMENT's next value) so
     that the frame, which carries it, is complete before the row is.
+    ``message``: the message an edit, deletion or reaction is about (``events.message``),
+    so deleting the message finds the events that hold its body or reactions.
     """
     if event.seq != _next_seq(db):
         raise RuntimeError(f"event built with seq {event.seq}, but the next seq is {_next_seq(db)}")
     kind = tag(event)
     data = msgspec.structs.asdict(event)
     del data["seq"]
-    db.execute("INSERT INTO events (seq, room, type, data) VALUES (?, ?, ?, ?)",
-               (event.seq, event.room, kind, orjson.dumps(data).decode()))
-    return EventRow(seq=Seq(event.seq), room=RoomId(event.room), type=kind, data=data)
+    raw = orjson.dumps(data).decode()
+    db.execute("INSERT INTO events (seq, room, type, data, message) VALUES (?, ?, ?, ?, ?)",
+               (event.seq, event.room, kind, raw, message))
+    return EventRow(seq=Seq(event.seq), room=RoomId(event.room), type=kind, data=data, raw=raw)
 
 
 def events_for_user(db: sqlite3.Connection, username: Username, since: int, limit: int) -> EventPage:
@@ -183,7 +196,7 @@ def events_for_user(db: sqlite3.Connection, username: Username, since: int, limi
         streams.append(rows)
     merged = list(heapq.merge(*streams))
     page = merged[:limit]
-    events = tuple(EventRow(seq=Seq(s), room=RoomId(r), type=t, data=orjson.loads(d)) for s, r, t, d in page)
+    events = tuple(EventRow(seq=Seq(s), room=RoomId(r), type=t, data=orjson.loads(d), raw=d) for s, r, t, d in page)
     return EventPage(events=events, head=now_head, has_more=len(merged) > limit)
 
 
@@ -331,12 +344,14 @@ def enforce(rule: Rule, facts_: RoomFacts) -> RoomFacts:
     return facts_
 
 
-_MSG_COLS = "id, seq, room, sender, body, client_msg_id, created_at"
+_MSG_COLS = "id, seq, room, sender, body, client_msg_id, created_at, edited_at, deleted, reply_to"
 
 
 def _message(row: tuple[Any, ...]) -> MessageRow:
+    """A message row without its mentions and reactions (``_hydrate`` adds them)."""
     return MessageRow(id=MessageId(row[0]), seq=Seq(row[1]), room=RoomId(row[2]), sender=Username(row[3]),
-                      body=row[4], client_msg_id=row[5], created_at=row[6])
+                      body=row[4], client_msg_id=row[5], created_at=row[6], edited_at=row[7],
+                      deleted=bool(row[8]), reply_to=None if row[9] is None else MessageId(row[9]))
 
 
 def _members(db: sqlite3.Connection, room: str) -> tuple[MemberRow, ...]:
@@ -364,13 +379,13 @@ def _room(db: sqlite3.Connection, room: str, viewer: Username) -> RoomRow:
     last = None
     if last_id is not None:
         mrow = db.execute(f"SELECT {_MSG_COLS} FROM messages WHERE id = ?", (last_id,)).fetchone()  # noqa: S608
-        last = _message(mrow) if mrow else None
+        last = _hydrate(db, [_message(mrow)])[0] if mrow else None
     me = next(m for m in members if m.username == viewer)
     unread = db.execute(
         "SELECT COUNT(*) FROM messages WHERE room = ? AND id > ? AND sender != ?", (rid, me.read_up_to, viewer)
     ).fetchone()[0]
     return RoomRow(id=RoomId(rid), kind=kind, name=name, created_at=created_at, members=members,
-                   last_message=last, unread=int(unread))
+                   last_message=last, unread=int(unread), mentions=_unread_mentions(db, rid, viewer, me.read_up_to))
 
 
 def list_rooms(db: sqlite3.Connection, viewer: Username) -> list[RoomRow]:
@@ -506,29 +521,40 @@ def history(db: sqlite3.Connection, viewer: Username, room: str, before: int | N
         (room, before if before is not None else 2**63 - 1, limit + 1),
     ).fetchall()
     has_more = len(rows) > limit
-    return [_message(r) for r in reversed(rows[:limit])], has_more
+    return _hydrate(db, [_message(r) for r in reversed(rows[:limit])]), has_more
 
 
 def post_message(db: sqlite3.Connection, sender: Username, room: str, client_msg_id: str, body: str, now: str,
-                 rule: Rule) -> tuple[PostResult, Events]:
-    """Store a message once per (sender, client_msg_id); a repeat returns the original."""
+                 rule: Rule, reply_to: int | None = None) -> tuple[PostResult, Events]:
+    """Store a message once per (sender, client_msg_id); a repeat returns the original.
+
+    A repeat of a message deleted since is answered with its tombstone (the
+    retry of a send that was committed); ``reply_to`` must be a message of the
+    same room that is not deleted, and is part of what a repeat must match.
+    """
     row = db.execute(f"SELECT {_MSG_COLS} FROM messages WHERE sender = ? AND client_msg_id = ?",  # noqa: S608
                      (sender, client_msg_id)).fetchone()
     if row is not None:
         original = _message(row)
-        if original.room != room or original.body != body:
+        if original.room != room or (not original.deleted and (
+                original.body != body or original.reply_to != reply_to)):
             raise Conflict("client_msg_id was already used for a different message")
         enforce(rule, facts(db, room, sender))
-        return PostResult(message=original, created=False), []
+        return PostResult(message=_hydrate(db, [original])[0], created=False), []
     enforce(rule, facts(db, room, sender))
     rid = RoomId(room)
+    if reply_to is not None:
+        _require_reply_target(db, rid, reply_to)
     seq = _next_seq(db)
     cur = db.execute(
-        "INSERT INTO messages (seq, room, sender, body, client_msg_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (seq, room, sender, body, client_msg_id, now),
+        "INSERT INTO messages (seq, room, sender, body, client_msg_id, created_at, reply_to) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (seq, room, sender, body, client_msg_id, now, reply_to),
     )
-    msg = MessageRow(id=MessageId(int(cur.lastrowid or 0)), seq=seq, room=rid, sender=sender, body=body,
-                     client_msg_id=client_msg_id, created_at=now)
+    mid = MessageId(int(cur.lastrowid or 0))
+    msg = MessageRow(id=mid, seq=seq, room=rid, sender=sender, body=body, client_msg_id=client_msg_id,
+                     created_at=now, reply_to=None if reply_to is None else MessageId(reply_to),
+                     mentions=_record_mentions(db, rid, mid, body))
     ev = _emit(db, msg.event())
     db.execute("UPDATE rooms SET activity_seq = ?, last_message = ? WHERE id = ?", (ev.seq, msg.id, room))
     return PostResult(message=msg, created=True), [ev]
@@ -547,3 +573,207 @@ def mark_read(db: sqlite3.Connection, username: Username, room: str, up_to: int,
     db.execute("UPDATE members SET read_up_to = ? WHERE room = ? AND username = ?", (target, room, username))
     rid = RoomId(room)
     return target, [_emit(db, ReadEvent(seq=_next_seq(db), room=rid, user=username, up_to=target))]
+
+
+# -- working with messages: edits, deletions, reactions, replies, mentions (PROTOCOL 10) --
+#
+# Each write reads the rows it decides on inside its transaction, asks the
+# caller's permission rule on the room's facts with the message's ``author``, and appends
+# exactly one durable event -- or none for a no-op (an unchanged body, a
+# reaction already in the requested state, a message already deleted).
+
+
+def _ids_json(ids: Sequence[int]) -> str:
+    return orjson.dumps(list(ids)).decode()
+
+
+def _hydrate(db: sqlite3.Connection, msgs: list[MessageRow]) -> list[MessageRow]:
+    """The messages with their mentions and reactions: two indexed queries for a whole page."""
+    live = [m.id for m in msgs if not m.deleted]
+    if not live:
+        return msgs
+    ids = _ids_json(live)
+    mentions: dict[int, list[Username]] = {}
+    for mid, username in db.execute(
+            "SELECT message, username FROM mentions WHERE message IN (SELECT value FROM json_each(?)) "
+            "ORDER BY message, position", (ids,)):
+        mentions.setdefault(mid, []).append(Username(username))
+    reactions: dict[int, dict[str, list[Username]]] = {}
+    for mid, emoji, username in db.execute(
+            "SELECT message, emoji, username FROM reactions WHERE message IN (SELECT value FROM json_each(?)) "
+            "ORDER BY seq", (ids,)):
+        reactions.setdefault(mid, {}).setdefault(emoji, []).append(Username(username))
+    if not mentions and not reactions:
+        return msgs
+    return [m if m.id not in mentions and m.id not in reactions else dataclasses.replace(
+        m, mentions=tuple(mentions.get(m.id, ())),
+        reactions=tuple(ReactionRow(emoji=e, users=tuple(u)) for e, u in reactions.get(m.id, {}).items()))
+        for m in msgs]
+
+
+def _unread_mentions(db: sqlite3.Connection, room: str, viewer: Username, read_up_to: int) -> int:
+    """Messages from others after the read cursor that mention ``viewer`` (one range of mentions_by_user_room)."""
+    row = db.execute(
+        "SELECT COUNT(*) FROM mentions n JOIN messages m ON m.id = n.message "
+        "WHERE n.username = ? AND n.room = ? AND n.message > ? AND m.sender != ?",
+        (viewer, room, read_up_to, viewer)).fetchone()
+    return int(row[0])
+
+
+def _record_mentions(db: sqlite3.Connection, room: RoomId, message: MessageId, body: str) -> tuple[Username, ...]:
+    """Store who ``body`` mentions among the room's current members; return them in order."""
+    candidates = markup.mention_candidates(body)
+    if not candidates:
+        return ()
+    members = {r[0] for r in db.execute(
+        "SELECT username FROM members WHERE room = ? AND username IN (SELECT value FROM json_each(?))",
+        (room, orjson.dumps(candidates).decode()))}
+    found = tuple(Username(c) for c in candidates if c in members)
+    db.executemany("INSERT INTO mentions (message, username, room, position) VALUES (?, ?, ?, ?)",
+                   [(message, u, room, i) for i, u in enumerate(found)])
+    return found
+
+
+def _require_reply_target(db: sqlite3.Connection, room: RoomId, reply_to: int) -> None:
+    row = db.execute("SELECT room, deleted FROM messages WHERE id = ?", (reply_to,)).fetchone()
+    if row is None or row[0] != room or row[1]:
+        # Not NotFound: the room is the one being written to; the reply target is bad input.
+        raise Invalid("reply_to must be a message of this room that is not deleted")
+
+
+def _target(db: sqlite3.Connection, actor: Username, room: str, message_id: int, rule: Rule
+            ) -> tuple[RoomFacts, MessageRow]:
+    """The room's facts with the message's author, and the message.
+
+    Outsiders get the rule's answer (NotFound "room not found") before the
+    message is looked at, so a message id reveals nothing about other rooms;
+    members get NotFound "message not found" for an id that is not in this room.
+    """
+    known = facts(db, room, actor)
+    if known.role is None:
+        enforce(rule, known)
+        raise NotFound("room not found")  # whatever the rule says, there is no room to act in
+    row = db.execute(f"SELECT {_MSG_COLS} FROM messages WHERE id = ?", (message_id,)).fetchone()  # noqa: S608
+    if row is None or row[2] != room:
+        raise NotFound("message not found")
+    msg = _message(row)
+    return dataclasses.replace(known, author=msg.sender), msg
+
+
+def get_message(db: sqlite3.Connection, viewer: Username, room: str, message_id: int, rule: Rule) -> MessageRow:
+    """One message as it is now (tombstones included)."""
+    known, msg = _target(db, viewer, room, message_id, rule)
+    enforce(rule, known)
+    return _hydrate(db, [msg])[0]
+
+
+def edit_message(db: sqlite3.Connection, actor: Username, room: str, message_id: int, body: str, now: str,
+                 rule: Rule) -> tuple[MessageRow, Events]:
+    """Replace a message's body and recompute its mentions; one ``message_updated``, none if unchanged.
+
+    ``body`` is valid already (the caller's ``validation.body``: trimmed, 1..4000
+    characters).  A deleted message is NotFound (PROTOCOL 10), whoever asks.
+    """
+    known, msg = _target(db, actor, room, message_id, rule)
+    if msg.deleted:
+        raise NotFound("message not found")
+    enforce(rule, known)
+    if body == msg.body:
+        return _hydrate(db, [msg])[0], []
+    rid, mid = RoomId(room), msg.id
+    db.execute("UPDATE messages SET body = ?, edited_at = ? WHERE id = ?", (body, now, mid))
+    db.execute("DELETE FROM mentions WHERE message = ?", (mid,))
+    mentions = _record_mentions(db, rid, mid, body)
+    ev = _emit(db, MessageUpdatedEvent(seq=_next_seq(db), room=rid, id=mid, body=body, edited_at=now,
+                                       mentions=list(mentions)), message=mid)
+    edited = dataclasses.replace(msg, body=body, edited_at=now, mentions=mentions)
+    return _hydrate(db, [edited])[0], [ev]
+
+
+def delete_message(db: sqlite3.Connection, actor: Username, room: str, message_id: int, rule: Rule
+                   ) -> tuple[bool, Events]:
+    """Make a message a tombstone; one ``message_deleted``, none if it already was (returns whether it changed).
+
+    Its body goes from every row that held it: the message (body ''), its
+    ``message`` event (rewritten as the tombstone, keeping its seq), its
+    ``message_updated`` events, and its mentions and reactions with their
+    ``reaction`` events (deleted: the tombstone supersedes them).  Replies to
+    it keep their ``reply_to``: they now quote a tombstone.
+    """
+    known, msg = _target(db, actor, room, message_id, rule)
+    if msg.deleted:
+        return False, []
+    enforce(rule, known)
+    mid = msg.id
+    db.execute("UPDATE messages SET body = '', deleted = 1, edited_at = NULL, reply_to = NULL WHERE id = ?", (mid,))
+    db.execute("DELETE FROM mentions WHERE message = ?", (mid,))
+    db.execute("DELETE FROM reactions WHERE message = ?", (mid,))
+    db.execute("DELETE FROM events WHERE message = ? AND type IN ('message_updated', 'reaction')", (mid,))
+    tombstone = dataclasses.replace(msg, body="", deleted=True, edited_at=None, reply_to=None)
+    data = msgspec.structs.asdict(tombstone.event())
+    del data["seq"]
+    db.execute("UPDATE events SET data = ? WHERE seq = ? AND type = 'message'", (orjson.dumps(data).decode(), msg.seq))
+    ev = _emit(db, MessageDeletedEvent(seq=_next_seq(db), room=RoomId(room), id=mid), message=mid)
+    return True, [ev]
+
+
+def set_reaction(db: sqlite3.Connection, actor: Username, room: str, message_id: int, emoji: str, on: bool,
+                 rule: Rule) -> tuple[bool, Events]:
+    """Add (``on``) or remove the actor's reaction; one ``reaction`` event, none if it already was so.
+
+    ``emoji`` is normalised (``markup.reaction_emoji``); a message holds at most
+    ``markup.MAX_REACTIONS`` distinct emoji.  A deleted message is NotFound.
+    """
+    emoji = markup.reaction_emoji(emoji)
+    known, msg = _target(db, actor, room, message_id, rule)
+    if msg.deleted:
+        raise NotFound("message not found")
+    enforce(rule, known)
+    mid = msg.id
+    present = db.execute("SELECT 1 FROM reactions WHERE message = ? AND emoji = ? AND username = ?",
+                         (mid, emoji, actor)).fetchone() is not None
+    if present == on:
+        return False, []
+    if on:
+        used = {r[0] for r in db.execute("SELECT DISTINCT emoji FROM reactions WHERE message = ?", (mid,))}
+        if emoji not in used and len(used) >= markup.MAX_REACTIONS:
+            raise Invalid(f"a message can have at most {markup.MAX_REACTIONS} different emoji")
+    ev = _emit(db, ReactionEvent(seq=_next_seq(db), room=RoomId(room), id=mid, emoji=emoji, user=actor, on=on),
+               message=mid)
+    if on:
+        db.execute("INSERT INTO reactions (message, emoji, username, seq) VALUES (?, ?, ?, ?)",
+                   (mid, emoji, actor, ev.seq))
+    else:
+        db.execute("DELETE FROM reactions WHERE message = ? AND emoji = ? AND username = ?", (mid, emoji, actor))
+    return True, [ev]
+
+
+def messages_around(db: sqlite3.Connection, viewer: Username, room: str, message_id: int, limit: int,
+                    rule: Rule) -> AroundPage:
+    """The message with up to ``limit // 2`` messages on each side (PROTOCOL 10 ``around=``), ascending."""
+    known, target = _target(db, viewer, room, message_id, rule)
+    enforce(rule, known)
+    half = limit // 2
+    before = db.execute(
+        f"SELECT {_MSG_COLS} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?",  # noqa: S608
+        (room, target.id, half + 1)).fetchall()
+    after = db.execute(
+        f"SELECT {_MSG_COLS} FROM messages WHERE room = ? AND id > ? ORDER BY id LIMIT ?",  # noqa: S608
+        (room, target.id, half + 1)).fetchall()
+    page = [_message(r) for r in reversed(before[:half])] + [target] + [_message(r) for r in after[:half]]
+    return AroundPage(messages=tuple(_hydrate(db, page)), has_more_before=len(before) > half,
+                      has_more_after=len(after) > half)
+
+
+def mentions_page(db: sqlite3.Connection, viewer: Username, before: int | None, limit: int
+                  ) -> tuple[list[MessageRow], bool]:
+    """The ``limit`` newest messages from others that mention ``viewer`` with ``id < before``, in the rooms
+    they are in now; ascending id order, as ``history``."""
+    rows = db.execute(
+        f"SELECT {', '.join('m.' + c for c in _MSG_COLS.split(', '))} FROM mentions n "  # noqa: S608
+        "JOIN messages m ON m.id = n.message "
+        "JOIN members mb ON mb.room = n.room AND mb.username = n.username "
+        "WHERE n.username = ? AND n.message < ? AND m.sender != ? ORDER BY n.message DESC LIMIT ?",
+        (viewer, before if before is not None else 2**63 - 1, viewer, limit + 1),
+    ).fetchall()
+    return _hydrate(db, [_message(r) for r in reversed(rows[:limit])]), len(rows) > limit

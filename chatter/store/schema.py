@@ -62,7 +62,8 @@ Full-text search, for the search feature (checked by tests/store/test_schema.py)
   beside unicode61) needs its own virtual table and triggers written by hand.
   Filling the index runs inside the migration's transaction: one long write
   at upgrade time on a large database.  The update trigger re-indexes a row
-  on any UPDATE of it (no path updates messages today).
+  on any UPDATE of it: an edit indexes the new body, and a deletion (body
+  '') takes the old one out of the index (tests/store/test_schema.py).
 """
 
 from __future__ import annotations
@@ -174,7 +175,64 @@ def _v2_name_search_key(db: Database) -> None:
     users.create_index(["name_key"], index_name="users_by_name_key")
 
 
+# Step 3's new tables, as DDL: WITHOUT ROWID and ON DELETE CASCADE (Table.create has neither).
+_V3_TABLES = (
+    # One row per (message, emoji, user); ``seq`` is the reaction event's, so chips keep the order
+    # in which each emoji was first used and users the order in which they reacted.
+    """CREATE TABLE reactions (
+        message  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        emoji    TEXT NOT NULL,
+        username TEXT NOT NULL,
+        seq      INTEGER NOT NULL,
+        PRIMARY KEY (message, emoji, username)
+    ) WITHOUT ROWID""",
+    # One row per member mentioned by a message; ``position`` is the order of first appearance.
+    # ``room`` is the message's, copied so that the unread count of a room is one index range.
+    """CREATE TABLE mentions (
+        message  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        room     TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (message, username)
+    ) WITHOUT ROWID""",
+)
+
+
+def _v3_message_actions(db: Database) -> None:
+    """Edits, deletions, reactions, replies and mentions (PROTOCOL section 10).
+
+    - messages gain ``edited_at``, ``deleted`` (a tombstone keeps its row with
+      body '') and ``reply_to``;
+    - ``reactions`` and ``mentions`` (DDL above); mentions are indexed by
+      (username, room, message) for a room's unread mentions from its read
+      cursor, and by (username, message) for the newest-first mentions page;
+    - events gain ``message``: the message a ``message_updated``, ``message_deleted``
+      or ``reaction`` event is about, so deleting a message finds every event
+      that holds its body or its reactions (a partial index: other events keep
+      NULL and cost nothing in it; the ``message`` event itself is found by
+      ``messages.seq``).  sqlite-utils' create_index has no WHERE, hence DDL;
+    - stored ``message`` events gain the new Message fields with the values of
+      a message that was never edited, so a resume from any ``since`` serves
+      one shape (one UPDATE of every message event: a long write on a large
+      database, once; the resume path itself stays a plain read).
+    """
+    messages = db.table("messages")
+    messages.add_column("edited_at", str)
+    messages.add_column("deleted", int, not_null_default=0)
+    messages.add_column("reply_to", int)
+    for ddl in _V3_TABLES:
+        db.execute(ddl)
+    db.table("mentions").create_index(["username", "room", "message"], index_name="mentions_by_user_room")
+    db.table("mentions").create_index(["username", "message"], index_name="mentions_by_user")
+    db.table("events").add_column("message", int)
+    db.execute("CREATE INDEX events_by_message ON events(message) WHERE message IS NOT NULL")
+    db.execute("""UPDATE events SET data = json_set(data, '$.edited_at', json('null'), '$.deleted', json('false'),
+                  '$.reply_to', json('null'), '$.mentions', json('[]'), '$.reactions', json('[]'),
+                  '$.attachments', json('[]')) WHERE type = 'message'""")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_initial,  # 1
     _v2_name_search_key,  # 2
+    _v3_message_actions,  # 3
 )

@@ -20,21 +20,28 @@ import msgspec
 
 from chatter.wire.rest import (
     AddMember,
+    AroundQuery,
     ChangePassword,
     CreateRoom,
+    EditMessage,
     Error,
     ErrorBody,
     EventsQuery,
+    File,
     Health,
     History,
+    HistoryAround,
     HistoryQuery,
     Login,
     LoginResult,
     MarkRead,
     Member,
+    MentionList,
+    MentionsQuery,
     Message,
     OpenDm,
     PostMessage,
+    Reaction,
     Register,
     Rename,
     RenameRoom,
@@ -51,17 +58,23 @@ from chatter.wire.socket import (
     DURABLE_TYPES,
     AckEvent,
     ClientFrame,
+    DeleteFrame,
     DurableEvent,
+    EditFrame,
     ErrorEvent,
     Events,
     HelloFrame,
     MemberAddedEvent,
     MemberRemovedEvent,
     MemberUpdatedEvent,
+    MessageDeletedEvent,
     MessageEvent,
+    MessageUpdatedEvent,
     PingFrame,
     PongEvent,
     PresenceEvent,
+    ReactFrame,
+    ReactionEvent,
     ReadEvent,
     ReadFrame,
     ReadyEvent,
@@ -78,16 +91,19 @@ from chatter.wire.socket import (
 __all__ = [
     # REST responses
     "User", "Member", "Message", "Room", "UserEnvelope", "LoginResult", "UserList", "RoomList", "History",
-    "Events", "Health", "Error", "ErrorBody",
+    "Events", "Health", "Error", "ErrorBody", "Reaction", "File", "HistoryAround", "MentionList",
     # REST requests
     "Register", "Login", "Rename", "ChangePassword", "ResetPassword", "UserSearch", "CreateRoom", "OpenDm",
     "RenameRoom", "AddMember", "SetRole", "HistoryQuery", "PostMessage", "MarkRead", "EventsQuery",
+    "EditMessage", "MentionsQuery", "AroundQuery",
     # socket, client -> server
-    "ClientFrame", "HelloFrame", "SendFrame", "TypingFrame", "ReadFrame", "PingFrame",
+    "ClientFrame", "HelloFrame", "SendFrame", "TypingFrame", "ReadFrame", "PingFrame", "EditFrame", "DeleteFrame",
+    "ReactFrame",
     # socket, server -> client
     "ServerEvent", "DurableEvent", "DURABLE_TYPES", "ReadyEvent", "AckEvent", "MessageEvent", "ReadEvent",
     "MemberAddedEvent", "MemberRemovedEvent", "MemberUpdatedEvent", "RoomUpdatedEvent", "RoomDeletedEvent",
-    "TypingEvent", "PresenceEvent", "ResetEvent", "ErrorEvent", "PongEvent",
+    "TypingEvent", "PresenceEvent", "ResetEvent", "ErrorEvent", "PongEvent", "MessageUpdatedEvent",
+    "MessageDeletedEvent", "ReactionEvent",
     # helpers
     "encode", "tag", "REST_BODIES", "SOCKET_UNIONS",
 ]
@@ -96,7 +112,8 @@ __all__ = [
 REST_BODIES: tuple[type[msgspec.Struct], ...] = (
     User, Member, Message, Room, UserEnvelope, LoginResult, UserList, RoomList, History, Events, Health, Error,
     Register, Login, Rename, ChangePassword, ResetPassword, UserSearch, CreateRoom, OpenDm, RenameRoom, AddMember,
-    SetRole, HistoryQuery, PostMessage, MarkRead, EventsQuery,
+    SetRole, HistoryQuery, PostMessage, MarkRead, EventsQuery, Reaction, File, HistoryAround, MentionList,
+    EditMessage, MentionsQuery, AroundQuery,
 )
 # The socket's two discriminated unions, by the name they are published under.
 SOCKET_UNIONS: dict[str, Any] = {"ClientFrame": ClientFrame, "ServerEvent": ServerEvent}

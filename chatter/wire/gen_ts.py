@@ -33,8 +33,10 @@ from chatter.wire import (
     Events,
     Health,
     History,
+    HistoryAround,
     LoginResult,
     Member,
+    MentionList,
     Message,
     Room,
     RoomList,
@@ -48,7 +50,8 @@ OUT = Path(__file__).resolve().parents[2] / "ui" / "src" / "wire" / "generated.t
 REF = "#/components/schemas/{name}"
 # What the UI checks on receipt, and SendFrame (its limits); every struct they refer to comes along.
 VALIDATED: tuple[Any, ...] = (User, Member, Message, Room, UserEnvelope, LoginResult, UserList, RoomList, History,
-                              Events, Health, Error, SOCKET_UNIONS["ServerEvent"], SendFrame)
+                              HistoryAround, MentionList, Events, Health, Error, SOCKET_UNIONS["ServerEvent"],
+                              SendFrame)
 # The JSON Schema keywords ui/src/wire/schema.ts implements (annotations included).
 SUPPORTED = frozenset({"$ref", "anyOf", "discriminator", "enum", "const", "type", "properties", "required", "items",
                        "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "pattern",

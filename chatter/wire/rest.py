@@ -86,7 +86,27 @@ class Member(msgspec.Struct):
     read_up_to: Count
 
 
+class Reaction(msgspec.Struct):
+    """One emoji on a message and who reacted with it, in the order they did."""
+
+    emoji: str
+    users: list[str]
+
+
+class File(msgspec.Struct):
+    """An uploaded file (PROTOCOL section 12); no message carries one yet."""
+
+    id: str
+    name: str
+    size: Count
+    content_type: str
+    width: Count | None
+    height: Count | None
+
+
 class Message(msgspec.Struct):
+    """A message as it is now: edited body, or a tombstone (``deleted``, body "", no mentions or reactions)."""
+
     id: Id
     seq: Id
     room: str
@@ -94,6 +114,12 @@ class Message(msgspec.Struct):
     body: str
     client_msg_id: str
     created_at: Time
+    edited_at: Time | None
+    deleted: bool
+    reply_to: Id | None
+    mentions: list[str]
+    reactions: list[Reaction]
+    attachments: list[File]
 
 
 class Room(msgspec.Struct):
@@ -104,6 +130,7 @@ class Room(msgspec.Struct):
     last_message: Message | None
     unread: Count
     created_at: Time
+    mentions: Count  # unread messages (after your read_up_to) that mention you
 
 
 class ErrorBody(msgspec.Struct):
@@ -134,6 +161,21 @@ class RoomList(msgspec.Struct):
 
 
 class History(msgspec.Struct):
+    messages: list[Message]
+    has_more: bool
+
+
+class HistoryAround(msgspec.Struct):
+    """``GET /rooms/{id}/messages?around=``: the message with up to ``limit``/2 on each side."""
+
+    messages: list[Message]
+    has_more_before: bool
+    has_more_after: bool
+
+
+class MentionList(msgspec.Struct):
+    """``GET /mentions``: the newest messages that mention you, in ascending id order (like ``History``)."""
+
     messages: list[Message]
     has_more: bool
 
@@ -196,9 +238,27 @@ class HistoryQuery(msgspec.Struct):
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
 
 
+class AroundQuery(msgspec.Struct):
+    """``GET /rooms/{id}/messages?around=``: instead of ``before``, a message and its context."""
+
+    around: PositiveInt
+    limit: Annotated[int, Meta(ge=1, le=200)] = 50
+
+
 class PostMessage(msgspec.Struct):
+    # PROTOCOL 10's optional ``reply_to`` (the store and the socket's SendFrame take it) joins this
+    # body with the route that reads it: /openapi.json must not promise what the route ignores.
     client_msg_id: ClientMsgId
     body: Body
+
+
+class EditMessage(msgspec.Struct):
+    body: Body
+
+
+class MentionsQuery(msgspec.Struct):
+    before: Annotated[int, Meta(ge=1)] | None = None
+    limit: Annotated[int, Meta(ge=1, le=200)] = 50
 
 
 class MarkRead(msgspec.Struct):

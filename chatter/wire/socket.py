@@ -25,7 +25,23 @@ from typing import Annotated, TypeAlias
 import msgspec
 from msgspec import Meta
 
-from chatter.wire.rest import Body, ClientMsgId, Count, Id, PositiveInt, Role, RoomId, RoomKind, Time, User
+from chatter.wire.rest import (
+    Body,
+    ClientMsgId,
+    Count,
+    File,
+    Id,
+    PositiveInt,
+    Reaction,
+    Role,
+    RoomId,
+    RoomKind,
+    Time,
+    User,
+)
+
+# A reaction: exactly one emoji sequence (checked by the server against the Unicode emoji data).
+Emoji = Annotated[str, Meta(min_length=1, max_length=32, description="exactly one emoji")]
 
 # -- client -> server ----------------------------------------------------------
 
@@ -43,6 +59,31 @@ class SendFrame(msgspec.Struct, tag_field="type", tag="send"):
     room: RoomId
     client_msg_id: ClientMsgId
     body: Body
+    reply_to: Annotated[PositiveInt, Meta(description="a message of the same room that is not deleted")] | None = None
+
+
+class EditFrame(msgspec.Struct, tag_field="type", tag="edit"):
+    """Change the body of your message; answered by the durable ``message_updated`` (nothing if unchanged)."""
+
+    room: RoomId
+    id: PositiveInt
+    body: Body
+
+
+class DeleteFrame(msgspec.Struct, tag_field="type", tag="delete"):
+    """Delete a message (yours, or any as the room's owner or an admin); answered by ``message_deleted``."""
+
+    room: RoomId
+    id: PositiveInt
+
+
+class ReactFrame(msgspec.Struct, tag_field="type", tag="react"):
+    """Add (``on``) or remove your reaction; answered by ``reaction`` (nothing if already so)."""
+
+    room: RoomId
+    id: PositiveInt
+    emoji: Emoji
+    on: bool
 
 
 class TypingFrame(msgspec.Struct, tag_field="type", tag="typing"):
@@ -61,7 +102,8 @@ class PingFrame(msgspec.Struct, tag_field="type", tag="ping"):
     """Answered by ``pong``."""
 
 
-ClientFrame: TypeAlias = HelloFrame | SendFrame | TypingFrame | ReadFrame | PingFrame
+ClientFrame: TypeAlias = (HelloFrame | SendFrame | TypingFrame | ReadFrame | PingFrame | EditFrame | DeleteFrame
+                          | ReactFrame)
 
 
 # -- server -> client: answers and ephemeral events ----------------------------
@@ -127,12 +169,47 @@ class _Durable(msgspec.Struct, tag_field="type"):
 
 
 class MessageEvent(_Durable, tag="message"):
+    """A new message: all of ``Message``.  Stored as sent; a deleted message's is rewritten as its tombstone."""
+
     id: Id
     room: str
     sender: str
     body: str
     client_msg_id: str
     created_at: Time
+    edited_at: Time | None
+    deleted: bool
+    reply_to: Id | None
+    mentions: list[str]
+    reactions: list[Reaction]
+    attachments: list[File]
+
+
+class MessageUpdatedEvent(_Durable, tag="message_updated"):
+    """A message's body was edited; ``mentions`` are recomputed from it."""
+
+    room: str
+    id: Id
+    body: str
+    edited_at: Time
+    mentions: list[str]
+
+
+class MessageDeletedEvent(_Durable, tag="message_deleted"):
+    """The message is now a tombstone: body "", no mentions, reactions or attachments."""
+
+    room: str
+    id: Id
+
+
+class ReactionEvent(_Durable, tag="reaction"):
+    """``user`` added (``on``) or removed their ``emoji`` on message ``id``."""
+
+    room: str
+    id: Id
+    emoji: str
+    user: str
+    on: bool
 
 
 class ReadEvent(_Durable, tag="read"):
@@ -178,7 +255,8 @@ class RoomDeletedEvent(_Durable, tag="room_deleted"):
 
 
 DurableEvent: TypeAlias = (MessageEvent | ReadEvent | MemberAddedEvent | MemberRemovedEvent | MemberUpdatedEvent
-                           | RoomUpdatedEvent | RoomDeletedEvent)
+                           | RoomUpdatedEvent | RoomDeletedEvent | MessageUpdatedEvent | MessageDeletedEvent
+                           | ReactionEvent)
 ServerEvent: TypeAlias = (ReadyEvent | AckEvent | DurableEvent | TypingEvent | PresenceEvent | ResetEvent
                           | ErrorEvent | PongEvent)
 

@@ -196,7 +196,9 @@ async def test_send_acks_then_delivers_to_every_socket_of_every_member(tmp_path:
                 assert set(ack) == {"type", "client_msg_id", "id", "seq", "room", "created_at"}
                 msg = await ana.next("message")
                 assert msg == {"type": "message", "id": ack["id"], "seq": ack["seq"], "room": room, "sender": "ana",
-                               "body": "hi", "client_msg_id": "m-1", "created_at": ack["created_at"]}
+                               "body": "hi", "client_msg_id": "m-1", "created_at": ack["created_at"],
+                               "edited_at": None, "deleted": False, "reply_to": None, "mentions": [], "reactions": [],
+                               "attachments": []}
                 assert await ana2.next("message") == msg  # second tab
                 assert await ben.next("message") == msg
                 await cid.send({"type": "ping"})

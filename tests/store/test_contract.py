@@ -51,7 +51,8 @@ BIG = 10_000
 RULES = {"get_room": permissions.may_read, "history": permissions.may_read, "mark_read": permissions.may_read,
          "post_message": permissions.may_post, "rename_room": permissions.may_rename,
          "delete_room": permissions.may_delete, "add_member": permissions.may_add_member,
-         "set_role": permissions.may_set_role, "remove_member": permissions.may_remove_member}
+         "set_role": permissions.may_set_role, "remove_member": permissions.may_remove_member,
+         "get_message": permissions.may_read, "messages_around": permissions.may_read}
 
 
 class Ruled:

@@ -77,9 +77,13 @@ def old_database(path: Path, upto: int = len(old.MIGRATIONS)) -> dict[str, Any]:
         return schema_of(db)
 
 
-def new_database(path: Path) -> dict[str, Any]:
+LATEST = len(schema.MIGRATIONS)
+OLD = len(old.MIGRATIONS)  # the steps the frozen code made; the ones after it are the current code's
+
+
+def new_database(path: Path, steps: Any = schema.MIGRATIONS) -> dict[str, Any]:
     with opened(path) as db:
-        assert q.migrate(db, NOW) == len(schema.MIGRATIONS)
+        assert q.migrate(db, NOW, steps) == len(steps)
         return schema_of(db)
 
 
@@ -88,9 +92,9 @@ def versions(db: sqlite3.Connection) -> list[tuple[int, str]]:
 
 
 def test_a_new_database_has_the_schema_the_old_code_made(tmp_path: Path) -> None:
-    assert len(schema.MIGRATIONS) == len(old.MIGRATIONS) == 2
+    assert OLD == 2 and LATEST == 3
     made_old = old_database(tmp_path / "old.db")
-    made_new = new_database(tmp_path / "new.db")
+    made_new = new_database(tmp_path / "new.db", schema.MIGRATIONS[:OLD])
     assert made_new == made_old
     assert {o[1] for o in made_new["objects"]} >= {"meta", "users", "rooms", "members", "member_spans", "events",
                                                   "messages", "schema_version", "messages_by_room", "users_by_name_key"}
@@ -120,9 +124,9 @@ def test_the_comparison_sees_each_feature(tmp_path: Path, monkeypatch: pytest.Mo
     assert old_database(tmp_path / "changed.db") != made_old
 
 
-async def test_a_database_the_old_code_made_is_up_to_date(tmp_path: Path) -> None:
+async def test_a_database_the_old_code_made_gets_only_the_new_steps(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
-    made_old = old_database(path)
+    old_database(path)
     with opened(path) as db:
         epoch = q.get_meta(db, "epoch")
     cfg = load_config(env={}, use_file=False, overrides={"store.path": str(path)}).store
@@ -134,8 +138,9 @@ async def test_a_database_the_old_code_made_is_up_to_date(tmp_path: Path) -> Non
             await store.post_message("emilie", g.id, "c1", "hello", rule=permissions.may_post)
             assert [u.username for u in await store.search_users("ÉMI", 10)] == ["emilie"]
     with opened(path) as db:
-        assert versions(db) == [(1, "old"), (2, "old")]  # nothing ran again
-        assert schema_of(db) == made_old
+        assert [v for v in versions(db)][:OLD] == [(1, "old"), (2, "old")]  # nothing ran again
+        assert [v for v, _ in versions(db)] == [1, 2, 3]
+        assert schema_of(db) == new_database(tmp_path / "fresh.db")
 
 
 async def test_a_version_1_database_migrates_to_the_latest(tmp_path: Path) -> None:
@@ -152,7 +157,7 @@ async def test_a_version_1_database_migrates_to_the_latest(tmp_path: Path) -> No
             assert [u.username for u in await store.search_users("émi", 10)] == ["emilie"]
             assert [u.username for u in await store.search_users("GROSS", 10)] == ["strasse"]
     with opened(path) as db:
-        assert [v for v, _ in versions(db)] == [1, 2]
+        assert [v for v, _ in versions(db)] == [1, 2, 3]
         assert db.execute("SELECT username, name_key FROM users ORDER BY username").fetchall() == [
             ("bob", "bob"), ("emilie", "émilie"), ("strasse", "große straße".casefold())]
         assert schema_of(db) == new_database(tmp_path / "fresh.db")
@@ -168,11 +173,11 @@ def test_a_failing_step_leaves_nothing_behind(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="step 3 failed"):
             q.migrate(db, NOW, (*schema.MIGRATIONS, broken))
         assert not db.in_transaction
-        assert [v for v, _ in versions(db)] == [1, 2]  # the steps before it stay committed
+        assert [v for v, _ in versions(db)] == [1, 2, 3]  # the steps before it stay committed
         assert "nickname" not in {c[1] for c in db.execute("PRAGMA table_info(users)")}
         assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'messages_%' AND type != 'index'"
                           ).fetchall() == []
-        assert q.migrate(db, NOW) == 2
+        assert q.migrate(db, NOW) == LATEST
 
 
 def test_a_step_whose_error_ended_the_transaction_reports_that_error(tmp_path: Path) -> None:
@@ -186,7 +191,7 @@ def test_a_step_whose_error_ended_the_transaction_reports_that_error(tmp_path: P
     with opened(tmp_path / "t.db") as db:
         with pytest.raises(sqlite3.IntegrityError, match="negative x"):
             q.migrate(db, NOW, (*schema.MIGRATIONS, broken))
-        assert not db.in_transaction and [v for v, _ in versions(db)] == [1, 2]
+        assert not db.in_transaction and [v for v, _ in versions(db)] == [1, 2, 3]
         assert "checked" not in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
 
 
@@ -205,7 +210,7 @@ def test_a_failing_first_step_leaves_an_empty_file(tmp_path: Path) -> None:
 def test_migrating_leaves_the_connection_as_it_was(tmp_path: Path) -> None:
     with opened(tmp_path / "t.db") as db:
         before = [db.execute(f"PRAGMA {p}").fetchone() for p in ("recursive_triggers", "foreign_keys", "synchronous")]
-        assert q.migrate(db, NOW) == 2
+        assert q.migrate(db, NOW) == LATEST
         after = [db.execute(f"PRAGMA {p}").fetchone() for p in ("recursive_triggers", "foreign_keys", "synchronous")]
         assert after == before == [(0,), (1,), (2,)]
         assert db.isolation_level is None and not db.in_transaction
@@ -224,9 +229,9 @@ def test_a_step_another_program_applied_meanwhile_is_not_run_again(tmp_path: Pat
                 other.append(q.migrate(second, "second"))
 
         first.set_trace_callback(before_statement)
-        assert q.migrate(first, "first") == 2
-        assert other == [2]
-        assert versions(first) == [(1, "second"), (2, "second")]
+        assert q.migrate(first, "first") == LATEST
+        assert other == [LATEST]
+        assert versions(first) == [(1, "second"), (2, "second"), (3, "second")]
         assert first.execute("SELECT COUNT(*) FROM meta WHERE key = 'epoch'").fetchone() == (1,)
 
 
@@ -241,10 +246,10 @@ def test_a_newer_program_that_migrated_meanwhile_is_refused(tmp_path: Path) -> N
                 q.migrate(second, "newer program", (*schema.MIGRATIONS, later))
 
         first.set_trace_callback(before_statement)
-        with pytest.raises(Unavailable, match="schema version 3 is newer than this program"):
+        with pytest.raises(Unavailable, match="schema version 4 is newer than this program"):
             q.migrate(first, "first")
         assert not first.in_transaction
-        assert [v for v, _ in versions(first)] == [1, 2, 3] and {a for _, a in versions(first)} == {"newer program"}
+        assert [v for v, _ in versions(first)] == [1, 2, 3, 4] and {a for _, a in versions(first)} == {"newer program"}
 
 
 def test_transform_cannot_rebuild_without_rowid_tables(tmp_path: Path) -> None:
@@ -300,10 +305,20 @@ def test_enable_fts_as_a_step_follows_the_store_writes(tmp_path: Path, tokenize:
         _write(db, q.create_user, "alice", "Alice", "h", NOW)
         room = _write(db, q.create_group, "alice", "G", [], NOW)
         _write(db, q.post_message, "alice", room.id, "c1", "Émilie est là", NOW, permissions.may_post)
-        assert q.migrate(db, NOW, (*schema.MIGRATIONS, search)) == 3
+        assert q.migrate(db, NOW, (*schema.MIGRATIONS, search)) == LATEST + 1
         _write(db, q.post_message, "alice", room.id, "c2", "EMILIE again", NOW, permissions.may_post)
         _write(db, q.post_message, "alice", room.id, "c3", "nobody", NOW, permissions.may_post)
         assert _matches(db, query) == ["Émilie est là", "EMILIE again"]
+        db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+        # an edit re-indexes the new body; a deleted message's body leaves the index
+        from chatter.service.permissions import may_delete_message as may_delete  # noqa: PLC0415
+        from chatter.service.permissions import may_edit_message as may_edit
+        first, second, _ = (m.id for m in q.history(db, "alice", room.id, None, 3, permissions.may_read)[0])
+        _write(db, q.edit_message, "alice", room.id, first, "someone else", NOW, may_edit)
+        assert _matches(db, query) == ["EMILIE again"]
+        _write(db, q.edit_message, "alice", room.id, first, "Émilie est de retour", NOW, may_edit)
+        _write(db, q.delete_message, "alice", room.id, second, may_delete)
+        assert _matches(db, query) == ["Émilie est de retour"]
         db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
         _write(db, q.delete_room, "alice", room.id, permissions.may_delete)
         assert _matches(db, query) == []
@@ -315,7 +330,79 @@ def test_an_up_to_date_database_opens_without_importing_sqlite_utils(tmp_path: P
     path = tmp_path / "t.db"
     new_database(path)
     script = ("import sys\nfrom chatter.store import queries as q\nfrom chatter.store.sqlite import connect\n"
-              f"db = connect({str(path)!r}, busy_timeout=5.0)\nassert q.migrate(db, 'now') == 2\n"
+              f"db = connect({str(path)!r}, busy_timeout=5.0)\nassert q.migrate(db, 'now') == 3\n"
               "print('sqlite_utils' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["False"]
+
+
+def _old_rows(db: sqlite3.Connection) -> None:
+    """What the version 2 code wrote for: ann and bob in group G, two messages, a read cursor."""
+    import orjson  # noqa: PLC0415 - only this helper writes old events
+
+    db.executemany("INSERT INTO users (username, name, name_key, password_hash, created_at) VALUES (?, ?, ?, 'h', ?)",
+                   [("ann", "Ann", "ann", NOW), ("bob", "Bob", "bob", NOW)])
+    db.execute("INSERT INTO rooms (id, kind, name, created_at, activity_seq, last_message) "
+               "VALUES ('r_g', 'group', 'G', ?, 4, 2)", (NOW,))
+    evs = [
+        (1, "member_added", {"room": "r_g", "username": "ann", "role": "owner", "name": "Ann", "room_name": "G",
+                             "kind": "group"}),
+        (2, "member_added", {"room": "r_g", "username": "bob", "role": "member", "name": "Bob", "room_name": "G",
+                             "kind": "group"}),
+        (3, "message", {"id": 1, "room": "r_g", "sender": "ann", "body": "hi @bob, ça va ? 👋", "client_msg_id": "c1",
+                        "created_at": NOW}),
+        (4, "message", {"id": 2, "room": "r_g", "sender": "bob", "body": "my old secret", "client_msg_id": "c2",
+                        "created_at": NOW}),
+        (5, "read", {"room": "r_g", "user": "ann", "up_to": 2}),
+    ]
+    db.executemany("INSERT INTO events (seq, room, type, data) VALUES (?, 'r_g', ?, ?)",
+                   [(s, t, orjson.dumps(d).decode()) for s, t, d in evs])
+    db.executemany("INSERT INTO members (room, username, role, read_up_to) VALUES ('r_g', ?, ?, ?)",
+                   [("ann", "owner", 2), ("bob", "member", 0)])
+    db.executemany("INSERT INTO member_spans (username, room, joined_seq) VALUES (?, 'r_g', ?)", [("ann", 1), ("bob", 2)])
+    db.executemany("INSERT INTO messages (id, seq, room, sender, body, client_msg_id, created_at) "
+                   "VALUES (?, ?, 'r_g', ?, ?, ?, ?)",
+                   [(1, 3, "ann", evs[2][2]["body"], "c1", NOW), (2, 4, "bob", "my old secret", "c2", NOW)])
+
+
+async def test_a_version_2_database_with_messages_gains_message_actions(tmp_path: Path) -> None:
+    """Step 3 on a real file with data: old messages are whole Messages, old events decode as declared."""
+    import msgspec  # noqa: PLC0415
+
+    from chatter import wire  # noqa: PLC0415
+    from chatter.service.permissions import may_delete_message as may_delete  # noqa: PLC0415
+    from chatter.service.permissions import may_edit_message as may_edit
+    from chatter.service.permissions import may_react
+
+    path = tmp_path / "t.db"
+    old_database(path)
+    with opened(path) as db:
+        _old_rows(db)
+    cfg = load_config(env={}, use_file=False, overrides={"store.path": str(path)}).store
+    with trio.fail_after(TIMEOUT):
+        async with open_sqlite_store(cfg) as store:
+            history, _ = await store.history("bob", "r_g", None, 10, rule=permissions.may_read)
+            assert [(m.id, m.body, m.edited_at, m.deleted, m.reply_to, m.mentions, m.reactions) for m in history] == [
+                (1, "hi @bob, ça va ? 👋", None, False, None, (), ()),  # mentions start with the upgrade
+                (2, "my old secret", None, False, None, (), ())]
+            room = await store.get_room("r_g", "bob", rule=permissions.may_read)
+            assert (room.unread, room.mentions) == (1, 0)
+            old_events = (await store.events_for_user("bob", 0, 100)).events
+            assert [e.seq for e in old_events] == [2, 3, 4, 5]  # bob joined at 2
+            for e in old_events:
+                msgspec.convert(e.wire(), wire.DurableEvent)  # every stored event has today's shape
+            assert old_events[1].wire() == {"type": "message", **msgspec.structs.asdict(history[0].wire())}
+            assert list(old_events[1].data) == [f for f in wire.MessageEvent.__struct_fields__ if f != "seq"]
+            # the new writes work on old messages
+            await store.edit_message("ann", "r_g", 1, "hi @bob", rule=may_edit)
+            assert (await store.get_room("r_g", "bob", rule=permissions.may_read)).mentions == 1
+            assert await store.set_reaction("ann", "r_g", 2, "👍", True, rule=may_react)
+            assert await store.delete_message("bob", "r_g", 2, rule=may_delete)
+            reply = await store.post_message("bob", "r_g", "c3", "re", rule=permissions.may_post, reply_to=1)
+            assert reply.message.reply_to == 1 and reply.message.seq == 9
+            assert [e.type for e in (await store.events_for_user("bob", 5, 100)).events] == [
+                "message_updated", "message_deleted", "message"]
+    assert b"my old secret" not in path.read_bytes()
+    with opened(path) as db:
+        assert schema_of(db) == new_database(tmp_path / "fresh.db")
+        assert [v for v, _ in versions(db)] == [1, 2, 3]

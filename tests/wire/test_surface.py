@@ -22,12 +22,14 @@ PKG = Path(chatter.wire.__file__).resolve().parents[1]
 EXPORTS = {
     # REST responses
     "User", "Member", "Message", "Room", "UserEnvelope", "LoginResult", "UserList", "RoomList", "History",
-    "Events", "Health", "Error", "ErrorBody",
+    "Events", "Health", "Error", "ErrorBody", "Reaction", "File", "HistoryAround", "MentionList",
     # REST requests
     "Register", "Login", "Rename", "ChangePassword", "ResetPassword", "UserSearch", "CreateRoom", "OpenDm",
     "RenameRoom", "AddMember", "SetRole", "HistoryQuery", "PostMessage", "MarkRead", "EventsQuery",
+    "EditMessage", "MentionsQuery", "AroundQuery",
     # the socket
     "ClientFrame", "HelloFrame", "SendFrame", "TypingFrame", "ReadFrame", "PingFrame",
+    "EditFrame", "DeleteFrame", "ReactFrame", "MessageUpdatedEvent", "MessageDeletedEvent", "ReactionEvent",
     "ServerEvent", "DurableEvent", "DURABLE_TYPES", "ReadyEvent", "AckEvent", "MessageEvent", "ReadEvent",
     "MemberAddedEvent", "MemberRemovedEvent", "MemberUpdatedEvent", "RoomUpdatedEvent", "RoomDeletedEvent",
     "TypingEvent", "PresenceEvent", "ResetEvent", "ErrorEvent", "PongEvent",
@@ -106,3 +108,18 @@ def test_every_frame_builder_is_used() -> None:
                 if isinstance(v, types.FunctionType) and v.__module__ == frames.__name__ and not n.startswith("_")}
     assert ephemeral <= builders
     assert builders - _frames_used() == set()
+
+
+def test_a_stored_event_is_spliced_to_the_same_text_as_it_is_encoded() -> None:
+    """encode_event's fast path (the stored text with type and seq in front) says exactly what orjson would."""
+    import orjson
+
+    from chatter.store.models import EventRow
+
+    data = {"id": 7, "room": "r_1", "sender": "ana", "body": "ça \u2028 \"q\" 👋 \\", "mentions": ["bo"], "deleted": False,
+            "edited_at": None, "reactions": [{"emoji": "👍🏽", "users": ["bo"]}]}
+    raw = orjson.dumps(data).decode()
+    stored = EventRow(seq=12, room="r_1", type="message", data=data, raw=raw)  # type: ignore[arg-type]
+    built = EventRow(seq=12, room="r_1", type="message", data=data)  # type: ignore[arg-type]
+    assert stored == built
+    assert frames.encode_event(stored) == frames.encode_event(built) == orjson.dumps(built.wire()).decode()

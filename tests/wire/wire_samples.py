@@ -8,7 +8,8 @@
   field missing, a value of the wrong type, an integer under its minimum, a
   value outside an enum), derived from the published schema;
 - ``rest``: response bodies from the rows' ``wire()`` (a group and a DM room,
-  a member, a message, a page of history, a user).
+  a member, a message with reactions, a page of history, an ``around`` page,
+  a mentions page, a user).
 
 Random room ids, the epoch and times are replaced by fixed ones, so the file
 only changes when a shape does.  ``tests/wire/test_generated.py`` checks that the
@@ -31,6 +32,9 @@ import msgspec
 from chatter import wire
 from chatter.actors import frames
 from chatter.service import permissions
+from chatter.service.permissions import may_delete_message as may_delete
+from chatter.service.permissions import may_edit_message as may_edit
+from chatter.service.permissions import may_react
 from chatter.store import queries as q
 
 OUT = Path(__file__).resolve().parents[2] / "ui" / "tests" / "fixtures" / "wire-samples.json"
@@ -49,6 +53,18 @@ def _store_events() -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
     (dm, _), _ = q.open_dm(db, "ana", "bo", NOW)
     posted, _ = q.post_message(db, "bo", group.id, "c-1", "hello, world 👋", NOW, permissions.may_post)
     q.mark_read(db, "ana", group.id, posted.message.id, permissions.may_read)
+    # PROTOCOL 10: a reply that mentions, its edit, reactions on and off, a deletion
+    reply, _ = q.post_message(db, "ana", group.id, "c-2", "@bo see this", NOW, permissions.may_post,
+                              posted.message.id)
+    q.edit_message(db, "ana", group.id, reply.message.id, "@bo see this, please", NOW, may_edit)
+    q.set_reaction(db, "bo", group.id, posted.message.id, "👍🏽", True, may_react)
+    q.set_reaction(db, "ana", group.id, posted.message.id, "👩\u200d💻", True, may_react)
+    q.set_reaction(db, "ana", group.id, posted.message.id, "👩\u200d💻", False, may_react)
+    oops, _ = q.post_message(db, "bo", group.id, "c-3", "oops", NOW, permissions.may_post)
+    q.delete_message(db, "bo", group.id, oops.message.id, may_delete)
+    reacted = q.get_message(db, "ana", group.id, posted.message.id, permissions.may_read)
+    around = q.messages_around(db, "ana", group.id, reply.message.id, 2, permissions.may_read)
+    mentioned, more = q.mentions_page(db, "bo", None, 50)
     q.add_member(db, "ana", group.id, "cy", "admin", permissions.may_add_member)
     q.set_role(db, "ana", group.id, "bo", "owner", permissions.may_set_role)  # an ownership transfer: two member_updated
     q.rename_room(db, "bo", group.id, "Team two", permissions.may_rename)
@@ -62,7 +78,11 @@ def _store_events() -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
     rest: dict[str, list[Any]] = {
         "Room": [_builtins(room.wire()), _builtins(group.wire())],
         "Member": [_builtins(room.members[0].wire())],
-        "Message": [_builtins(posted.message.wire())],
+        "Message": [_builtins(posted.message.wire()), _builtins(reacted.wire())],
+        "HistoryAround": [_builtins(wire.HistoryAround(messages=[m.wire() for m in around.messages],
+                                                       has_more_before=around.has_more_before,
+                                                       has_more_after=around.has_more_after))],
+        "MentionList": [_builtins(wire.MentionList(messages=[m.wire() for m in mentioned], has_more=more))],
         "History": [_builtins(wire.History(messages=[m.wire() for m in history], has_more=False))],
         "User": [_builtins(wire.User(username="ana", name="Ana", online=True, last_seen=None)),
                  _builtins(wire.User(username="bo", name="Bo", online=False, last_seen=NOW))],

@@ -14,7 +14,7 @@
 import type { Loader } from './loader';
 import { unreadAfter } from './reads';
 import type { Sending } from './sending';
-import type { MessagesStore } from '../store/messages';
+import { asTombstone, withEdit, withReaction, type MessagesStore } from '../store/messages';
 import type { PresenceStore } from '../store/presence';
 import type { RoomsStore } from '../store/rooms';
 import type { TypingStore } from '../store/typing';
@@ -122,6 +122,18 @@ export function onError(ev: EventOf<'error'>, c: EventContext): void {
   c.ui.notify(ev.message || ev.code, 'error');
 }
 
+export function onMessageUpdated(ev: EventOf<'message_updated'>, c: EventContext): void {
+  c.messages.patch(ev.room, ev.id, (m) => withEdit(m, ev.body, ev.edited_at, ev.mentions));
+}
+
+export function onMessageDeleted(ev: EventOf<'message_deleted'>, c: EventContext): void {
+  c.messages.patch(ev.room, ev.id, asTombstone);
+}
+
+export function onReaction(ev: EventOf<'reaction'>, c: EventContext): void {
+  c.messages.patch(ev.room, ev.id, (m) => withReaction(m, ev.emoji, ev.user, ev.on));
+}
+
 /** For events the socket client and Sync consume before the table (ready, reset, pong). */
 function handledElsewhere(): void {}
 
@@ -134,6 +146,9 @@ export const eventHandlers: EventTable = {
   member_updated: onMemberUpdated,
   room_updated: onRoomUpdated,
   room_deleted: onRoomDeleted,
+  message_updated: onMessageUpdated,
+  message_deleted: onMessageDeleted,
+  reaction: onReaction,
   typing: onTyping,
   presence: onPresence,
   error: onError,

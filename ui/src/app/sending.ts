@@ -157,6 +157,12 @@ export class Sending {
       body: p.body,
       client_msg_id: ev.client_msg_id,
       created_at: ev.created_at,
+      edited_at: null,
+      deleted: false,
+      reply_to: null,
+      mentions: [],
+      reactions: [],
+      attachments: [],
     };
   }
 

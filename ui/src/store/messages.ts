@@ -37,6 +37,37 @@ export interface MessagesState {
 const EMPTY_TIMELINE: Timeline = { messages: [], hasMore: true, loaded: false, loadingOlder: false };
 const NO_PENDING: PendingMessage[] = [];
 
+/** A message as edited (pure). */
+export function withEdit(m: Message, body: string, editedAt: string, mentions: Username[]): Message {
+  return m.deleted ? m : { ...m, body, edited_at: editedAt, mentions };
+}
+
+/** A message as its tombstone: same id, seq, room, sender and times; nothing of its content (pure). */
+export function asTombstone(m: Message): Message {
+  return {
+    ...m,
+    deleted: true,
+    body: '',
+    edited_at: null,
+    reply_to: null,
+    mentions: [],
+    reactions: [],
+    attachments: [],
+  };
+}
+
+/** A message with ``user``'s ``emoji`` reaction set ``on`` or off (pure, idempotent). */
+export function withReaction(m: Message, emoji: string, user: Username, on: boolean): Message {
+  if (m.deleted) return m;
+  const has = m.reactions.some((r) => r.emoji === emoji && r.users.includes(user));
+  if (has === on) return m;
+  let reactions = m.reactions.map((r) =>
+    r.emoji !== emoji ? r : { emoji, users: on ? [...r.users, user] : r.users.filter((u) => u !== user) },
+  );
+  if (on && !reactions.some((r) => r.emoji === emoji)) reactions = [...reactions, { emoji, users: [user] }];
+  return { ...m, reactions: reactions.filter((r) => r.users.length > 0) };
+}
+
 /** Merge messages into a sorted, de-duplicated list (pure). */
 export function mergeMessages(existing: Message[], incoming: Message[]): Message[] {
   if (incoming.length === 0) return existing;
@@ -126,6 +157,17 @@ export class MessagesStore extends Store<MessagesState> {
       loadingOlder: false,
     }));
     this.settlePending(room, msgs);
+  }
+
+  /** Replace one loaded message by ``f`` of it (an edit, a deletion, a reaction); absent: nothing. */
+  patch(room: RoomId, id: MessageId, f: (m: Message) => Message): void {
+    this.updateTimeline(room, (t) => {
+      const i = t.messages.findIndex((m) => m.id === id);
+      if (i < 0) return t;
+      const messages = [...t.messages];
+      messages[i] = f(messages[i]!);
+      return { ...t, messages };
+    });
   }
 
   addPending(p: PendingMessage): void {

@@ -17,6 +17,7 @@ export interface Member {
   read_up_to: number;
 }
 
+/** A message as it is now: edited body, or a tombstone (`deleted`, body "", no mentions or reactions). */
 export interface Message {
   id: number;
   seq: number;
@@ -26,6 +27,12 @@ export interface Message {
   client_msg_id: string;
   /** RFC 3339 UTC with milliseconds */
   created_at: string;
+  edited_at: string | null;
+  deleted: boolean;
+  reply_to: number | null;
+  mentions: string[];
+  reactions: Reaction[];
+  attachments: File[];
 }
 
 export interface Room {
@@ -37,6 +44,7 @@ export interface Room {
   unread: number;
   /** RFC 3339 UTC with milliseconds */
   created_at: string;
+  mentions: number;
 }
 
 export interface UserEnvelope {
@@ -66,7 +74,7 @@ export interface History {
 /** `GET /api/events`: the durable events after `since`, as the socket would have sent them. */
 export interface Events {
   epoch: string;
-  events: (MessageEvent | ReadEvent | MemberAddedEvent | MemberRemovedEvent | MemberUpdatedEvent | RoomUpdatedEvent | RoomDeletedEvent)[];
+  events: (MessageEvent | ReadEvent | MemberAddedEvent | MemberRemovedEvent | MemberUpdatedEvent | RoomUpdatedEvent | RoomDeletedEvent | MessageUpdatedEvent | MessageDeletedEvent | ReactionEvent)[];
   next: number;
   has_more: boolean;
 }
@@ -158,6 +166,51 @@ export interface EventsQuery {
   limit?: number;
 }
 
+/** One emoji on a message and who reacted with it, in the order they did. */
+export interface Reaction {
+  emoji: string;
+  users: string[];
+}
+
+/** An uploaded file (PROTOCOL section 12); no message carries one yet. */
+export interface File {
+  id: string;
+  name: string;
+  size: number;
+  content_type: string;
+  width: number | null;
+  height: number | null;
+}
+
+/** `GET /rooms/{id}/messages?around=`: the message with up to `limit`/2 on each side. */
+export interface HistoryAround {
+  messages: Message[];
+  has_more_before: boolean;
+  has_more_after: boolean;
+}
+
+/** `GET /mentions`: the newest messages that mention you, in ascending id order (like `History`). */
+export interface MentionList {
+  messages: Message[];
+  has_more: boolean;
+}
+
+export interface EditMessage {
+  /** not blank, no NUL; trailing whitespace is trimmed */
+  body: string;
+}
+
+export interface MentionsQuery {
+  before?: number | null;
+  limit?: number;
+}
+
+/** `GET /rooms/{id}/messages?around=`: instead of `before`, a message and its context. */
+export interface AroundQuery {
+  around: number;
+  limit?: number;
+}
+
 export interface ErrorBody {
   code: string;
   message: string;
@@ -180,6 +233,7 @@ export interface SendFrame {
   client_msg_id: string;
   /** not blank, no NUL; trailing whitespace is trimmed */
   body: string;
+  reply_to?: number | null;
 }
 
 export interface TypingFrame {
@@ -202,6 +256,35 @@ export interface PingFrame {
   type: 'ping';
 }
 
+/** Change the body of your message; answered by the durable `message_updated` (nothing if unchanged). */
+export interface EditFrame {
+  type: 'edit';
+  /** room id */
+  room: string;
+  id: number;
+  /** not blank, no NUL; trailing whitespace is trimmed */
+  body: string;
+}
+
+/** Delete a message (yours, or any as the room's owner or an admin); answered by `message_deleted`. */
+export interface DeleteFrame {
+  type: 'delete';
+  /** room id */
+  room: string;
+  id: number;
+}
+
+/** Add (`on`) or remove your reaction; answered by `reaction` (nothing if already so). */
+export interface ReactFrame {
+  type: 'react';
+  /** room id */
+  room: string;
+  id: number;
+  /** exactly one emoji */
+  emoji: string;
+  on: boolean;
+}
+
 /** The answer to `hello`: the database's epoch and head, you, and who of your contacts is online. */
 export interface ReadyEvent {
   type: 'ready';
@@ -222,6 +305,7 @@ export interface AckEvent {
   created_at: string;
 }
 
+/** A new message: all of `Message`.  Stored as sent; a deleted message's is rewritten as its tombstone. */
 export interface MessageEvent {
   type: 'message';
   seq: number;
@@ -232,6 +316,12 @@ export interface MessageEvent {
   client_msg_id: string;
   /** RFC 3339 UTC with milliseconds */
   created_at: string;
+  edited_at: string | null;
+  deleted: boolean;
+  reply_to: number | null;
+  mentions: string[];
+  reactions: Reaction[];
+  attachments: File[];
 }
 
 export interface ReadEvent {
@@ -287,6 +377,37 @@ export interface RoomDeletedEvent {
   room: string;
 }
 
+/** A message's body was edited; `mentions` are recomputed from it. */
+export interface MessageUpdatedEvent {
+  type: 'message_updated';
+  seq: number;
+  room: string;
+  id: number;
+  body: string;
+  /** RFC 3339 UTC with milliseconds */
+  edited_at: string;
+  mentions: string[];
+}
+
+/** The message is now a tombstone: body "", no mentions, reactions or attachments. */
+export interface MessageDeletedEvent {
+  type: 'message_deleted';
+  seq: number;
+  room: string;
+  id: number;
+}
+
+/** `user` added (`on`) or removed their `emoji` on message `id`. */
+export interface ReactionEvent {
+  type: 'reaction';
+  seq: number;
+  room: string;
+  id: number;
+  emoji: string;
+  user: string;
+  on: boolean;
+}
+
 export interface TypingEvent {
   type: 'typing';
   room: string;
@@ -326,7 +447,10 @@ export type ClientFrame =
   | SendFrame
   | TypingFrame
   | ReadFrame
-  | PingFrame;
+  | PingFrame
+  | EditFrame
+  | DeleteFrame
+  | ReactFrame;
 
 export type ServerEvent =
   | ReadyEvent
@@ -338,6 +462,9 @@ export type ServerEvent =
   | MemberUpdatedEvent
   | RoomUpdatedEvent
   | RoomDeletedEvent
+  | MessageUpdatedEvent
+  | MessageDeletedEvent
+  | ReactionEvent
   | TypingEvent
   | PresenceEvent
   | ResetEvent
@@ -352,8 +479,11 @@ export type DurableEvent =
   | MemberRemovedEvent
   | MemberUpdatedEvent
   | RoomUpdatedEvent
-  | RoomDeletedEvent;
-export const DURABLE_TYPES: readonly DurableEvent['type'][] = ['member_added', 'member_removed', 'member_updated', 'message', 'read', 'room_deleted', 'room_updated'];
+  | RoomDeletedEvent
+  | MessageUpdatedEvent
+  | MessageDeletedEvent
+  | ReactionEvent;
+export const DURABLE_TYPES: readonly DurableEvent['type'][] = ['member_added', 'member_removed', 'member_updated', 'message', 'message_deleted', 'message_updated', 'reaction', 'read', 'room_deleted', 'room_updated'];
 
 /** Schema name -> its type, for `parse` in schema.ts. */
 export interface WireTypes {
@@ -362,17 +492,24 @@ export interface WireTypes {
   ErrorBody: ErrorBody;
   ErrorEvent: ErrorEvent;
   Events: Events;
+  File: File;
   Health: Health;
   History: History;
+  HistoryAround: HistoryAround;
   LoginResult: LoginResult;
   Member: Member;
   MemberAddedEvent: MemberAddedEvent;
   MemberRemovedEvent: MemberRemovedEvent;
   MemberUpdatedEvent: MemberUpdatedEvent;
+  MentionList: MentionList;
   Message: Message;
+  MessageDeletedEvent: MessageDeletedEvent;
   MessageEvent: MessageEvent;
+  MessageUpdatedEvent: MessageUpdatedEvent;
   PongEvent: PongEvent;
   PresenceEvent: PresenceEvent;
+  Reaction: Reaction;
+  ReactionEvent: ReactionEvent;
   ReadEvent: ReadEvent;
   ReadyEvent: ReadyEvent;
   ResetEvent: ResetEvent;
@@ -513,6 +650,15 @@ export const schemas = {
             },
             {
               "$ref": "#/components/schemas/RoomDeletedEvent"
+            },
+            {
+              "$ref": "#/components/schemas/MessageUpdatedEvent"
+            },
+            {
+              "$ref": "#/components/schemas/MessageDeletedEvent"
+            },
+            {
+              "$ref": "#/components/schemas/ReactionEvent"
             }
           ],
           "discriminator": {
@@ -524,7 +670,10 @@ export const schemas = {
               "member_removed": "#/components/schemas/MemberRemovedEvent",
               "member_updated": "#/components/schemas/MemberUpdatedEvent",
               "room_updated": "#/components/schemas/RoomUpdatedEvent",
-              "room_deleted": "#/components/schemas/RoomDeletedEvent"
+              "room_deleted": "#/components/schemas/RoomDeletedEvent",
+              "message_updated": "#/components/schemas/MessageUpdatedEvent",
+              "message_deleted": "#/components/schemas/MessageDeletedEvent",
+              "reaction": "#/components/schemas/ReactionEvent"
             }
           }
         }
@@ -542,6 +691,54 @@ export const schemas = {
       "events",
       "next",
       "has_more"
+    ]
+  },
+  "File": {
+    "type": "object",
+    "properties": {
+      "id": {
+        "type": "string"
+      },
+      "name": {
+        "type": "string"
+      },
+      "size": {
+        "type": "integer",
+        "minimum": 0
+      },
+      "content_type": {
+        "type": "string"
+      },
+      "width": {
+        "anyOf": [
+          {
+            "type": "integer",
+            "minimum": 0
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "height": {
+        "anyOf": [
+          {
+            "type": "integer",
+            "minimum": 0
+          },
+          {
+            "type": "null"
+          }
+        ]
+      }
+    },
+    "required": [
+      "id",
+      "name",
+      "size",
+      "content_type",
+      "width",
+      "height"
     ]
   },
   "Health": {
@@ -571,6 +768,28 @@ export const schemas = {
     "required": [
       "messages",
       "has_more"
+    ]
+  },
+  "HistoryAround": {
+    "type": "object",
+    "properties": {
+      "messages": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/Message"
+        }
+      },
+      "has_more_before": {
+        "type": "boolean"
+      },
+      "has_more_after": {
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "messages",
+      "has_more_before",
+      "has_more_after"
     ]
   },
   "LoginResult": {
@@ -729,6 +948,24 @@ export const schemas = {
       "role"
     ]
   },
+  "MentionList": {
+    "type": "object",
+    "properties": {
+      "messages": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/Message"
+        }
+      },
+      "has_more": {
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "messages",
+      "has_more"
+    ]
+  },
   "Message": {
     "type": "object",
     "properties": {
@@ -754,6 +991,48 @@ export const schemas = {
       },
       "created_at": {
         "type": "string"
+      },
+      "edited_at": {
+        "anyOf": [
+          {
+            "type": "string"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "deleted": {
+        "type": "boolean"
+      },
+      "reply_to": {
+        "anyOf": [
+          {
+            "type": "integer",
+            "minimum": 1
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "mentions": {
+        "type": "array",
+        "items": {
+          "type": "string"
+        }
+      },
+      "reactions": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/Reaction"
+        }
+      },
+      "attachments": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/File"
+        }
       }
     },
     "required": [
@@ -763,7 +1042,40 @@ export const schemas = {
       "sender",
       "body",
       "client_msg_id",
-      "created_at"
+      "created_at",
+      "edited_at",
+      "deleted",
+      "reply_to",
+      "mentions",
+      "reactions",
+      "attachments"
+    ]
+  },
+  "MessageDeletedEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "message_deleted"
+        ]
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "id": {
+        "type": "integer",
+        "minimum": 1
+      }
+    },
+    "required": [
+      "type",
+      "seq",
+      "room",
+      "id"
     ]
   },
   "MessageEvent": {
@@ -796,6 +1108,48 @@ export const schemas = {
       },
       "created_at": {
         "type": "string"
+      },
+      "edited_at": {
+        "anyOf": [
+          {
+            "type": "string"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "deleted": {
+        "type": "boolean"
+      },
+      "reply_to": {
+        "anyOf": [
+          {
+            "type": "integer",
+            "minimum": 1
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "mentions": {
+        "type": "array",
+        "items": {
+          "type": "string"
+        }
+      },
+      "reactions": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/Reaction"
+        }
+      },
+      "attachments": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/File"
+        }
       }
     },
     "required": [
@@ -806,7 +1160,55 @@ export const schemas = {
       "sender",
       "body",
       "client_msg_id",
-      "created_at"
+      "created_at",
+      "edited_at",
+      "deleted",
+      "reply_to",
+      "mentions",
+      "reactions",
+      "attachments"
+    ]
+  },
+  "MessageUpdatedEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "message_updated"
+        ]
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "id": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "body": {
+        "type": "string"
+      },
+      "edited_at": {
+        "type": "string"
+      },
+      "mentions": {
+        "type": "array",
+        "items": {
+          "type": "string"
+        }
+      }
+    },
+    "required": [
+      "type",
+      "seq",
+      "room",
+      "id",
+      "body",
+      "edited_at",
+      "mentions"
     ]
   },
   "PongEvent": {
@@ -852,6 +1254,63 @@ export const schemas = {
       "user",
       "online",
       "last_seen"
+    ]
+  },
+  "Reaction": {
+    "type": "object",
+    "properties": {
+      "emoji": {
+        "type": "string"
+      },
+      "users": {
+        "type": "array",
+        "items": {
+          "type": "string"
+        }
+      }
+    },
+    "required": [
+      "emoji",
+      "users"
+    ]
+  },
+  "ReactionEvent": {
+    "type": "object",
+    "properties": {
+      "type": {
+        "enum": [
+          "reaction"
+        ]
+      },
+      "seq": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "room": {
+        "type": "string"
+      },
+      "id": {
+        "type": "integer",
+        "minimum": 1
+      },
+      "emoji": {
+        "type": "string"
+      },
+      "user": {
+        "type": "string"
+      },
+      "on": {
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "type",
+      "seq",
+      "room",
+      "id",
+      "emoji",
+      "user",
+      "on"
     ]
   },
   "ReadEvent": {
@@ -977,6 +1436,10 @@ export const schemas = {
       },
       "created_at": {
         "type": "string"
+      },
+      "mentions": {
+        "type": "integer",
+        "minimum": 0
       }
     },
     "required": [
@@ -986,7 +1449,8 @@ export const schemas = {
       "members",
       "last_message",
       "unread",
-      "created_at"
+      "created_at",
+      "mentions"
     ]
   },
   "RoomDeletedEvent": {
@@ -1089,6 +1553,17 @@ export const schemas = {
         "maxLength": 4000,
         "minLength": 1,
         "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+      },
+      "reply_to": {
+        "anyOf": [
+          {
+            "type": "integer",
+            "minimum": 1
+          },
+          {
+            "type": "null"
+          }
+        ]
       }
     },
     "required": [
@@ -1128,6 +1603,15 @@ export const schemas = {
         "$ref": "#/components/schemas/RoomDeletedEvent"
       },
       {
+        "$ref": "#/components/schemas/MessageUpdatedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/MessageDeletedEvent"
+      },
+      {
+        "$ref": "#/components/schemas/ReactionEvent"
+      },
+      {
         "$ref": "#/components/schemas/TypingEvent"
       },
       {
@@ -1155,6 +1639,9 @@ export const schemas = {
         "member_updated": "#/components/schemas/MemberUpdatedEvent",
         "room_updated": "#/components/schemas/RoomUpdatedEvent",
         "room_deleted": "#/components/schemas/RoomDeletedEvent",
+        "message_updated": "#/components/schemas/MessageUpdatedEvent",
+        "message_deleted": "#/components/schemas/MessageDeletedEvent",
+        "reaction": "#/components/schemas/ReactionEvent",
         "typing": "#/components/schemas/TypingEvent",
         "presence": "#/components/schemas/PresenceEvent",
         "reset": "#/components/schemas/ResetEvent",

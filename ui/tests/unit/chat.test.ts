@@ -12,6 +12,7 @@ function room(id: string, lastMessage: Message | null = null): Room {
     kind: 'group',
     name: `Room ${id}`,
     unread: 0,
+    mentions: 0,
     created_at: '2026-11-20T00:00:00.000Z',
     last_message: lastMessage,
     members: [

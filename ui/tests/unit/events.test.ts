@@ -50,8 +50,11 @@ describe('event table', () => {
         'member_removed',
         'member_updated',
         'message',
+        'message_deleted',
+        'message_updated',
         'pong',
         'presence',
+        'reaction',
         'read',
         'ready',
         'reset',
@@ -98,6 +101,12 @@ describe('ack', () => {
       body: 'hi',
       client_msg_id: 'c1',
       created_at: ack.created_at,
+      edited_at: null,
+      deleted: false,
+      reply_to: null,
+      mentions: [],
+      reactions: [],
+      attachments: [],
     };
     sending.acked.mockReturnValueOnce(confirmed);
     apply(ack);

@@ -87,6 +87,12 @@ export const msg = (
   body,
   client_msg_id,
   created_at: new Date(Date.UTC(2026, 10, 25, 10, 0, id)).toISOString(),
+  edited_at: null,
+  deleted: false,
+  reply_to: null,
+  mentions: [] as string[],
+  reactions: [] as { emoji: string; users: string[] }[],
+  attachments: [],
 });
 
 /** A room with ana (owner) and bo (member), nothing read. */
@@ -96,6 +102,7 @@ export function room(id: string, over: Partial<Room> = {}): Room {
     kind: 'group',
     name: `Room ${id}`,
     unread: 0,
+    mentions: 0,
     created_at: '2026-11-20T00:00:00.000Z',
     last_message: null,
     members: [

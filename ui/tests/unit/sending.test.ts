@@ -148,7 +148,10 @@ describe('Sending.acked / delivered', () => {
     const { sending, outbox } = await setup();
     const id = (await sending.send('r1', 'hi'))!;
     const m = sending.acked({ type: 'ack', client_msg_id: id, id: 5, seq: 8, room: 'r1', created_at: 'T' });
-    expect(m).toEqual({ id: 5, seq: 8, room: 'r1', sender: 'ana', body: 'hi', client_msg_id: id, created_at: 'T' });
+    expect(m).toEqual({
+      ...{ id: 5, seq: 8, room: 'r1', sender: 'ana', body: 'hi', client_msg_id: id, created_at: 'T' },
+      ...{ edited_at: null, deleted: false, reply_to: null, mentions: [], reactions: [], attachments: [] },
+    });
     await vi.waitFor(async () => expect(await outbox.list('ana')).toEqual([]));
   });
 

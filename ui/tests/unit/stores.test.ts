@@ -14,6 +14,7 @@ function room(id: string, over: Partial<Room> = {}): Room {
     kind: 'group',
     name: id,
     unread: 0,
+    mentions: 0,
     created_at: '2026-11-20T00:00:00.000Z',
     last_message: null,
     members: [

@@ -103,12 +103,22 @@ describe("parse('Room')", () => {
       name: '',
       created_at: 't',
       unread: 2,
+      mentions: 1,
       members: [{ username: 'ana', name: 'Ana', role: 'member', read_up_to: 4 }],
       last_message: msg(4, 8, 'r1', 'ana', 'yo'),
     });
     expect(r.members[0]!.read_up_to).toBe(4);
     expect(r.last_message?.id).toBe(4);
-    const ok = { id: 'r1', kind: 'group', name: 'R', unread: 0, last_message: null, members: [], created_at: 't' };
+    const ok = {
+      id: 'r1',
+      kind: 'group',
+      name: 'R',
+      unread: 0,
+      mentions: 0,
+      last_message: null,
+      members: [],
+      created_at: 't',
+    };
     expect(() => parse('Room', { ...ok, kind: 'channel' })).toThrow(/kind/);
     const member = { username: 'a', name: 'A', role: 'king', read_up_to: 0 };
     expect(() => parse('Room', { ...ok, members: [member] })).toThrow(/role/);
