@@ -36,6 +36,12 @@ CASES: dict[str, tuple[Action, str | None, str | None, bool]] = {
     "remove an admin": (Action.REMOVE_MEMBER, "admin", None, False),
     "remove the owner": (Action.REMOVE_MEMBER, "owner", None, False),
     "remove an outsider": (Action.REMOVE_MEMBER, "outsider", None, False),
+    # Messages: the last field says whether the actor wrote the message.
+    "edit own message": (Action.EDIT_MESSAGE, None, None, True),
+    "edit another's message": (Action.EDIT_MESSAGE, None, None, False),
+    "delete own message": (Action.DELETE_MESSAGE, None, None, True),
+    "delete another's message": (Action.DELETE_MESSAGE, None, None, False),
+    "react": (Action.REACT, None, None, False),
 }
 
 ROOM = (NotFound, "room not found")
@@ -50,6 +56,8 @@ SET_ROLE = (Invalid, "role must be owner, admin or member")
 NOT_IN = (NotFound, "'tara' is not a member of this room")
 OWNER_STAYS = (Forbidden, "the owner cannot leave or be removed; transfer ownership or delete the room")
 REMOVE = (Forbidden, "you cannot remove this member")
+EDIT = (Forbidden, "only the author can edit a message")
+DEL_MSG = (Forbidden, "only the author, the room's owner or an admin can delete a message")
 
 #                               owner        admin        member       outsider
 GROUP: dict[str, tuple[object, object, object, object]] = {
@@ -71,6 +79,11 @@ GROUP: dict[str, tuple[object, object, object, object]] = {
     "remove an admin":           (OK,          REMOVE,      REMOVE,      ROOM),
     "remove the owner":          (OWNER_STAYS, OWNER_STAYS, OWNER_STAYS, ROOM),
     "remove an outsider":        (NOT_IN,      NOT_IN,      NOT_IN,      ROOM),
+    "edit own message":          (OK,          OK,          OK,          ROOM),
+    "edit another's message":    (EDIT,        EDIT,        EDIT,        ROOM),
+    "delete own message":        (OK,          OK,          OK,          ROOM),
+    "delete another's message":  (OK,          OK,          DEL_MSG,     ROOM),
+    "react":                     (OK,          OK,          OK,          ROOM),
 }
 
 
@@ -98,6 +111,11 @@ DM: dict[str, tuple[object, object]] = {  # member, outsider
     "remove an admin": (dm("left"), ROOM),
     "remove the owner": (dm("left"), ROOM),
     "remove an outsider": (NOT_IN, ROOM),
+    "edit own message": (OK, ROOM),
+    "edit another's message": (EDIT, ROOM),
+    "delete own message": (OK, ROOM),
+    "delete another's message": (DEL_MSG, ROOM),
+    "react": (OK, ROOM),
 }
 
 
@@ -105,11 +123,13 @@ def facts(case: str, role: str | None, kind: str) -> RoomFacts:
     action, target_role, new_role, is_self = CASES[case]
     actor = "ana"
     target = actor if is_self else ("tara" if target_role is not None else None)
+    author = actor if is_self else "tara"  # read only by the message actions
     if role is None:  # an outsider's facts: the store found no membership, so no kind and no target either
-        return RoomFacts(actor=actor, role=None, kind=None, target=target, target_role=None, new_role=new_role)
+        return RoomFacts(actor=actor, role=None, kind=None, target=target, target_role=None, new_role=new_role,
+                         author=author)
     real_target_role = {"self": role, "outsider": None}.get(target_role or "", target_role)
     return RoomFacts(actor=actor, role=role, kind=kind, target=target, target_role=real_target_role,
-                     new_role=new_role)
+                     new_role=new_role, author=author)
 
 
 def check(case: str, role: str | None, kind: str, expected: object) -> None:
