@@ -4,7 +4,6 @@ import { parseMarkdown, type MdNode } from '../lib/markdown';
 function render(nodes: MdNode[]): ReactNode[] {
   return nodes.map((n, i) => {
     if (typeof n === 'string') return n;
-    if (n.tag === 'br') return <br key={i} />;
     if (n.tag === 'a')
       return (
         <a key={i} href={n.attrs.href} title={n.attrs.title} target="_blank" rel="noopener noreferrer">

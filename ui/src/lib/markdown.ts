@@ -10,7 +10,7 @@
  *   (`# 3`, `---`, four spaces).
  * - Kept: bold, italic, strikethrough, inline code, fenced code blocks,
  *   quotes, lists, links (`[text](url)`, `<url>`, bare URLs and addresses),
- *   backslash escapes, and single newlines as line breaks.
+ *   backslash escapes, and single newlines as line breaks (kept as text).
  * - Only the tags of `MdTag` are ever built; any other token keeps its text.
  * - A link is kept only when its URL is absolute http, https or mailto
  *   (`safeLink`); otherwise its text stays and the link goes. An image
@@ -18,7 +18,7 @@
  */
 import { Marked, type Token, type Tokens } from 'marked';
 
-export type MdTag = 'p' | 'strong' | 'em' | 's' | 'code' | 'pre' | 'blockquote' | 'ul' | 'ol' | 'li' | 'a' | 'br';
+export type MdTag = 'p' | 'strong' | 'em' | 's' | 'code' | 'pre' | 'blockquote' | 'ul' | 'ol' | 'li' | 'a';
 
 export interface MdElement {
   tag: MdTag;
@@ -82,7 +82,8 @@ function inline(tokens: Token[] | undefined, out: MdNode[]): MdNode[] {
         push(el('code', [(t as Tokens.Codespan).text]));
         break;
       case 'br':
-        push(el('br', []));
+        // A newline, not <br>: the body is pre-wrap, and copied text keeps its lines.
+        push('\n');
         break;
       case 'link':
       case 'image': {
