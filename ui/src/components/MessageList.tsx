@@ -50,10 +50,16 @@ export function MessageList({ roomId }: { roomId: string }) {
     return tl.messages.find((m) => m.id > c && m.sender !== me)?.id ?? null;
   }, [tl.messages, me]);
 
-  const rows = useMemo(
-    () => buildRows(tl.messages, pending, firstUnreadId, me, now),
-    [tl.messages, pending, firstUnreadId, me, now],
-  );
+  // A row keeps the header it has been shown with: when older history lands above the top row
+  // and joins its burst, taking the header away would move its text under the reader.
+  const headed = useRef(new Set<string>());
+  const rows = useMemo(() => {
+    const built = buildRows(tl.messages, pending, firstUnreadId, me, now);
+    return built.map((r) => (!r.first && headed.current.has(r.key) ? { ...r, first: true } : r));
+  }, [tl.messages, pending, firstUnreadId, me, now]);
+  useEffect(() => {
+    for (const r of rows) if (r.first) headed.current.add(r.key);
+  }, [rows]);
   const lastOwnConfirmed = useMemo(() => {
     for (let i = tl.messages.length - 1; i >= 0; i--) if (tl.messages[i]!.sender === me) return tl.messages[i]!.id;
     return 0;
@@ -179,6 +185,8 @@ export function MessageList({ roomId }: { roomId: string }) {
         aria-label="Message history"
         data-testid="message-list"
       >
+        {/* The top row's date divider sits here, and every other one at the bottom of the row before
+            it, so that no row changes height above the reader when older history is prepended. */}
         <div className="history-edge">
           {!tl.loaded ? (
             <span className="muted">Loading messages…</span>
@@ -193,6 +201,7 @@ export function MessageList({ roomId }: { roomId: string }) {
               Load earlier messages
             </button>
           )}
+          {rows[0]?.divider && <DateDivider label={rows[0].divider} />}
         </div>
         <ol className="msgs" ref={listRef} style={{ height: virtualizer.getTotalSize() }}>
           {items.map((v) => {
@@ -207,17 +216,13 @@ export function MessageList({ roomId }: { roomId: string }) {
                 aria-setsize={rows.length}
                 aria-posinset={v.index + 1}
               >
-                {r.divider && (
-                  <div className="divider" data-testid="date-divider">
-                    <span>{r.divider}</span>
-                  </div>
-                )}
                 {r.unreadMark && (
                   <div className="divider unread-mark" data-testid="unread-divider">
                     <span>New messages</span>
                   </div>
                 )}
                 <MessageRow row={r} room={room} me={me} showReceipt={r.msg !== null && r.msg.id === lastOwnConfirmed} />
+                {rows[v.index + 1]?.divider && <DateDivider label={rows[v.index + 1]!.divider!} />}
               </li>
             );
           })}
@@ -228,6 +233,14 @@ export function MessageList({ roomId }: { roomId: string }) {
           {newCount} new message{newCount === 1 ? '' : 's'} <Icon name="down" size={14} />
         </button>
       )}
+    </div>
+  );
+}
+
+function DateDivider({ label }: { label: string }) {
+  return (
+    <div className="divider" data-testid="date-divider">
+      <span>{label}</span>
     </div>
   );
 }
