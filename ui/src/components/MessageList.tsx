@@ -100,16 +100,16 @@ export function MessageList({ roomId }: { roomId: string }) {
     }
   }, [attention, chat, roomId]);
 
-  const scrollToBottom = useCallback(
-    (smooth = false) => {
-      const el = ref.current;
-      if (!el) return;
-      atBottom.current = true;
-      setSeenUpTo(newest);
-      virtualizer.scrollToOffset(el.scrollHeight, { behavior: smooth ? 'smooth' : 'auto' });
-    },
-    [newest, virtualizer],
-  );
+  // A jump, not a smooth scroll: rows measured on the way change the height, and a smooth
+  // scroll to the old bottom stopped short of the new one. The resize observer below keeps
+  // the bottom in view while the rows there are measured.
+  const scrollToBottom = useCallback(() => {
+    const el = ref.current;
+    if (!el) return;
+    atBottom.current = true;
+    setSeenUpTo(newest);
+    el.scrollTop = el.scrollHeight;
+  }, [newest]);
 
   // Opening a room: start at the first unread message if there is one, else at the bottom.
   useLayoutEffect(() => {
@@ -229,7 +229,7 @@ export function MessageList({ roomId }: { roomId: string }) {
         </ol>
       </div>
       {newCount > 0 && (
-        <button type="button" className="new-pill" onClick={() => scrollToBottom(true)} data-testid="new-messages-pill">
+        <button type="button" className="new-pill" onClick={() => scrollToBottom()} data-testid="new-messages-pill">
           {newCount} new message{newCount === 1 ? '' : 's'} <Icon name="down" size={14} />
         </button>
       )}
