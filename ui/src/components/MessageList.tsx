@@ -125,6 +125,14 @@ export function MessageList({ roomId }: { roomId: string }) {
     }
   }, [tl.loaded, rows, newest, virtualizer]);
 
+  // At the bottom, stay there whatever changed: followOnAppend only follows a new last row, and
+  // after a reconnect the other person's messages land *above* our pending one (the last row).
+  // Runs before any scroll event of this commit, so atBottom is still the reader's state.
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el && opened.current && atBottom.current) el.scrollTop = el.scrollHeight;
+  }, [rows]);
+
   // Our own new message always brings the bottom into view.
   const lastRow = rows[rows.length - 1];
   const ownPendingKey = lastRow?.pending && lastRow.sender === me ? lastRow.key : null;
