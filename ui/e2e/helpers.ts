@@ -87,3 +87,33 @@ export function messageRow(page: Page, text: string) {
 export async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
+
+/** How many rows the open room's timeline holds (the virtual list renders only some of them). */
+export async function loadedRows(page: Page): Promise<number> {
+  const item = page.getByTestId('message-list').locator('.tl-item').first();
+  if ((await item.count()) === 0) return 0;
+  return Number(await item.getAttribute('aria-setsize'));
+}
+
+/**
+ * Hold back the next request for an older page of history (`before=`) until
+ * `release()`, so a test can measure the view before it lands. `requested`
+ * settles when it is asked for.
+ */
+export async function holdOlderPages(page: Page): Promise<{ requested: Promise<void>; release: () => void }> {
+  let gate!: () => void;
+  const open = new Promise<void>((r) => (gate = r));
+  let asked!: () => void;
+  const requested = new Promise<void>((r) => (asked = r));
+  const pattern = /\/api\/rooms\/[^/]+\/messages\?(.*&)?before=/;
+  await page.route(
+    pattern,
+    async (route) => {
+      asked();
+      await open;
+      await route.continue();
+    },
+    { times: 1 },
+  );
+  return { requested, release: () => gate() };
+}

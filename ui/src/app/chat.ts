@@ -122,6 +122,7 @@ export class Chat {
       ui,
       loader: this.loader,
       sending: this.sending,
+      reads: this.reads,
       sessionExpired: () => this.auth.expired(),
     };
     this.sync = new Sync({

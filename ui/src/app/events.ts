@@ -12,7 +12,7 @@
  * handler.
  */
 import type { Loader } from './loader';
-import { unreadAfter } from './reads';
+import { unreadAfter, type Reads } from './reads';
 import type { Sending } from './sending';
 import { asTombstone, withEdit, withReaction, type MessagesStore } from '../store/messages';
 import type { PresenceStore } from '../store/presence';
@@ -34,6 +34,8 @@ export interface EventContext {
   ui: UiStore;
   loader: Pick<Loader, 'fetchRoom' | 'leftRoom'>;
   sending: Pick<Sending, 'acked' | 'delivered' | 'rejected'>;
+  /** Our read cursor: sending a message means having read the room up to it. */
+  reads: Pick<Reads, 'markRead'>;
   sessionExpired(): void;
 }
 
@@ -45,6 +47,8 @@ export function onAck(ev: EventOf<'ack'>, c: EventContext): void {
   const msg = c.sending.acked(ev);
   if (!msg) return;
   c.messages.addLive(msg);
+  // Before onMessage, which moves the local cursor: the server must hear it too.
+  c.reads.markRead(msg.room, msg.id);
   c.rooms.onMessage(msg, c.me());
 }
 
@@ -54,6 +58,8 @@ export function onMessage(ev: EventOf<'message'>, c: EventContext): void {
   c.messages.addLive(msg);
   if (msg.sender === me && msg.client_msg_id) c.sending.delivered(msg.client_msg_id);
   if (!c.rooms.room(msg.room)) void c.loader.fetchRoom(msg.room);
+  // Our own message (from this tab or another of ours): we have read up to it.
+  if (msg.sender === me) c.reads.markRead(msg.room, msg.id);
   c.rooms.onMessage(msg, me);
   c.typing.clearRoomUser(msg.room, msg.sender);
   if (msg.sender !== me) {

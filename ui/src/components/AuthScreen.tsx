@@ -1,8 +1,19 @@
 import { useId, useState, type FormEvent } from 'react';
 import { useChat } from './context';
 import { useStore } from '../store/store';
-import { describeError } from '../api/http';
+import { ApiError, describeError } from '../api/http';
 import { USERNAME_RE } from '../wire/types';
+
+type Field = 'username' | 'name' | 'password';
+
+/** The field a server refusal is about: taken names, and INVALID_INPUT messages, which start with the field. */
+export function fieldOf(err: unknown, mode: 'login' | 'signup'): Field | null {
+  if (mode !== 'signup' || !(err instanceof ApiError)) return null;
+  if (err.code === 'CONFLICT') return 'username';
+  if (err.code !== 'INVALID_INPUT') return null;
+  const m = /^(username|name|password)\b/.exec(err.message);
+  return m ? (m[1] as Field) : null;
+}
 
 export function AuthScreen() {
   const chat = useChat();
@@ -11,25 +22,38 @@ export function AuthScreen() {
   const [username, setUsername] = useState('');
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const [error, setErrorState] = useState<string | null>(null);
+  const [errorField, setErrorField] = useState<Field | null>(null);
   const [busy, setBusy] = useState(false);
   const id = useId();
+
+  const fieldIds: Record<Field, string> = { username: `${id}-u`, name: `${id}-n`, password: `${id}-p` };
+  /** Show an error; one about a field is tied to it (aria-invalid, aria-describedby) and focuses it. */
+  function setError(text: string | null, field: Field | null = null) {
+    setErrorState(text);
+    setErrorField(text ? field : null);
+    if (text && field) document.getElementById(fieldIds[field])?.focus();
+  }
+  const invalid = (f: Field) => (errorField === f ? true : undefined);
+  const describedBy = (f: Field, ...more: string[]) =>
+    [...more, ...(errorField === f ? [`${id}-err`] : [])].join(' ') || undefined;
 
   async function submit(e: FormEvent) {
     e.preventDefault();
     setError(null);
     const u = username.trim().toLowerCase();
     if (mode === 'signup') {
-      if (!USERNAME_RE.test(u)) return setError('Usernames are 3–32 characters: lowercase letters, digits and _.');
-      if (!name.trim()) return setError('Please enter your display name.');
-      if ([...password].length < 8) return setError('Passwords need at least 8 characters.');
+      if (!USERNAME_RE.test(u))
+        return setError('Usernames are 3–32 characters: lowercase letters, digits and _.', 'username');
+      if (!name.trim()) return setError('Please enter your display name.', 'name');
+      if ([...password].length < 8) return setError('Passwords need at least 8 characters.', 'password');
     }
     setBusy(true);
     try {
       if (mode === 'signup') await chat.signup(u, name, password);
       else await chat.login(u, password);
     } catch (err) {
-      setError(describeError(err, mode));
+      setError(describeError(err, mode), fieldOf(err, mode));
       setBusy(false);
     }
   }
@@ -39,6 +63,12 @@ export function AuthScreen() {
     setError(null);
   };
 
+  // Under the field it is about, else above the submit button.
+  const errorEl = error && (
+    <p className="form-error" id={`${id}-err`} role="alert">
+      {error}
+    </p>
+  );
   return (
     <main className="auth">
       <div className="auth-card">
@@ -91,7 +121,7 @@ export function AuthScreen() {
         <form
           onSubmit={(e) => void submit(e)}
           noValidate
-          aria-describedby={error ? `${id}-err` : undefined}
+          aria-describedby={error && !errorField ? `${id}-err` : undefined}
           id={`${id}-panel`}
           role="tabpanel"
           aria-labelledby={`${id}-tab-${mode}`}
@@ -106,8 +136,11 @@ export function AuthScreen() {
             value={username}
             onChange={(e) => setUsername(e.target.value)}
             required
+            aria-invalid={invalid('username')}
+            aria-describedby={describedBy('username')}
             autoFocus
           />
+          {errorField === 'username' && errorEl}
           {mode === 'signup' && (
             <>
               <label htmlFor={`${id}-n`}>Display name</label>
@@ -118,6 +151,8 @@ export function AuthScreen() {
                 value={name}
                 onChange={(e) => setName(e.target.value)}
                 required
+                aria-invalid={invalid('name')}
+                aria-describedby={describedBy('name')}
                 maxLength={100}
               />
             </>
@@ -132,13 +167,16 @@ export function AuthScreen() {
             onChange={(e) => setPassword(e.target.value)}
             required
             minLength={mode === 'signup' ? 8 : undefined}
+            aria-invalid={invalid('password')}
+            aria-describedby={describedBy('password', ...(mode === 'signup' ? [`${id}-p-hint`] : []))}
           />
-          {mode === 'signup' && <p className="hint">At least 8 characters.</p>}
-          {error && (
-            <p className="form-error" id={`${id}-err`} role="alert">
-              {error}
+          {mode === 'signup' && (
+            <p className="hint" id={`${id}-p-hint`}>
+              At least 8 characters.
             </p>
           )}
+          {errorField === 'password' && errorEl}
+          {!errorField && errorEl}
           <button className="btn primary wide" type="submit" disabled={busy}>
             {busy ? 'Please wait…' : mode === 'login' ? 'Log in' : 'Create account'}
           </button>

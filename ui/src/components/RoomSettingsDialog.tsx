@@ -201,7 +201,13 @@ export function RoomSettingsDialog({ roomId, onClose }: { roomId: string; onClos
                   Delete room
                 </button>
               ))}
-            {role === 'owner' && <p className="muted small">As the owner you cannot leave; delete the room instead.</p>}
+            {role === 'owner' && (
+              <p className="muted small" data-testid="owner-hint">
+                {room.members.length > 1
+                  ? 'As the owner you cannot leave. To leave, first make another member the owner with “Owner (transfer)” in their role menu, or delete the room.'
+                  : 'As the only member you cannot leave; delete the room instead.'}
+              </p>
+            )}
           </div>
         )}
       </div>

@@ -210,6 +210,27 @@ describe('Chat controller', () => {
     expect(chat.rooms.room('r1')!.unread).toBe(0);
   });
 
+  it('sending a message marks the room read up to it on the server, not only locally (issue 15)', async () => {
+    const { chat, f } = await boot();
+    f.last.open();
+    f.last.receive(ready(1));
+    await chat.idle();
+    f.last.receive({ type: 'message', ...msg(4, 2, 'r1', 'bo', 'unseen') });
+    expect(chat.rooms.room('r1')!.unread).toBe(1);
+    const id = await chat.send('r1', 'reply');
+    f.last.receive({
+      type: 'ack',
+      client_msg_id: id!,
+      id: 5,
+      seq: 3,
+      room: 'r1',
+      created_at: '2026-11-25T10:00:00.000Z',
+    });
+    f.last.receive({ type: 'message', ...msg(5, 3, 'r1', 'ana', 'reply', id!) });
+    expect(f.last.sentOfType('read')).toEqual([{ type: 'read', room: 'r1', up_to: 5 }]);
+    expect(chat.rooms.room('r1')!.unread).toBe(0);
+  });
+
   it('throttles typing to one active:true per 3 s and sends active:false once', async () => {
     const { chat, f } = await boot();
     f.last.open();

@@ -27,6 +27,7 @@ function setup() {
     ui: new UiStore(),
     loader,
     sending,
+    reads: { markRead: vi.fn() },
     sessionExpired,
   };
   rooms.upsert(room('r1'));
