@@ -4,7 +4,7 @@ Responses are built from these structs and encoded by msgspec, so what a
 client receives is what is declared here; ``/openapi.json`` and the UI's
 ``ui/src/wire/generated.ts`` are both generated from them.
 
-Requests are *described* here, not validated here: ``chatter.policy`` and
+Requests are *described* here, not validated here: ``chatter.service.validation`` and
 ``chatter.http.wire`` check every body with the protocol's own error texts
 (which tests and clients rely on).  The constraints below state the same
 rules, so schemathesis generates meaningful requests and a client can check

@@ -11,7 +11,7 @@ and ``seq``; the format of existing databases), written from these structs
 by the store and sent as stored: ``EventRow.wire()`` is exactly the frame.
 
 Client -> server: the structs describe the frames; ``chatter.http.ws``
-parses them with the strict JSON parser and ``chatter.policy``, whose error
+parses them with the strict JSON parser and ``chatter.service.validation``, whose error
 texts are part of the protocol (a msgspec decode would word them its own
 way).  The constraints below say the same as those rules.
 
