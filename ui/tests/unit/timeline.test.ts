@@ -14,6 +14,12 @@ function m(id: number, sender: string, atMs = T0 + id * 1000, cmid = `cm-${id}`)
     body: `b${id}`,
     client_msg_id: cmid,
     created_at: new Date(atMs).toISOString(),
+    edited_at: null,
+    deleted: false,
+    reply_to: null,
+    mentions: [],
+    reactions: [],
+    attachments: [],
   };
 }
 function p(cmid: string, atMs: number): PendingMessage {
