@@ -25,6 +25,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
 
 
+def kill_process_group(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL ``proc`` and everything in its session (started with ``start_new_session=True``).
+
+    Plain hypercorn serves from a worker process it spawns; killing only the
+    parent leaves the worker holding the database lock and the stderr pipe.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def make_config(tmp_path: Path | None = None, **overrides: Any) -> Config:
     """Dev-mode config for tests: cheap bcrypt, a temp database, no config file."""
     values: dict[str, Any] = {"auth.bcrypt_rounds": 4, "server.ui_dir": str(tmp_path or "/nonexistent")}

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import PASSWORD, chatter_server
+from helpers import PASSWORD, chatter_server, kill_process_group
 
 pytestmark = pytest.mark.e2e
 
@@ -359,7 +359,7 @@ def test_plain_hypercorn_serves_and_stops_cleanly(tmp_path: Path) -> None:
             assert proc.wait(timeout=20) == 0, "".join(log)
             drain.result(timeout=5)
         finally:
-            _kill_group(proc)
+            kill_process_group(proc)
             pool.shutdown(wait=True)
         text = "".join(log)
         assert "Traceback" not in text, text
@@ -370,12 +370,6 @@ def test_plain_hypercorn_serves_and_stops_cleanly(tmp_path: Path) -> None:
             assert conn.execute("SELECT body FROM messages").fetchall() == [("durable",)]
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
-        _kill_group(proc)
+        kill_process_group(proc)
         proc.wait()
 
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -10,16 +10,16 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import trio
+from helpers import kill_process_group
 from ship.shipkit import PASSWORD, RUNNERS, chatter, clean_env, launch, login, make_user, rest, runner_cmd, server_cmd
 
 pytestmark = pytest.mark.e2e
@@ -111,9 +111,7 @@ def plain_hypercorn(tmp_path: Path, db: Path) -> Iterator[subprocess.Popen[str]]
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             pass
-        # hypercorn serves from a worker process it spawns: never leave it behind.
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_process_group(proc)  # hypercorn's spawned worker too
         proc.wait()
 
 
