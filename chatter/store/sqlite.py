@@ -91,6 +91,7 @@ class SqliteStore(StoreBase):
         self._committed_send: trio.MemorySendChannel[Committed] | None = None
         self.batches = 0  # metrics: transactions committed
         self.writes = 0  # metrics: writes committed
+        self.search_indexed = 0  # messages the background build indexed since the store opened
 
     # -- lifecycle ------------------------------------------------------
 
@@ -181,6 +182,29 @@ class SqliteStore(StoreBase):
         if self._committed_send is not None:
             self._committed_send.close()
 
+    async def _build_search_index(self) -> None:
+        """Fill the search index in the background (an upgraded or repaired database), newest first.
+
+        Each batch is one write of ``store.search_batch`` messages through the one writer, so other
+        writes queue behind at most one batch; ``store.search_pause`` lets them through between
+        batches.  Stops when nothing is left, at shutdown, or at an error (logged: the next start
+        resumes from the boundary, and ``chatter doctor`` reports it).
+        """
+        while True:
+            try:
+                n = await self.search_index_batch(self._cfg.search_batch)
+            except Unavailable:
+                return  # shutting down, or the database refused the write
+            except Exception:  # noqa: BLE001 - a failed build must not take the server down
+                log.exception("building the search index failed; `chatter doctor --repair` rebuilds it")
+                return
+            if n == 0:
+                if self.search_indexed:
+                    log.info("search index complete (%d messages indexed in the background)", self.search_indexed)
+                return
+            self.search_indexed += n
+            await trio.sleep(self._cfg.search_pause)
+
     def _commit_batch(self, batch: list[_Write]) -> None:
         db = self._writer
         assert db is not None
@@ -223,9 +247,17 @@ async def open_sqlite_store(cfg: StoreConfig) -> AsyncIterator[SqliteStore]:
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(store._writer_loop)
+            builder = trio.CancelScope()
+
+            async def build() -> None:
+                with builder:
+                    await store._build_search_index()
+
+            nursery.start_soon(build)
             try:
                 yield store
             finally:
+                builder.cancel()
                 # Let queued writes finish; the writer then ends by itself.
                 store._queue_send.close()
     finally:

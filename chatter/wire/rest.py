@@ -180,6 +180,30 @@ class MentionList(msgspec.Struct):
     has_more: bool
 
 
+# [text, matched]: a piece of the body as plain text, and whether it is part of a match.
+SnippetPiece = Annotated[list[str | bool], Meta(min_length=2, max_length=2,
+                                                description="[text, matched]: a string, then a boolean")]
+
+
+class SearchResult(msgspec.Struct):
+    """One match: the message as it is now, and the matched part of its body as plain-text pieces."""
+
+    message: Message
+    snippet: list[SnippetPiece]
+
+
+class SearchResults(msgspec.Struct):
+    """``GET /search``: matches newest first; ``next`` is the cursor of the next page (null: no more).
+
+    ``indexing`` (Chatter's addition): the index of an upgraded database is still being built, newest
+    messages first, so older matches may be missing yet.
+    """
+
+    results: list[SearchResult]
+    next: str | None
+    indexing: bool
+
+
 class Health(msgspec.Struct):
     status: str
 
@@ -259,6 +283,18 @@ class EditMessage(msgspec.Struct):
 class MentionsQuery(msgspec.Struct):
     before: Annotated[int, Meta(ge=1)] | None = None
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
+
+
+class SearchQuery(msgspec.Struct):
+    """``GET /search``: words, "phrases" and the filters from:, in:#room, before:, after: (docs/PROTOCOL.md 5.9)."""
+
+    q: Annotated[str, Meta(min_length=1, max_length=256)]
+    room: RoomId | None = None
+    from_: Username | None = msgspec.field(default=None, name="from")
+    before: Time | None = None
+    after: Time | None = None
+    limit: Annotated[int, Meta(ge=1, le=100)] = 20
+    cursor: Annotated[str, Meta(min_length=1, max_length=32, description="a next value")] | None = None
 
 
 class MarkRead(msgspec.Struct):
