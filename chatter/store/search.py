@@ -136,8 +136,11 @@ def plan(terms: Sequence[Term]) -> tuple[Planned, ...]:
 
 
 def fts_string(text: str) -> str:
-    """``text`` as one FTS5 string: double-quoted, inner quotes doubled; nothing in it is syntax."""
-    return '"' + text.replace('"', '""') + '"'
+    """``text`` as one FTS5 string: double-quoted, inner quotes doubled; nothing in it is syntax.
+
+    NUL becomes a space: FTS5 reads its query as a C string and would stop there.
+    """
+    return '"' + text.replace("\x00", " ").replace('"', '""') + '"'
 
 
 def _pair_expression(db: sqlite3.Connection, pair: str) -> str | None:

@@ -92,6 +92,7 @@ class SqliteStore(StoreBase):
         self.batches = 0  # metrics: transactions committed
         self.writes = 0  # metrics: writes committed
         self.search_indexed = 0  # messages the background build indexed since the store opened
+        self.search_complete = trio.Event()  # set when the background build found nothing left to index
 
     # -- lifecycle ------------------------------------------------------
 
@@ -199,6 +200,7 @@ class SqliteStore(StoreBase):
                 log.exception("building the search index failed; `chatter doctor --repair` rebuilds it")
                 return
             if n == 0:
+                self.search_complete.set()
                 if self.search_indexed:
                     log.info("search index complete (%d messages indexed in the background)", self.search_indexed)
                 return
