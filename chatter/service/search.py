@@ -59,8 +59,9 @@ class Parsed:
 
 _PHRASE = re.compile(r'"([^"]*)"')
 _OPERATOR = re.compile(r"(?i)(from|in|before|after):(.+)")
-_DATE = re.compile(r"\d{4}-\d\d-\d\d")
-_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?([Zz]|[+-]\d\d:\d\d)")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?"
+                   r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 def _clean(q: str) -> str:

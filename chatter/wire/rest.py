@@ -65,6 +65,9 @@ PositiveInt = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 Id = Annotated[int, Meta(ge=1)]
 Count = Annotated[int, Meta(ge=0)]
 Time = Annotated[str, Meta(description="RFC 3339 UTC with milliseconds")]
+# A time a client sends (search filters): RFC 3339 with a zone, seconds and fraction optional.
+QueryTime = Annotated[str, Meta(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?"
+                                        "([Zz]|[+-][0-9]{2}:[0-9]{2})$", description="RFC 3339")]
 Role = Literal["owner", "admin", "member"]
 RoomKind = Literal["group", "dm"]
 
@@ -291,8 +294,8 @@ class SearchQuery(msgspec.Struct):
     q: Annotated[str, Meta(min_length=1, max_length=256)]
     room: RoomId | None = None
     from_: Username | None = msgspec.field(default=None, name="from")
-    before: Time | None = None
-    after: Time | None = None
+    before: QueryTime | None = None
+    after: QueryTime | None = None
     limit: Annotated[int, Meta(ge=1, le=100)] = 20
     cursor: Annotated[str, Meta(min_length=1, max_length=32, description="a next value")] | None = None
 
