@@ -14,7 +14,6 @@ The planner picks the index per term (``plan``):
   such character is too short to search for;
 - a term with a letter or digit (Unicode L*, N*, or private use: what ``unicode61`` keeps)
   is a word phrase in ``messages_fts``; the query's last word also matches as a prefix;
-- a term of 3 or more symbols only (emoji) is a trigram phrase;
 - anything else (punctuation) is no term at all.
 
 Every term reaches FTS5 as a double-quoted string with its quotes doubled, so FTS5's own
@@ -36,44 +35,21 @@ import orjson
 
 from chatter.store import queries as q
 from chatter.store.models import MessageRow, Rule, Username
+from chatter.store.schema import NO_SPACE_GLOB, NO_SPACE_RANGES
 
 PENDING_KEY = "search_pending_below"
 PAIR_TERMS = 2000  # most trigrams one two-character term expands to (a bound on the FTS5 expression)
 MAX_ID = 2**63 - 1
 
-# Scripts written without spaces between words (and Hangul, whose words carry particles):
-# searched by substring.  Code point ranges, inclusive.
-_NO_SPACE_RANGES = (
-    (0x0E00, 0x0EFF),  # Thai, Lao
-    (0x1000, 0x109F),  # Myanmar
-    (0x1780, 0x17FF),  # Khmer
-    (0x1100, 0x11FF),  # Hangul Jamo
-    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi radicals
-    (0x3040, 0x30FF),  # Hiragana, Katakana
-    (0x3100, 0x31FF),  # Bopomofo, Hangul compatibility Jamo, Katakana extensions
-    (0x3400, 0x4DBF),  # CJK extension A
-    (0x4E00, 0x9FFF),  # CJK unified ideographs
-    (0xA960, 0xA97F),  # Hangul Jamo extended A
-    (0xAC00, 0xD7FF),  # Hangul syllables, Jamo extended B
-    (0xF900, 0xFAFF),  # CJK compatibility ideographs
-    (0xFF66, 0xFFDC),  # halfwidth Katakana and Hangul
-    (0x20000, 0x3134F),  # CJK extensions B-G
-)
-
-
 def no_space_script(c: str) -> bool:
     cp = ord(c)
-    return any(lo <= cp <= hi for lo, hi in _NO_SPACE_RANGES)
+    return any(lo <= cp <= hi for lo, hi in NO_SPACE_RANGES)
 
 
 def token_char(c: str) -> bool:
     """What FTS5's unicode61 keeps in a token by default: letters, numbers, private use."""
     cat = unicodedata.category(c)
     return cat[0] in "LN" or cat == "Co"
-
-
-def _symbol(c: str) -> bool:
-    return unicodedata.category(c)[0] == "S"
 
 
 Kind = Literal["word", "substring", "pair"]
@@ -126,8 +102,6 @@ def kind_of(term: Term) -> Kind | None:
         return "substring" if n >= 3 else "pair" if n == 2 else None
     if any(token_char(c) for c in text):
         return "word"
-    if sum(1 for c in text if _symbol(c)) >= 3:
-        return "substring"
     return None
 
 
@@ -287,7 +261,7 @@ def index_batch(db: sqlite3.Connection, limit: int) -> tuple[int, list[Any]]:
     n = db.execute("INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id >= ? AND id < ?",
                    (low, boundary)).rowcount
     db.execute("INSERT INTO messages_trigram (rowid, body) SELECT id, body || ' ' FROM messages "
-               "WHERE id >= ? AND id < ?", (low, boundary))
+               "WHERE id >= ? AND id < ? AND body GLOB ?", (low, boundary, NO_SPACE_GLOB))
     _set_boundary(db, low)
     return n, []
 
@@ -336,13 +310,13 @@ def check_index(db: sqlite3.Connection, sample: int = 200) -> IndexReport:
     total = int(db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
     pending = int(db.execute("SELECT COUNT(*) FROM messages WHERE id < ?", (boundary,)).fetchone()[0])
     missing = extra = 0
-    for shadow in ("messages_fts_docsize", "messages_trigram_docsize"):
+    for shadow, only in (("messages_fts_docsize", "*"), ("messages_trigram_docsize", NO_SPACE_GLOB)):
         missing += int(db.execute(
-            f"SELECT COUNT(*) FROM messages m WHERE m.id >= ? AND NOT EXISTS "  # noqa: S608 - our names
-            f"(SELECT 1 FROM {shadow} d WHERE d.id = m.id)", (boundary,)).fetchone()[0])
+            f"SELECT COUNT(*) FROM messages m WHERE m.id >= ? AND m.body GLOB ? AND NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {shadow} d WHERE d.id = m.id)", (boundary, only)).fetchone()[0])
         extra += int(db.execute(
             f"SELECT COUNT(*) FROM {shadow} d WHERE d.id < ? OR NOT EXISTS "  # noqa: S608 - our names
-            "(SELECT 1 FROM messages m WHERE m.id = d.id)", (boundary,)).fetchone()[0])
+            "(SELECT 1 FROM messages m WHERE m.id = d.id AND m.body GLOB ?)", (boundary, only)).fetchone()[0])
     half = max(1, sample // 2)
     rows = db.execute("SELECT id, body FROM messages WHERE id >= ? AND deleted = 0 ORDER BY id DESC LIMIT ?",
                       (boundary, half)).fetchall()
@@ -354,7 +328,7 @@ def check_index(db: sqlite3.Connection, sample: int = 200) -> IndexReport:
         words = any(token_char(c) for c in body) and db.execute(
             "SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? AND rowid = ?",
             (fts_string(body), mid)).fetchone() is None
-        substring = len(body) >= 3 and db.execute(
+        substring = any(no_space_script(c) for c in body) and db.execute(
             "SELECT 1 FROM messages_trigram WHERE messages_trigram MATCH ? AND rowid = ?",
             (fts_string(body), mid)).fetchone() is None
         mismatched += words or substring

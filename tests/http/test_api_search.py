@@ -2,7 +2,8 @@
 
 The property test sends arbitrary Unicode as ``q`` (NUL, unpaired surrogates as their UTF-8
 bytes, bidirectional marks, FTS5 operators, up to 10,000 characters) and other parameters:
-every answer is 200 or a 400 with the protocol's error shape, never a 500, never SQLite's text.
+every answer is 200 or a 400 with the protocol's error shape (404 for a ``room`` that is none of the
+caller's), never a 500, never SQLite's text.
 """
 
 from __future__ import annotations
@@ -164,8 +165,12 @@ def test_any_input_is_200_or_400_never_500(hyp_dir: Any, q: str, extra: dict[str
                 parts = [f"q={_enc(q)}"] + [f"{k}={_enc(v)}" for k, v in extra.items() if v is not None]
                 resp = await c.get("/api/search?" + "&".join(parts), headers=bearer(token))
                 text = await resp.get_data(as_text=True)
-                assert resp.status_code in (200, 400), (resp.status_code, text)
-                if resp.status_code == 400:
+                # 404: a room id that is none of alice's rooms (NOT_FOUND, PROTOCOL section 1)
+                allowed = (200, 400, 404) if extra.get("room") else (200, 400)
+                assert resp.status_code in allowed, (resp.status_code, text)
+                if resp.status_code == 404:
+                    await err(resp, 404, "NOT_FOUND")
+                elif resp.status_code == 400:
                     message = (await err(resp, 400, "INVALID_INPUT"))["error"]["message"]
                     for leak in ("sqlite", "fts5", "syntax", "traceback", "error:", "unterminated", "malformed"):
                         assert leak not in message.lower(), message
