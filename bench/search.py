@@ -284,7 +284,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--rooms", type=int, default=200)
     ap.add_argument("--viewer-rooms", type=int, default=50)
     ap.add_argument("--vocab", type=int, default=20_000)
-    ap.add_argument("--batch", type=int, default=200, help="messages per index batch (store.search_batch)")
+    ap.add_argument("--batch", type=int, default=100, help="messages per index batch (store.search_batch)")
     ap.add_argument("--queries", type=int, default=200, help="queries per class")
     ap.add_argument("--sends", type=int, default=5000)
     ap.add_argument("--group", type=int, default=256)

@@ -2,16 +2,18 @@
 
 The indexes are schema step 4's (``chatter.store.schema``): ``messages_fts`` (words,
 ``unicode61 remove_diacritics 2``, prefix index on 2 and 3 characters) and
-``messages_trigram`` (substrings, contentless, each body indexed with a trailing space),
-plus ``messages_trigram_terms`` (``fts5vocab``: the trigrams in the index).
+``messages_trigram`` (substrings, contentless, only the messages with a character of a
+script written without spaces, each body indexed with a trailing space), plus
+``messages_trigram_terms`` (``fts5vocab``: the trigrams in the index).
 
 The planner picks the index per term (``plan``):
 
 - a term with a character of a script written without spaces between words (Han, kana,
   Hangul, Thai, Lao, Khmer, Myanmar) is a substring: 3 or more characters are a trigram
-  phrase; 2 characters are every indexed trigram that starts with them (at most
-  ``PAIR_TERMS``; the trailing space makes a pair at the very end a trigram too); a single
-  such character is too short to search for;
+  phrase; 2 characters are every indexed trigram that starts with them (the trailing space
+  makes a pair at the very end a trigram too; at most ``PAIR_TERMS`` of them, in code point
+  order: past that, messages where the pair is followed by a later character are missed, a
+  bound on the FTS5 expression); a single such character is too short to search for;
 - a term with a letter or digit (Unicode L*, N*, or private use: what ``unicode61`` keeps)
   is a word phrase in ``messages_fts``; the query's last word also matches as a prefix;
 - anything else (punctuation) is no term at all.
