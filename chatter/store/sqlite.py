@@ -188,8 +188,11 @@ class SqliteStore(StoreBase):
 
         Each batch is one write of ``store.search_batch`` messages through the one writer, so other
         writes queue behind at most one batch; ``store.search_pause`` lets them through between
-        batches.  Stops when nothing is left, at shutdown, or at an error (logged: the next start
-        resumes from the boundary, and ``chatter doctor`` reports it).
+        batches.  After each batch a PASSIVE checkpoint on a read connection folds the WAL into the
+        file off the writer (the build writes a lot; otherwise the writer's automatic checkpoint
+        would copy it inside some commit, a send's as likely as a batch's: the largest batch times
+        measured, bench/FINDINGS.md section 10).  Stops when nothing is left, at shutdown, or at an
+        error (logged: the next start resumes from the boundary, and ``chatter doctor`` reports it).
         """
         while True:
             try:
@@ -205,7 +208,23 @@ class SqliteStore(StoreBase):
                     log.info("search index complete (%d messages indexed in the background)", self.search_indexed)
                 return
             self.search_indexed += n
+            await self._passive_checkpoint()
             await trio.sleep(self._cfg.search_pause)
+
+    async def _passive_checkpoint(self) -> None:
+        async with self._reader_sem:
+            db = self._readers.pop()
+            try:
+                await trio.to_thread.run_sync(self._checkpoint_sync, db, limiter=self._read_limiter)
+            finally:
+                self._readers.append(db)
+
+    @staticmethod
+    def _checkpoint_sync(db: sqlite3.Connection) -> None:
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as e:  # a checkpoint is an optimisation: the writer's own ones still run
+            log.debug("passive checkpoint failed: %s", e)
 
     def _commit_batch(self, batch: list[_Write]) -> None:
         db = self._writer
