@@ -196,11 +196,10 @@ class SearchResult(msgspec.Struct):
 
 
 class SearchResults(msgspec.Struct):
-    """``GET /search``: matches newest first; ``next`` is the cursor of the next page (null: no more).
+    """``GET /search``: newest first; ``next`` pages on (null: no more); ``indexing``: older matches may be missing."""
 
-    ``indexing`` (Chatter's addition): the index of an upgraded database is still being built, newest
-    messages first, so older matches may be missing yet.
-    """
+    # ``indexing`` is Chatter's addition (docs/PROTOCOL.md 5.9): the index of an upgraded database is still
+    # being built, newest messages first.
 
     results: list[SearchResult]
     next: str | None

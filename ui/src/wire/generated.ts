@@ -217,12 +217,7 @@ export interface SearchResult {
   snippet: ((string | boolean)[])[];
 }
 
-/**
- * `GET /search`: matches newest first; `next` is the cursor of the next page (null: no more).
- *
- *     `indexing` (Chatter's addition): the index of an upgraded database is still being built, newest
- *     messages first, so older matches may be missing yet.
- */
+/** `GET /search`: newest first; `next` pages on (null: no more); `indexing`: older matches may be missing. */
 export interface SearchResults {
   results: SearchResult[];
   next: string | null;
