@@ -35,3 +35,12 @@ def test_resume_mixed_smoke() -> None:
                         "--rounds", "1"], capture_output=True, text=True, timeout=120, cwd=BENCH.parent)
     assert p.returncode == 0, "resume_mixed smoke failed:\n" + p.stderr[-3000:]
     assert "resume_mixed mix=mixed events=600" in p.stdout, p.stdout
+
+
+def test_search_smoke() -> None:
+    """bench/search.py at a tiny size: the built index matches the messages (it exits 1 otherwise)."""
+    p = subprocess.run([sys.executable, str(BENCH / "search.py"), "--messages", "2000", "--queries", "3",
+                        "--sends", "300", "--rounds", "2", "--tasks", "8"], capture_output=True, text=True,
+                       timeout=120, cwd=BENCH.parent)
+    assert p.returncode == 0, "search smoke failed:\n" + p.stderr[-3000:]
+    assert "index build:" in p.stdout and "durable sends/s through SqliteStore" in p.stdout, p.stdout

@@ -78,11 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     dr = sub.add_parser("doctor", help="check the installation; exit 0 ok, 1 warnings, 2 failures",
                         description="Prints `OK|WARN|FAIL <what>: <detail>` lines: database integrity, "
-                        "schema version, WAL size, last backup age, secret strength, free disk, whether the "
+                        "schema version, the message search index against the messages, WAL size, last backup age, "
+                        "secret strength, free disk, whether the "
                         "database is on an anonymous container volume, listening address. Exit code 0 "
                         "when all are OK, 1 with warnings, 2 with failures.")
     _common(dr)
     dr.add_argument("--quick", action="store_true", help="PRAGMA quick_check instead of integrity_check")
+    dr.add_argument("--repair", action="store_true",
+                    help="first rebuild the message search index (in short batches; a running server keeps "
+                    "serving), then check")
 
     rp = sub.add_parser("reset-password", help="print a one-time password-reset link (valid 30 minutes)",
                         description="Prints http://<host>:<port>/reset#<token>; opening it lets the user set "
@@ -204,6 +208,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from chatter.service import operator
 
     cfg = load(args)
+    if args.repair:
+        indexed = operator.repair_search(cfg, progress=lambda n: print(f"indexed {n} messages", end="\r",
+                                                                       file=sys.stderr))
+        print(f"search index rebuilt: {indexed} messages")
     checks = operator.doctor(cfg, quick=args.quick)
     for check in checks:
         print(check.line())

@@ -20,7 +20,7 @@ from chatter.errors import Invalid
 from chatter.http.authn import Caller, check_browser_write, check_csrf, identify
 from chatter.http.proxies import client
 from chatter.http.wire import field, parse_object
-from chatter.service import Service, validation
+from chatter.service import Service, search, validation
 from chatter.store.models import MemberRow, RoomRow, Username, UserRow
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -355,3 +355,25 @@ async def events() -> Response:
     got = await deps().service.messages.events(Username(who.user.username), since, limit)
     return json({"epoch": got.epoch, "events": [e.wire() for e in got.page.events], "next": got.next,
                  "has_more": got.page.has_more})
+
+
+@api.get("/search")
+@document_querystring(s.SearchQuery)
+@document_response(s.SearchResults, 200)
+async def search_messages() -> Response:
+    """PROTOCOL 11; the query language and its 400s are ``chatter.service.search``'s."""
+    who = await caller()
+    args = request.args
+    room = args.get("room") or None
+    sender = args.get("from") or None
+    before, after, cursor = args.get("before") or None, args.get("after") or None, args.get("cursor") or None
+    limit = validation.query_int(args.get("limit"), "limit", default=search.LIMIT_DEFAULT, minimum=1,
+                                 maximum=search.LIMIT_MAX)
+    assert limit is not None
+    found = await deps().service.search.search(
+        who.user.username, args.get("q", ""), room=None if room is None else _room_path(room),
+        sender=None if sender is None else validation.username(sender, "from"),
+        before=None if before is None else search.parse_time(before, "before"),
+        after=None if after is None else search.parse_time(after, "after"), limit=limit, cursor=cursor)
+    return json(s.SearchResults(results=[s.SearchResult(message=m.wire(), snippet=[list(p) for p in snip])
+                                         for m, snip in found.results], next=found.next, indexing=found.indexing))

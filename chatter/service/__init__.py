@@ -7,6 +7,7 @@ rules of ``permissions.py``, and calling the store or an actor:
 - ``accounts``: sign-up, login, logout, password change, profiles, tokens;
 - ``rooms``: groups and direct messages, members and roles;
 - ``messages``: send, history, reads, typing, the event log's pages;
+- ``search``: message search (PROTOCOL 11): the query language, snippets;
 - ``password_reset``: one-time links (made by the operator, used over HTTP);
 - ``operator``: migrate, create-user, backup, restore, doctor (the CLI's
   commands, on the database file; their SQL is ``chatter.store.maintenance``).
@@ -29,6 +30,7 @@ from chatter.service.accounts import Accounts, Guard
 from chatter.service.messages import Messages
 from chatter.service.password_reset import PasswordResets
 from chatter.service.rooms import Rooms
+from chatter.service.search import Search
 from chatter.store.base import Store
 
 READY_TIMEOUT = 2.0  # seconds
@@ -40,6 +42,7 @@ class Service:
     rooms: Rooms
     messages: Messages
     password_reset: PasswordResets
+    search: Search
     store: Store  # for the two status questions below; the adapters ask them here
 
     async def database_ready(self) -> bool:
@@ -65,6 +68,7 @@ def build_service(cfg: Any, store: Store, system: ChatSystem, secret: str) -> Se
         rooms=Rooms(store),
         messages=Messages(store, system),
         password_reset=PasswordResets(store, system, guard),
+        search=Search(store),
         store=store,
     )
 

@@ -1,4 +1,4 @@
-"""Operator commands: migrate, create-user, backup, restore, doctor.
+"""Operator commands: migrate, create-user, backup, restore, doctor (and its search-index repair).
 
 Called by ``chatter migrate | create-user | backup | restore | doctor``
 (password-reset links are ``password_reset.py``).  They work on the database
@@ -36,6 +36,7 @@ import shutil
 import socket
 import stat
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -370,6 +371,7 @@ def _db_checks(db: maintenance.Connection, now: float, quick: bool) -> list[Chec
                 f"({len(MIGRATIONS)}); upgrade Chatter",
             )
         )
+    checks += _search_checks(db)
     last = maintenance.meta(db, "last_backup")
     when = parse_rfc3339(last) if last else None
     if when is None:
@@ -379,6 +381,40 @@ def _db_checks(db: maintenance.Connection, now: float, quick: bool) -> list[Chec
         level = OK if age <= BACKUP_WARN_AGE else WARN
         checks.append(Check(level, "backup", f"last backup {_age(age)} ago ({last})"))
     return checks
+
+
+def _search_checks(db: maintenance.Connection) -> list[Check]:
+    """The search index against the messages table (``maintenance.check_search_index``)."""
+    report = maintenance.check_search_index(db)
+    if report is None:
+        return []
+    if not report.ok:
+        return [Check(FAIL, "search", f"the index differs from the messages: {report.missing} missing, "
+                      f"{report.extra} extra, {report.mismatched} of {report.sampled} sampled messages not found "
+                      "by their own text; run `chatter doctor --repair`")]
+    if report.pending:
+        return [Check(WARN, "search", f"index being built: {report.pending} of {report.messages} messages still "
+                      "to index (a running server builds it in the background, newest first; search finds "
+                      "older messages once it is done)")]
+    return [Check(OK, "search", f"index matches the {report.messages} messages ({report.sampled} sampled)")]
+
+
+def repair_search(cfg: Config, progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild the search index (beside a running server or not); the number of messages indexed.
+
+    In batches of ``store.search_batch`` messages, each its own short write
+    (``maintenance.rebuild_search_index``), so a running server keeps writing meanwhile.
+    """
+    path = Path(cfg.store.path)
+    with closing(maintenance.open_existing(path, cfg.store.busy_timeout)) as db:
+        maintenance.check_schema(db, f"database {path}")
+        if maintenance.version(db) < maintenance.SEARCH_VERSION:
+            raise Invalid(f"database {path} has no search index yet: the next start (or `chatter migrate`) "
+                          "adds it")
+        try:
+            return maintenance.rebuild_search_index(db, cfg.store.search_batch, cfg.store.search_pause, progress)
+        except maintenance.OperationalError as e:
+            raise Unavailable(f"rebuilding the search index failed: {e}; run it again") from None
 
 
 def doctor(cfg: Config, *, now: float | None = None, quick: bool = False) -> list[Check]:

@@ -4,7 +4,8 @@
 group-committing writer; ``memory.py`` runs it inline in memory for tests.
 ``schema.py`` holds the migration steps, written with sqlite-utils over the
 store's own connection; what sqlite-utils cannot express there, and what its
-``enable_fts`` gives the search feature, is written down in that module.
+``enable_fts`` would do for search and why step 4 writes its own DDL, is written down in that
+module; ``search.py`` is message search (planner, SQL, the index's background build).
 
 The hot paths of queries.py (post_message, history, events_for_user,
 mark_read) use plain ``sqlite3`` ``execute`` because sqlite-utils re-reads

@@ -25,6 +25,7 @@ import trio
 
 from chatter.errors import Invalid
 from chatter.store import queries as q
+from chatter.store import search
 from chatter.store.models import (
     AroundPage,
     EventPage,
@@ -97,6 +98,10 @@ class Store(Protocol):
     async def events_for_user(self, username: Username, since: int, limit: int) -> EventPage: ...
     async def members_at(self, room: RoomId, seq: int) -> frozenset[Username]: ...
     async def role_of(self, room: str, username: Username) -> str | None: ...
+    async def search_messages(self, viewer: Username, spec: search.SearchSpec, *, rule: Rule
+                              ) -> search.SearchPage: ...
+    async def search_index_batch(self, limit: int) -> int: ...
+    async def reset_search_index(self) -> None: ...
 
 
 class StoreBase:
@@ -233,3 +238,18 @@ class StoreBase:
 
     async def role_of(self, room: str, username: Username) -> str | None:
         return await self._read(q.role_of, room, username)
+
+    # -- search (PROTOCOL 11; the planner and its SQL are ``chatter.store.search``)
+
+    async def search_messages(self, viewer: Username, spec: search.SearchSpec, *, rule: Rule
+                              ) -> search.SearchPage:
+        """Matching messages in the viewer's rooms now, newest first; ``rule`` decides on ``spec.room``."""
+        return await self._read(search.search_messages, viewer, spec, rule)
+
+    async def search_index_batch(self, limit: int) -> int:
+        """Index up to ``limit`` more of the messages the index does not hold yet; 0 when it is complete."""
+        return await self._write(search.index_batch, limit)
+
+    async def reset_search_index(self) -> None:
+        """Empty the search index and mark every message pending (the background build refills it)."""
+        await self._write(search.reset_index)

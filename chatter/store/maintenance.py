@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from chatter.errors import Invalid, NotFound, Unavailable
 from chatter.store import queries as q
+from chatter.store import search
 from chatter.store.schema import MIGRATIONS
+
+T = TypeVar("T")
 
 # Seconds the lock probe waits.  It may hold back a server write this long; other connections
 # keep their shared lock for as long as they are open, so waiting longer finds nothing new.
@@ -197,6 +202,59 @@ def close_for_move(db: sqlite3.Connection | None) -> str | None:
         return epoch
     except sqlite3.DatabaseError:
         return None
+
+
+# -- the search index (``chatter doctor``, ``chatter doctor --repair``) -----------------
+
+SEARCH_VERSION = 4  # the schema step that made it
+IndexReport = search.IndexReport
+
+
+def check_search_index(db: sqlite3.Connection) -> IndexReport | None:
+    """How the search index compares with the messages (reads only); None before schema step 4."""
+    if version(db) < SEARCH_VERSION:
+        return None
+    db.execute("BEGIN")
+    try:
+        return search.check_index(db)
+    finally:
+        db.execute("COMMIT")
+
+
+def _short_write(db: sqlite3.Connection, fn: Callable[..., tuple[T, list[Any]]], *args: Any) -> T:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result, _ = fn(db, *args)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return result
+
+
+def rebuild_search_index(db: sqlite3.Connection, batch: int, pause: float = 0.0,
+                         progress: Callable[[int], None] | None = None) -> int:
+    """Empty the search index and fill it again, newest first; the number of messages indexed.
+
+    Each step is its own short write (one of ``batch`` messages), so a running server's writer waits
+    at most one batch; a server that writes meanwhile keeps the index right through its triggers,
+    which know the boundary.  Interrupted, the server's background build finishes it at its next
+    start.  ``secure_delete`` is on for this connection, so the old index pages are zeroed as the
+    server's are.
+    """
+    db.execute("PRAGMA secure_delete = ON")
+    _short_write(db, search.reset_index)
+    total = 0
+    while True:
+        n = _short_write(db, search.index_batch, batch)
+        if n == 0:
+            return total
+        total += n
+        if progress is not None:
+            progress(total)
+        if pause:
+            time.sleep(pause)
 
 
 # -- password-reset entries (``meta`` rows under a prefix) ----------------------

@@ -46,24 +46,45 @@ What sqlite-utils 4.2.1 cannot express, so step 1's tables stay DDL
   backups and doctor read from ``schema_version``), it does not refuse a
   database newer than the program, and it opens a deferred ``BEGIN``.
 
-Full-text search, for the search feature (checked by tests/store/test_schema.py)
-- As a step, ``db.table("messages").enable_fts(["body"], tokenize=
-  "unicode61 remove_diacritics 2", create_triggers=True)`` creates
-  ``messages_fts``, an FTS5 table with external content
-  (``content="messages"``, keyed by rowid, which is ``messages.id``), fills it
-  from the rows already there, and adds AFTER INSERT / DELETE / UPDATE
-  triggers (``messages_ai``, ``_ad``, ``_au``) that use FTS5's 'delete'
-  command, so post_message and delete_room keep the index right unchanged.
-  It all happens inside the step's transaction.
-- ``tokenize`` is passed through quoted, so ``"trigram"`` (substring
-  search, SQLite >= 3.34) works the same way.
-- Limits: the index is always named ``<table>_fts``, so one table gets one
-  index through ``enable_fts``; a second tokenizer on messages (trigram
-  beside unicode61) needs its own virtual table and triggers written by hand.
-  Filling the index runs inside the migration's transaction: one long write
-  at upgrade time on a large database.  The update trigger re-indexes a row
-  on any UPDATE of it: an edit indexes the new body, and a deletion (body
-  '') takes the old one out of the index (tests/store/test_schema.py).
+Full-text search (step 4; what the search feature, ``chatter.store.search``, reads)
+- What sqlite-utils' ``enable_fts`` does, measured here: ``db.table("messages").enable_fts(["body"],
+  tokenize="unicode61 remove_diacritics 2", create_triggers=True)`` creates ``messages_fts`` (FTS5,
+  external content ``content=messages``), fills it from every row inside the step's transaction and
+  adds AFTER INSERT / DELETE / UPDATE triggers (``messages_ai``, ``_ad``, ``_au``) built on FTS5's
+  'delete' command; ``tokenize`` is passed through quoted, so ``"trigram"`` works the same way; the
+  index is always named ``<table>_fts``, so a table gets one index through it.
+- Why step 4 writes its DDL itself instead:
+  * the fill runs inside the migration's one transaction: on a database with a million messages that
+    holds the writer for seconds, and the index must be built in the background in short batches
+    (``search.index_batch``) without blocking the writer for more than 50 ms at a time;
+  * while the background build runs, the rows not yet indexed must not be 'delete'd from the index
+    (SQLite's FTS5 documentation: values given to 'delete' that differ from what was indexed may
+    corrupt an external-content index), so the UPDATE and DELETE triggers carry a WHEN on the
+    build's boundary, which ``enable_fts`` cannot express; its UPDATE trigger also fires on every
+    UPDATE of a message (reactions to come, attachments), where ``AFTER UPDATE OF body`` re-indexes
+    only an edit or a deletion;
+  * it has no ``prefix=`` option (the prefix index that makes the last word's prefix query cheap),
+    and the second index (trigram, below) needs its own virtual table and triggers anyway.
+  The word index is the same table ``enable_fts`` would make (same name, external content, the same
+  tokenizer) with ``prefix='2 3'`` added.
+- Two indexes, both kept in step by triggers inside the writer's own transaction (an insert, an edit
+  and a deletion change the index in the same commit; a deleted message's body is '', so nothing of
+  it stays findable):
+  * ``messages_fts``: words, ``unicode61 remove_diacritics 2`` (case- and accent-insensitive);
+  * ``messages_trigram``: substrings (text without spaces: Chinese, Japanese, Thai...), FTS5
+    ``trigram``, contentless (``content=''``: the text is not stored twice), holding only the
+    messages with a character of those scripts (``NO_SPACE_GLOB``): indexing every message by
+    trigram cost 66 µs per message here against 35-48 µs for the word index (bench/search.py), for
+    substrings no Latin-script query asks for (words are words; the last one a prefix).  Each body is indexed
+    with one trailing space, so that every occurrence of a two-character string is the start of an
+    indexed trigram ("東京" at the very end of a message gives "東京 "): ``messages_trigram_terms``
+    (``fts5vocab``) lists the trigrams that start with it, which is how two-character CJK terms are
+    found (trigram MATCH needs 3).  This SQLite (3.40) has no ``remove_diacritics`` for trigram nor
+    ``contentless_delete``: the triggers give 'delete' the same text they indexed.
+- The build boundary is ``meta.search_pending_below`` (an integer): messages with a smaller id are not
+  in the index yet.  The step sets it past the newest message (the migration itself indexes nothing),
+  new messages always have larger ids (AUTOINCREMENT), so the INSERT trigger needs no WHEN; the
+  background build indexes from the newest down and moves the boundary, and sets it to 0 when done.
 """
 
 from __future__ import annotations
@@ -231,8 +252,73 @@ def _v3_message_actions(db: Database) -> None:
                   '$.attachments', json('[]')) WHERE type = 'message'""")
 
 
+# Step 4's search index, as DDL (see the module docstring for why not ``enable_fts``).
+# Scripts written without spaces between words (and Hangul, whose words carry particles), as code point
+# ranges: a message with a character of these goes into the substring (trigram) index too, and the
+# planner (``chatter.store.search``) searches a term with one of them there.  Part of a shipped step:
+# changing the ranges needs a new step that re-indexes.
+NO_SPACE_RANGES = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x1780, 0x17FF),  # Khmer
+    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi radicals
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3100, 0x31FF),  # Bopomofo, Hangul compatibility Jamo, Katakana extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xA960, 0xA97F),  # Hangul Jamo extended A
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xD7B0, 0xD7FF),  # Hangul Jamo extended B
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFFDC),  # halfwidth Katakana and Hangul
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
+# The same as a GLOB pattern (SQLite compares a class's ranges by code point).
+NO_SPACE_GLOB = "*[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in NO_SPACE_RANGES) + "]*"
+_PENDING = "COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_pending_below'), 0)"
+_V4_SEARCH = (
+    """CREATE VIRTUAL TABLE messages_fts USING FTS5 (
+        body, tokenize='unicode61 remove_diacritics 2', prefix='2 3', content=messages, content_rowid=id
+    )""",
+    "CREATE VIRTUAL TABLE messages_trigram USING FTS5 (body, tokenize='trigram', content='')",
+    "CREATE VIRTUAL TABLE messages_trigram_terms USING fts5vocab(messages_trigram, 'row')",
+    # What each trigger gives the trigram index it also takes out of it: the body and a space, for a
+    # body with a no-space-script character (the same GLOB on the same text), else nothing.
+    """CREATE TRIGGER messages_search_ai AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+        INSERT INTO messages_trigram (rowid, body) SELECT new.id, new.body || ' ' WHERE new.body GLOB '@GLOB@';
+    END""".replace("@GLOB@", NO_SPACE_GLOB),
+    """CREATE TRIGGER messages_search_ad AFTER DELETE ON messages WHEN old.id >= @PENDING@ BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+        INSERT INTO messages_trigram (messages_trigram, rowid, body)
+            SELECT 'delete', old.id, old.body || ' ' WHERE old.body GLOB '@GLOB@';
+    END""".replace("@GLOB@", NO_SPACE_GLOB).replace("@PENDING@", _PENDING),
+    """CREATE TRIGGER messages_search_au AFTER UPDATE OF body ON messages WHEN old.id >= @PENDING@ BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+        INSERT INTO messages_trigram (messages_trigram, rowid, body)
+            SELECT 'delete', old.id, old.body || ' ' WHERE old.body GLOB '@GLOB@';
+        INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+        INSERT INTO messages_trigram (rowid, body) SELECT new.id, new.body || ' ' WHERE new.body GLOB '@GLOB@';
+    END""".replace("@GLOB@", NO_SPACE_GLOB).replace("@PENDING@", _PENDING),
+)
+
+
+def _v4_search_index(db: Database) -> None:
+    """Message search (PROTOCOL section 11): a word index and a substring index, empty at first.
+
+    Every existing message is pending (``search_pending_below`` past the newest); the store builds
+    the index in the background, in batches (``chatter.store.search.index_batch``).
+    """
+    for ddl in _V4_SEARCH:
+        db.execute(ddl)
+    db.execute("INSERT INTO meta (key, value) SELECT 'search_pending_below', "
+               "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0) + 1")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_initial,  # 1
     _v2_name_search_key,  # 2
     _v3_message_actions,  # 3
+    _v4_search_index,  # 4
 )

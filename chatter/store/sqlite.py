@@ -91,6 +91,8 @@ class SqliteStore(StoreBase):
         self._committed_send: trio.MemorySendChannel[Committed] | None = None
         self.batches = 0  # metrics: transactions committed
         self.writes = 0  # metrics: writes committed
+        self.search_indexed = 0  # messages the background build indexed since the store opened
+        self.search_complete = trio.Event()  # set when the background build found nothing left to index
 
     # -- lifecycle ------------------------------------------------------
 
@@ -181,6 +183,49 @@ class SqliteStore(StoreBase):
         if self._committed_send is not None:
             self._committed_send.close()
 
+    async def _build_search_index(self) -> None:
+        """Fill the search index in the background (an upgraded or repaired database), newest first.
+
+        Each batch is one write of ``store.search_batch`` messages through the one writer, so other
+        writes queue behind at most one batch; ``store.search_pause`` lets them through between
+        batches.  After each batch a PASSIVE checkpoint on a read connection folds the WAL into the
+        file off the writer (the build writes a lot; otherwise the writer's automatic checkpoint
+        would copy it inside some commit, a send's as likely as a batch's: the largest batch times
+        measured, bench/FINDINGS.md section 10).  Stops when nothing is left, at shutdown, or at an
+        error (logged: the next start resumes from the boundary, and ``chatter doctor`` reports it).
+        """
+        while True:
+            try:
+                n = await self.search_index_batch(self._cfg.search_batch)
+            except Unavailable:
+                return  # shutting down, or the database refused the write
+            except Exception:  # noqa: BLE001 - a failed build must not take the server down
+                log.exception("building the search index failed; `chatter doctor --repair` rebuilds it")
+                return
+            if n == 0:
+                self.search_complete.set()
+                if self.search_indexed:
+                    log.info("search index complete (%d messages indexed in the background)", self.search_indexed)
+                return
+            self.search_indexed += n
+            await self._passive_checkpoint()
+            await trio.sleep(self._cfg.search_pause)
+
+    async def _passive_checkpoint(self) -> None:
+        async with self._reader_sem:
+            db = self._readers.pop()
+            try:
+                await trio.to_thread.run_sync(self._checkpoint_sync, db, limiter=self._read_limiter)
+            finally:
+                self._readers.append(db)
+
+    @staticmethod
+    def _checkpoint_sync(db: sqlite3.Connection) -> None:
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as e:  # a checkpoint is an optimisation: the writer's own ones still run
+            log.debug("passive checkpoint failed: %s", e)
+
     def _commit_batch(self, batch: list[_Write]) -> None:
         db = self._writer
         assert db is not None
@@ -223,9 +268,17 @@ async def open_sqlite_store(cfg: StoreConfig) -> AsyncIterator[SqliteStore]:
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(store._writer_loop)
+            builder = trio.CancelScope()
+
+            async def build() -> None:
+                with builder:
+                    await store._build_search_index()
+
+            nursery.start_soon(build)
             try:
                 yield store
             finally:
+                builder.cancel()
                 # Let queued writes finish; the writer then ends by itself.
                 store._queue_send.close()
     finally:

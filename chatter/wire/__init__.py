@@ -48,6 +48,9 @@ from chatter.wire.rest import (
     ResetPassword,
     Room,
     RoomList,
+    SearchQuery,
+    SearchResult,
+    SearchResults,
     SetRole,
     User,
     UserEnvelope,
@@ -92,10 +95,11 @@ __all__ = [
     # REST responses
     "User", "Member", "Message", "Room", "UserEnvelope", "LoginResult", "UserList", "RoomList", "History",
     "Events", "Health", "Error", "ErrorBody", "Reaction", "File", "HistoryAround", "MentionList",
+    "SearchResult", "SearchResults",
     # REST requests
     "Register", "Login", "Rename", "ChangePassword", "ResetPassword", "UserSearch", "CreateRoom", "OpenDm",
     "RenameRoom", "AddMember", "SetRole", "HistoryQuery", "PostMessage", "MarkRead", "EventsQuery",
-    "EditMessage", "MentionsQuery", "AroundQuery",
+    "EditMessage", "MentionsQuery", "AroundQuery", "SearchQuery",
     # socket, client -> server
     "ClientFrame", "HelloFrame", "SendFrame", "TypingFrame", "ReadFrame", "PingFrame", "EditFrame", "DeleteFrame",
     "ReactFrame",
@@ -113,7 +117,7 @@ REST_BODIES: tuple[type[msgspec.Struct], ...] = (
     User, Member, Message, Room, UserEnvelope, LoginResult, UserList, RoomList, History, Events, Health, Error,
     Register, Login, Rename, ChangePassword, ResetPassword, UserSearch, CreateRoom, OpenDm, RenameRoom, AddMember,
     SetRole, HistoryQuery, PostMessage, MarkRead, EventsQuery, Reaction, File, HistoryAround, MentionList,
-    EditMessage, MentionsQuery, AroundQuery,
+    EditMessage, MentionsQuery, AroundQuery, SearchResult, SearchResults, SearchQuery,
 )
 # The socket's two discriminated unions, by the name they are published under.
 SOCKET_UNIONS: dict[str, Any] = {"ClientFrame": ClientFrame, "ServerEvent": ServerEvent}

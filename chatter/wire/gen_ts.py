@@ -40,6 +40,7 @@ from chatter.wire import (
     Message,
     Room,
     RoomList,
+    SearchResults,
     SendFrame,
     User,
     UserEnvelope,
@@ -50,8 +51,8 @@ OUT = Path(__file__).resolve().parents[2] / "ui" / "src" / "wire" / "generated.t
 REF = "#/components/schemas/{name}"
 # What the UI checks on receipt, and SendFrame (its limits); every struct they refer to comes along.
 VALIDATED: tuple[Any, ...] = (User, Member, Message, Room, UserEnvelope, LoginResult, UserList, RoomList, History,
-                              HistoryAround, MentionList, Events, Health, Error, SOCKET_UNIONS["ServerEvent"],
-                              SendFrame)
+                              HistoryAround, MentionList, SearchResults, Events, Health, Error,
+                              SOCKET_UNIONS["ServerEvent"], SendFrame)
 # The JSON Schema keywords ui/src/wire/schema.ts implements (annotations included).
 SUPPORTED = frozenset({"$ref", "anyOf", "discriminator", "enum", "const", "type", "properties", "required", "items",
                        "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "pattern",

@@ -65,6 +65,9 @@ PositiveInt = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 Id = Annotated[int, Meta(ge=1)]
 Count = Annotated[int, Meta(ge=0)]
 Time = Annotated[str, Meta(description="RFC 3339 UTC with milliseconds")]
+# A time a client sends (search filters): RFC 3339 with a zone, seconds and fraction optional.
+QueryTime = Annotated[str, Meta(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?"
+                                        "([Zz]|[+-][0-9]{2}:[0-9]{2})$", description="RFC 3339")]
 Role = Literal["owner", "admin", "member"]
 RoomKind = Literal["group", "dm"]
 
@@ -180,6 +183,29 @@ class MentionList(msgspec.Struct):
     has_more: bool
 
 
+# [text, matched]: a piece of the body as plain text, and whether it is part of a match.
+SnippetPiece = Annotated[list[str | bool], Meta(min_length=2, max_length=2,
+                                                description="[text, matched]: a string, then a boolean")]
+
+
+class SearchResult(msgspec.Struct):
+    """One match: the message as it is now, and the matched part of its body as plain-text pieces."""
+
+    message: Message
+    snippet: list[SnippetPiece]
+
+
+class SearchResults(msgspec.Struct):
+    """``GET /search``: newest first; ``next`` pages on (null: no more); ``indexing``: older matches may be missing."""
+
+    # ``indexing`` is Chatter's addition (docs/PROTOCOL.md 5.9): the index of an upgraded database is still
+    # being built, newest messages first.
+
+    results: list[SearchResult]
+    next: str | None
+    indexing: bool
+
+
 class Health(msgspec.Struct):
     status: str
 
@@ -259,6 +285,18 @@ class EditMessage(msgspec.Struct):
 class MentionsQuery(msgspec.Struct):
     before: Annotated[int, Meta(ge=1)] | None = None
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
+
+
+class SearchQuery(msgspec.Struct):
+    """``GET /search``: words, "phrases" and the filters from:, in:#room, before:, after: (docs/PROTOCOL.md 5.9)."""
+
+    q: Annotated[str, Meta(min_length=1, max_length=256)]
+    room: RoomId | None = None
+    from_: Username | None = msgspec.field(default=None, name="from")
+    before: QueryTime | None = None
+    after: QueryTime | None = None
+    limit: Annotated[int, Meta(ge=1, le=100)] = 20
+    cursor: Annotated[str, Meta(min_length=1, max_length=32, description="a next value")] | None = None
 
 
 class MarkRead(msgspec.Struct):

@@ -250,7 +250,7 @@ def test_doctor_lines_and_exit_codes(tmp_path):
     low_disk = shutil.disk_usage(tmp_path).free < operator.DISK_WARN_BYTES  # some machines here run nearly full
     assert healthy.returncode == (1 if low_disk else 0), healthy.stdout
     whats = [line.split(":")[0] for line in healthy.stdout.splitlines()]
-    assert whats == ["OK database", "OK integrity", "OK schema", "OK backup", "OK wal", "OK secret",
+    assert whats == ["OK database", "OK integrity", "OK schema", "OK search", "OK backup", "OK wal", "OK secret",
                      "WARN disk" if low_disk else "OK disk", "OK listen"]
 
     secret.chmod(0o644)

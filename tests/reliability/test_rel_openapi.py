@@ -44,6 +44,8 @@ INEXPRESSIBLE = {
     "POST /api/me/password": "the most common passwords are refused",
     "POST /api/auth/reset": "the most common passwords are refused",
     "POST /api/dms": "a direct message with yourself is refused",
+    "GET /api/search": "a q with nothing to search for (only punctuation) and a cursor the server did not give "
+                       "are refused",
 }
 POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
@@ -96,7 +98,7 @@ ROUTES = {
     ("post", "/api/rooms/{room}/members"), ("patch", "/api/rooms/{room}/members/{username}"),
     ("delete", "/api/rooms/{room}/members/{username}"), ("get", "/api/rooms/{room}/messages"),
     ("post", "/api/rooms/{room}/messages"), ("post", "/api/rooms/{room}/read"), ("get", "/api/events"),
-    ("get", "/healthz"), ("get", "/metrics"),
+    ("get", "/api/search"), ("get", "/healthz"), ("get", "/metrics"),
 }
 
 

@@ -92,7 +92,7 @@ def versions(db: sqlite3.Connection) -> list[tuple[int, str]]:
 
 
 def test_a_new_database_has_the_schema_the_old_code_made(tmp_path: Path) -> None:
-    assert OLD == 2 and LATEST == 3
+    assert OLD == 2 and LATEST == 4
     made_old = old_database(tmp_path / "old.db")
     made_new = new_database(tmp_path / "new.db", schema.MIGRATIONS[:OLD])
     assert made_new == made_old
@@ -139,7 +139,7 @@ async def test_a_database_the_old_code_made_gets_only_the_new_steps(tmp_path: Pa
             assert [u.username for u in await store.search_users("ÉMI", 10)] == ["emilie"]
     with opened(path) as db:
         assert [v for v in versions(db)][:OLD] == [(1, "old"), (2, "old")]  # nothing ran again
-        assert [v for v, _ in versions(db)] == [1, 2, 3]
+        assert [v for v, _ in versions(db)] == [1, 2, 3, 4]
         assert schema_of(db) == new_database(tmp_path / "fresh.db")
 
 
@@ -157,7 +157,7 @@ async def test_a_version_1_database_migrates_to_the_latest(tmp_path: Path) -> No
             assert [u.username for u in await store.search_users("émi", 10)] == ["emilie"]
             assert [u.username for u in await store.search_users("GROSS", 10)] == ["strasse"]
     with opened(path) as db:
-        assert [v for v, _ in versions(db)] == [1, 2, 3]
+        assert [v for v, _ in versions(db)] == [1, 2, 3, 4]
         assert db.execute("SELECT username, name_key FROM users ORDER BY username").fetchall() == [
             ("bob", "bob"), ("emilie", "émilie"), ("strasse", "große straße".casefold())]
         assert schema_of(db) == new_database(tmp_path / "fresh.db")
@@ -167,11 +167,11 @@ def test_a_failing_step_leaves_nothing_behind(tmp_path: Path) -> None:
     def broken(db: Any) -> None:
         db.table("users").add_column("nickname", str)
         db.table("messages").enable_fts(["body"], create_triggers=True)
-        raise RuntimeError("step 3 failed")
+        raise RuntimeError("step 4 failed")
 
     with opened(tmp_path / "t.db") as db:
-        with pytest.raises(RuntimeError, match="step 3 failed"):
-            q.migrate(db, NOW, (*schema.MIGRATIONS, broken))
+        with pytest.raises(RuntimeError, match="step 4 failed"):
+            q.migrate(db, NOW, (*schema.MIGRATIONS[:3], broken))  # in place of the search step
         assert not db.in_transaction
         assert [v for v, _ in versions(db)] == [1, 2, 3]  # the steps before it stay committed
         assert "nickname" not in {c[1] for c in db.execute("PRAGMA table_info(users)")}
@@ -191,7 +191,7 @@ def test_a_step_whose_error_ended_the_transaction_reports_that_error(tmp_path: P
     with opened(tmp_path / "t.db") as db:
         with pytest.raises(sqlite3.IntegrityError, match="negative x"):
             q.migrate(db, NOW, (*schema.MIGRATIONS, broken))
-        assert not db.in_transaction and [v for v, _ in versions(db)] == [1, 2, 3]
+        assert not db.in_transaction and [v for v, _ in versions(db)] == [1, 2, 3, 4]
         assert "checked" not in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
 
 
@@ -231,7 +231,7 @@ def test_a_step_another_program_applied_meanwhile_is_not_run_again(tmp_path: Pat
         first.set_trace_callback(before_statement)
         assert q.migrate(first, "first") == LATEST
         assert other == [LATEST]
-        assert versions(first) == [(1, "second"), (2, "second"), (3, "second")]
+        assert versions(first) == [(1, "second"), (2, "second"), (3, "second"), (4, "second")]
         assert first.execute("SELECT COUNT(*) FROM meta WHERE key = 'epoch'").fetchone() == (1,)
 
 
@@ -246,10 +246,10 @@ def test_a_newer_program_that_migrated_meanwhile_is_refused(tmp_path: Path) -> N
                 q.migrate(second, "newer program", (*schema.MIGRATIONS, later))
 
         first.set_trace_callback(before_statement)
-        with pytest.raises(Unavailable, match="schema version 4 is newer than this program"):
+        with pytest.raises(Unavailable, match=f"schema version {LATEST + 1} is newer than this program"):
             q.migrate(first, "first")
         assert not first.in_transaction
-        assert [v for v, _ in versions(first)] == [1, 2, 3, 4] and {a for _, a in versions(first)} == {"newer program"}
+        assert [v for v, _ in versions(first)] == list(range(1, LATEST + 2)) and {a for _, a in versions(first)} == {"newer program"}
 
 
 def test_transform_cannot_rebuild_without_rowid_tables(tmp_path: Path) -> None:
@@ -295,17 +295,18 @@ def _matches(db: sqlite3.Connection, query: str) -> list[str]:
 
 @pytest.mark.parametrize(("tokenize", "query"), [("unicode61 remove_diacritics 2", "emilie"), ("trigram", "mili")])
 def test_enable_fts_as_a_step_follows_the_store_writes(tmp_path: Path, tokenize: str, query: str) -> None:
-    """What the search feature can rely on: an enable_fts step indexes old rows and the triggers follow writes."""
+    """What the schema docstring records about enable_fts: as a step (here after step 3, where step 4 now
+    stands), it indexes old rows inside the step and its triggers follow the store's writes."""
 
     def search(db: Any) -> None:
         db.table("messages").enable_fts(["body"], tokenize=tokenize, create_triggers=True)
 
     with opened(tmp_path / "t.db") as db:
-        q.migrate(db, NOW)
+        q.migrate(db, NOW, schema.MIGRATIONS[:3])
         _write(db, q.create_user, "alice", "Alice", "h", NOW)
         room = _write(db, q.create_group, "alice", "G", [], NOW)
         _write(db, q.post_message, "alice", room.id, "c1", "Émilie est là", NOW, permissions.may_post)
-        assert q.migrate(db, NOW, (*schema.MIGRATIONS, search)) == LATEST + 1
+        assert q.migrate(db, NOW, (*schema.MIGRATIONS[:3], search)) == 4
         _write(db, q.post_message, "alice", room.id, "c2", "EMILIE again", NOW, permissions.may_post)
         _write(db, q.post_message, "alice", room.id, "c3", "nobody", NOW, permissions.may_post)
         assert _matches(db, query) == ["Émilie est là", "EMILIE again"]
@@ -330,7 +331,7 @@ def test_an_up_to_date_database_opens_without_importing_sqlite_utils(tmp_path: P
     path = tmp_path / "t.db"
     new_database(path)
     script = ("import sys\nfrom chatter.store import queries as q\nfrom chatter.store.sqlite import connect\n"
-              f"db = connect({str(path)!r}, busy_timeout=5.0)\nassert q.migrate(db, 'now') == 3\n"
+              f"db = connect({str(path)!r}, busy_timeout=5.0)\nassert q.migrate(db, 'now') == {LATEST}\n"
               "print('sqlite_utils' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["False"]
@@ -405,4 +406,4 @@ async def test_a_version_2_database_with_messages_gains_message_actions(tmp_path
     assert b"my old secret" not in path.read_bytes()
     with opened(path) as db:
         assert schema_of(db) == new_database(tmp_path / "fresh.db")
-        assert [v for v, _ in versions(db)] == [1, 2, 3]
+        assert [v for v, _ in versions(db)] == [1, 2, 3, 4]

@@ -23,10 +23,11 @@ EXPORTS = {
     # REST responses
     "User", "Member", "Message", "Room", "UserEnvelope", "LoginResult", "UserList", "RoomList", "History",
     "Events", "Health", "Error", "ErrorBody", "Reaction", "File", "HistoryAround", "MentionList",
+    "SearchResult", "SearchResults",
     # REST requests
     "Register", "Login", "Rename", "ChangePassword", "ResetPassword", "UserSearch", "CreateRoom", "OpenDm",
     "RenameRoom", "AddMember", "SetRole", "HistoryQuery", "PostMessage", "MarkRead", "EventsQuery",
-    "EditMessage", "MentionsQuery", "AroundQuery",
+    "EditMessage", "MentionsQuery", "AroundQuery", "SearchQuery",
     # the socket
     "ClientFrame", "HelloFrame", "SendFrame", "TypingFrame", "ReadFrame", "PingFrame",
     "EditFrame", "DeleteFrame", "ReactFrame", "MessageUpdatedEvent", "MessageDeletedEvent", "ReactionEvent",

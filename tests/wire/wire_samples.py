@@ -9,7 +9,7 @@
   value outside an enum), derived from the published schema;
 - ``rest``: response bodies from the rows' ``wire()`` (a group and a DM room,
   a member, a message with reactions, a page of history, an ``around`` page,
-  a mentions page, a user).
+  a mentions page, a page of search results, a user).
 
 Random room ids, the epoch and times are replaced by fixed ones, so the file
 only changes when a shape does.  ``tests/wire/test_generated.py`` checks that the
@@ -35,7 +35,9 @@ from chatter.service import permissions
 from chatter.service.permissions import may_delete_message as may_delete
 from chatter.service.permissions import may_edit_message as may_edit
 from chatter.service.permissions import may_react
+from chatter.service.search import parse_query, snippet
 from chatter.store import queries as q
+from chatter.store import search
 
 OUT = Path(__file__).resolve().parents[2] / "ui" / "tests" / "fixtures" / "wire-samples.json"
 NOW = "2026-11-25T10:00:00.123Z"
@@ -65,6 +67,8 @@ def _store_events() -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
     reacted = q.get_message(db, "ana", group.id, posted.message.id, permissions.may_read)
     around = q.messages_around(db, "ana", group.id, reply.message.id, 2, permissions.may_read)
     mentioned, more = q.mentions_page(db, "bo", None, 50)
+    found = search.search_messages(db, "ana", search.SearchSpec(terms=parse_query("hello wor").terms),
+                                   permissions.may_read)
     q.add_member(db, "ana", group.id, "cy", "admin", permissions.may_add_member)
     q.set_role(db, "ana", group.id, "bo", "owner", permissions.may_set_role)  # an ownership transfer: two member_updated
     q.rename_room(db, "bo", group.id, "Team two", permissions.may_rename)
@@ -83,6 +87,9 @@ def _store_events() -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
                                                        has_more_before=around.has_more_before,
                                                        has_more_after=around.has_more_after))],
         "MentionList": [_builtins(wire.MentionList(messages=[m.wire() for m in mentioned], has_more=more))],
+        "SearchResults": [_builtins(wire.SearchResults(
+            results=[wire.SearchResult(message=m.wire(), snippet=[list(p) for p in snippet(m.body, found.planned)])
+                     for m in found.messages], next=None, indexing=False))],
         "History": [_builtins(wire.History(messages=[m.wire() for m in history], has_more=False))],
         "User": [_builtins(wire.User(username="ana", name="Ana", online=True, last_seen=None)),
                  _builtins(wire.User(username="bo", name="Bo", online=False, last_seen=NOW))],

@@ -211,6 +211,30 @@ export interface AroundQuery {
   limit?: number;
 }
 
+/** One match: the message as it is now, and the matched part of its body as plain-text pieces. */
+export interface SearchResult {
+  message: Message;
+  snippet: ((string | boolean)[])[];
+}
+
+/** `GET /search`: newest first; `next` pages on (null: no more); `indexing`: older matches may be missing. */
+export interface SearchResults {
+  results: SearchResult[];
+  next: string | null;
+  indexing: boolean;
+}
+
+/** `GET /search`: words, "phrases" and the filters from:, in:#room, before:, after: (docs/PROTOCOL.md 5.9). */
+export interface SearchQuery {
+  q: string;
+  room?: string | null;
+  from?: string | null;
+  before?: string | null;
+  after?: string | null;
+  limit?: number;
+  cursor?: string | null;
+}
+
 export interface ErrorBody {
   code: string;
   message: string;
@@ -517,6 +541,8 @@ export interface WireTypes {
   RoomDeletedEvent: RoomDeletedEvent;
   RoomList: RoomList;
   RoomUpdatedEvent: RoomUpdatedEvent;
+  SearchResult: SearchResult;
+  SearchResults: SearchResults;
   SendFrame: SendFrame;
   ServerEvent: ServerEvent;
   TypingEvent: TypingEvent;
@@ -1528,6 +1554,65 @@ export const schemas = {
       "kind",
       "name",
       "created_at"
+    ]
+  },
+  "SearchResult": {
+    "type": "object",
+    "properties": {
+      "message": {
+        "$ref": "#/components/schemas/Message"
+      },
+      "snippet": {
+        "type": "array",
+        "items": {
+          "type": "array",
+          "items": {
+            "anyOf": [
+              {
+                "type": "string"
+              },
+              {
+                "type": "boolean"
+              }
+            ]
+          },
+          "maxItems": 2,
+          "minItems": 2
+        }
+      }
+    },
+    "required": [
+      "message",
+      "snippet"
+    ]
+  },
+  "SearchResults": {
+    "type": "object",
+    "properties": {
+      "results": {
+        "type": "array",
+        "items": {
+          "$ref": "#/components/schemas/SearchResult"
+        }
+      },
+      "next": {
+        "anyOf": [
+          {
+            "type": "string"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "indexing": {
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "results",
+      "next",
+      "indexing"
     ]
   },
   "SendFrame": {
