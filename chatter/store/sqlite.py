@@ -167,8 +167,8 @@ class SqliteStore(StoreBase):
             while len(batch) < self._cfg.batch_max:
                 try:
                     batch.append(self._queue_recv.receive_nowait())
-                except trio.WouldBlock:
-                    break
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break  # EndOfChannel: closed at shutdown with nothing queued behind this batch
             await trio.to_thread.run_sync(self._commit_batch, batch, limiter=self._write_limiter)
             self.batches += 1
             self.writes += len(batch)

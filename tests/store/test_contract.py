@@ -1344,6 +1344,24 @@ async def test_sqlite_writes_after_close_are_unavailable(tmp_path: Path) -> None
             await recv.receive()
 
 
+async def test_sqlite_write_queued_as_the_store_closes_is_committed(tmp_path: Path) -> None:
+    """A write handed to the writer just before shutdown closes its queue is committed, not an error.
+
+    The writer takes the write, then looks for more to batch with it and finds the queue closed
+    and empty (trio.EndOfChannel, not WouldBlock): that ends the batch, not the store.  The search
+    index build made this common: its batch is often in the queue when the store closes.
+    """
+    from chatter.store.sqlite import _Write
+
+    with trio.fail_after(TIMEOUT):
+        async with ruled(open_sqlite_store(store_config(tmp_path / "t.db"))) as store:
+            op = _Write(fn=lambda db: ("done", []), args=(), origin=None)
+            store._queue_send.send_nowait(op)  # handed straight to the waiting writer
+            store._queue_send.close()  # before the writer runs again
+            await op.done.wait()
+        assert op.error is None and op.result == "done"
+
+
 async def test_sqlite_data_survives_reopen_with_same_epoch(tmp_path: Path) -> None:
     with trio.fail_after(TIMEOUT):
         cfg = store_config(tmp_path / "t.db")
